@@ -1,0 +1,256 @@
+/*
+ * corun: stackful coroutines for C on Linux.
+ *
+ * Many cheap flows of control inside one OS thread, each with its own stack
+ * and a guard page below it, handing the CPU to each other cooperatively.
+ *
+ *   corun_go(fn, arg)      spawn: fn(arg) becomes Ready and runs when the
+ *                          scheduler reaches it
+ *   corun_park()           yield: go to the back of the ready queue and let
+ *                          the next ready coroutine run (FIFO round robin)
+ *   corun_run()            drive this thread's coroutines until none is left
+ *   corun_join(h, &res)    wait for a coroutine to end and take its result
+ *
+ * Every runtime belongs to one OS thread: it is created by the first
+ * corun_go on that thread and released when its last coroutine has ended and
+ * been joined (see corun_run), by corun_shutdown, or when the thread exits.
+ * Handles, coroutines and stacks never cross threads; nothing is locked.
+ *
+ * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
+ * leave the runtime usable. Each function lists its errors below; the table
+ * at the end of this file gathers them, and tests/ hits every row.
+ *
+ * Memory layout of one coroutine (stacks are carved from large slabs):
+ *
+ *     high  +---------------------------+  <- top of the stack slot
+ *           | coroutine record (<=256B) |  state, queue link, name, ...
+ *           +---------------------------+
+ *           | saved registers           |  only while suspended
+ *           | ... the coroutine's own   |
+ *           |     frames grow down ...  |
+ *           |                           |  stack_size bytes in all
+ *           +---------------------------+  <- lowest usable address
+ *           | guard page (no access)    |  overflow faults here
+ *     low   +---------------------------+
+ *
+ * The handle table (slot, generation) is kept apart from the stacks, so a
+ * stale handle is refused without touching memory that was given back.
+ */
+#ifndef CORUN_H
+#define CORUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CORUN_API __attribute__((visibility("default")))
+#else
+#define CORUN_API
+#endif
+
+#define CORUN_VERSION_MAJOR 0
+#define CORUN_VERSION_MINOR 1
+#define CORUN_VERSION_PATCH 0
+
+/*
+ * A coroutine handle. Positive when valid; -1 is returned on error. It names
+ * one coroutine of the thread that spawned it, with a generation, so a handle
+ * that is stale (joined, or its detached coroutine ended), foreign (from
+ * another thread, or from a runtime since released) or made up is refused
+ * with ESRCH. Generations are 23 bits wide per slot and slots are reused
+ * oldest-first: a stale handle could only alias a new coroutine after
+ * millions of reuses of its one slot.
+ */
+typedef int64_t corun_t;
+
+/* The body of a coroutine. Its return value is what corun_join hands back. */
+typedef void *(*corun_fn)(void *arg);
+
+/* Stack sizes, in bytes. Requests are rounded up to whole pages. */
+#define CORUN_STACK_DEFAULT ((size_t)2 << 20) /* 2 MiB, as in the seed */
+#define CORUN_STACK_MIN ((size_t)16 << 10)    /* 16 KiB */
+#define CORUN_STACK_MAX ((size_t)1 << 30)     /* 1 GiB */
+
+/* Names are copied; longer ones are cut to CORUN_NAME_MAX - 1 bytes. */
+#define CORUN_NAME_MAX 32
+
+/* Flags for corun_attr.flags. */
+#define CORUN_DETACHED 0x1u /* nobody will join: forget the result at the end */
+
+/*
+ * Spawn options. Always initialise with corun_attr_init, then set fields:
+ * fields may be added in later versions (the reserved space keeps the size),
+ * and an attribute that was not initialised is refused with EINVAL.
+ */
+typedef struct corun_attr {
+	size_t stack_size; /* usable bytes; default CORUN_STACK_DEFAULT */
+	const char *name;  /* for diagnostics; NULL for none; copied */
+	unsigned flags;    /* CORUN_DETACHED or 0 */
+	unsigned magic_;   /* private: set by corun_attr_init */
+	void *reserved_[6];
+} corun_attr;
+
+/*
+ * Fill *attr with the defaults: CORUN_STACK_DEFAULT, no name, joinable.
+ * Returns 0, or -1 with errno EINVAL when attr is NULL.
+ */
+CORUN_API int corun_attr_init(corun_attr *attr);
+
+/*
+ * Spawn a coroutine running fn(arg) on a stack of its own, with the default
+ * attributes. It becomes Ready at the back of the queue; it first runs when
+ * the scheduler reaches it (a park, a join, or corun_run), never inside this
+ * call. May be called from the thread's main context or from a coroutine.
+ * The new coroutine starts with the caller's floating-point control state.
+ *
+ * Returns a handle, or -1 with errno:
+ *   EINVAL  fn is NULL
+ *   ENOMEM  no memory for the runtime, the handle table or the stack (this
+ *           includes the kernel's limit on mappings, vm.max_map_count, when
+ *           guard pages fall back to mprotect)
+ *   EAGAIN  2^24 - 1 coroutines of this thread already exist
+ */
+CORUN_API corun_t corun_go(corun_fn fn, void *arg);
+
+/*
+ * corun_go with options. attr may be NULL for the defaults.
+ * Errors as corun_go, and:
+ *   EINVAL  attr was not initialised by corun_attr_init; stack_size is below
+ *           CORUN_STACK_MIN or above CORUN_STACK_MAX; flags has unknown bits
+ */
+CORUN_API corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr);
+
+/*
+ * Yield. From a coroutine: go to the back of the ready queue and switch to
+ * the next ready coroutine; returns when the caller's turn comes again, or
+ * at once when no other coroutine is ready.
+ *
+ * From the thread's main context (outside any coroutine): let every
+ * coroutine that is ready now run once, until it parks, blocks or ends, then
+ * return. Coroutines spawned meanwhile wait for the next round. This lets a
+ * program that owns its own loop step the scheduler; corun_run is the usual
+ * way. With no runtime or nothing ready, returns at once.
+ *
+ * Returns 0. It has no error today; a later version may return -1 (for
+ * cancellation), so callers should check.
+ */
+CORUN_API int corun_park(void);
+
+/*
+ * Run the calling thread's coroutines until none is left, then return 0.
+ * Spawns made during the run are run too. May be called again after more
+ * spawns. When it returns 0 and every coroutine has also been joined (or was
+ * detached), the thread's runtime is released: stacks, slabs, the table.
+ *
+ * Returns 0, or -1 with errno:
+ *   EPERM    called from inside a coroutine (only the thread's main context
+ *            drives the scheduler)
+ *   EDEADLK  coroutines remain but none can run: each is blocked in a join
+ *            that can never finish (a cycle of joins). They stay blocked; the
+ *            runtime stays usable, and the count stays in corun_count().
+ */
+CORUN_API int corun_run(void);
+
+/*
+ * Wait for coroutine h to end and store its return value in *result (if
+ * result is not NULL). The handle is stale afterwards. A caller that is a
+ * coroutine parks until then (other coroutines run); the main context runs
+ * the scheduler until then, as corun_run does. If h has already ended, this
+ * returns at once. A coroutine that is never joined leaks nothing: its stack
+ * is reused when it ends; only its result (a few bytes) waits in the handle
+ * table, until the join, corun_shutdown, or the thread's exit.
+ *
+ * Returns 0, or -1 with errno:
+ *   ESRCH    h is not a coroutine of this thread: stale (already joined, or
+ *            detached and ended), from another thread or a released runtime,
+ *            or never valid (-1 included)
+ *   EDEADLK  h is the caller itself; or, from the main context, h can never
+ *            end because every remaining coroutine is blocked (see corun_run)
+ *   EINVAL   h is detached, or another coroutine is already joining it
+ */
+CORUN_API int corun_join(corun_t h, void **result);
+
+/*
+ * Declare that nobody will join h: when it ends, its result is dropped and
+ * its handle goes stale at once. If it has already ended, the result is
+ * dropped now.
+ * Returns 0, or -1 with errno:
+ *   ESRCH   as for corun_join
+ *   EINVAL  h is already detached, or a coroutine is already joining it
+ */
+CORUN_API int corun_detach(corun_t h);
+
+/*
+ * The handle of the running coroutine, or -1 with errno EPERM when called
+ * from the thread's main context.
+ */
+CORUN_API corun_t corun_self(void);
+
+/*
+ * A small number naming h in diagnostics: its spawn order in this thread's
+ * runtime, from 1. Stays the same from spawn until the handle goes stale.
+ * Returns it, or -1 with errno ESRCH as for corun_join.
+ */
+CORUN_API int64_t corun_id(corun_t h);
+
+/*
+ * The name given at spawn ("" when none), owned by the coroutine's record:
+ * valid until it ends. Returns NULL with errno ESRCH when h is invalid as
+ * for corun_join, or its coroutine has already ended.
+ */
+CORUN_API const char *corun_name(corun_t h);
+
+/*
+ * How many coroutines of the calling thread have been spawned and have not
+ * yet ended (ready, running or blocked). 0 when the thread has no runtime.
+ */
+CORUN_API size_t corun_count(void);
+
+/*
+ * Release the calling thread's runtime now: the stack pool, its slabs and
+ * the handle table. Results not yet joined are dropped; their handles go
+ * stale (ESRCH). A later corun_go starts a fresh runtime. Returns 0 (also
+ * when there is no runtime), or -1 with errno:
+ *   EPERM  called from inside a coroutine
+ *   EBUSY  some coroutine has not ended (corun_count() > 0)
+ */
+CORUN_API int corun_shutdown(void);
+
+/*
+ * Error table: every errno each function can set (tests/test_errors.c
+ * checks each row).
+ *
+ *   function          errno    when
+ *   ----------------  -------  ---------------------------------------------
+ *   corun_attr_init   EINVAL   attr is NULL
+ *   corun_go          EINVAL   fn is NULL
+ *                     ENOMEM   out of memory, or the kernel's map limit
+ *                     EAGAIN   2^24 - 1 coroutines already exist
+ *   corun_go_attr     (those of corun_go, and)
+ *                     EINVAL   attr not initialised, stack_size out of
+ *                              range, unknown flags
+ *   corun_park        (none)
+ *   corun_run         EPERM    called from a coroutine
+ *                     EDEADLK  coroutines left, none can ever run
+ *   corun_join        ESRCH    stale, foreign or invalid handle
+ *                     EDEADLK  joining itself; main context: h never ends
+ *                     EINVAL   h detached, or already being joined
+ *   corun_detach      ESRCH    stale, foreign or invalid handle
+ *                     EINVAL   already detached, or being joined
+ *   corun_self        EPERM    called from the main context
+ *   corun_id          ESRCH    stale, foreign or invalid handle
+ *   corun_name        ESRCH    invalid handle, or the coroutine has ended
+ *   corun_count       (none)
+ *   corun_shutdown    EPERM    called from a coroutine
+ *                     EBUSY    some coroutine has not ended
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CORUN_H */

@@ -1,0 +1,149 @@
+/*
+ * Slabs of guarded stacks, and the pool of freed ones.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* A slab reserves at least this much address space at first and doubles per
+ * slab of the same size, up to SLAB_MAX: few mappings for many stacks, and
+ * little reserved for a program with a handful of coroutines. */
+#define SLAB_FIRST ((size_t)16 << 20)
+#define SLAB_MAX ((size_t)1 << 30)
+
+void corun__stacks_init(struct corun__stacks *s)
+{
+	memset(s, 0, sizeof *s);
+	s->page = (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void corun__stacks_fini(struct corun__stacks *s)
+{
+	for (size_t i = 0; i < s->nslabs; i++)
+		munmap(s->slabs[i].base, s->slabs[i].len);
+	for (size_t i = 0; i < s->nclasses; i++)
+		free(s->classes[i].free);
+	free(s->slabs);
+	free(s->classes);
+	memset(s, 0, sizeof *s);
+}
+
+size_t corun__stack_round(const struct corun__stacks *s, size_t size)
+{
+	return (size + s->page - 1) & ~(s->page - 1);
+}
+
+/* The class for `size`, moved to the front; created when missing. */
+static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size)
+{
+	size_t i;
+	for (i = 0; i < s->nclasses; i++)
+		if (s->classes[i].size == size)
+			break;
+	if (i == s->nclasses) {
+		struct corun__stack_class *c =
+			realloc(s->classes, (s->nclasses + 1) * sizeof *c);
+		if (!c)
+			return NULL;
+		s->classes = c;
+		memset(&c[i], 0, sizeof c[i]);
+		c[i].size = size;
+		s->nclasses++;
+	}
+	if (i > 0) { /* move to front: programs use one or two sizes */
+		struct corun__stack_class t = s->classes[i];
+		memmove(&s->classes[1], &s->classes[0], i * sizeof t);
+		s->classes[0] = t;
+	}
+	return &s->classes[0];
+}
+
+/* Reserve a new slab for class c. 0, or -1 with errno ENOMEM. */
+static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
+{
+	size_t slot = c->size + s->page;
+	if (c->next_slots == 0)
+		c->next_slots = SLAB_FIRST / slot ? SLAB_FIRST / slot : 1;
+	size_t n = c->next_slots, len = n * slot;
+
+	if (s->nslabs == s->slabcap) {
+		size_t cap = s->slabcap ? 2 * s->slabcap : 16;
+		struct corun__slab *t = realloc(s->slabs, cap * sizeof *t);
+		if (!t)
+			return -1;
+		s->slabs = t;
+		s->slabcap = cap;
+	}
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	/* Where transparent huge pages are "always", the first touch of a stack
+	 * would fault in 2 MiB; a stack wants 4 KiB at a time. */
+	(void)madvise(p, len, MADV_NOHUGEPAGE);
+	s->slabs[s->nslabs++] = (struct corun__slab){ p, len };
+	c->carve = p;
+	c->left = n;
+	if (2 * len <= SLAB_MAX)
+		c->next_slots = 2 * n;
+	return 0;
+}
+
+int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *out)
+{
+	struct corun__stack_class *c = class_for(s, size);
+	if (!c)
+		goto nomem;
+	if (c->nfree > 0) { /* newest first: its pages are most likely warm */
+		out->lo = c->free[--c->nfree];
+		out->size = size;
+		if (c->ntrimmed > c->nfree)
+			c->ntrimmed = c->nfree;
+		return 0;
+	}
+	if (c->left == 0 && new_slab(s, c) < 0)
+		goto nomem;
+	/* Carve the next slot: its guard is installed now, once for good. */
+	if (corun__guard_install(c->carve, s->page) < 0)
+		goto nomem;
+	out->lo = c->carve + s->page;
+	out->size = size;
+	c->carve += s->page + size;
+	c->left--;
+	return 0;
+nomem:
+	errno = ENOMEM;
+	return -1;
+}
+
+static int grow_free(struct corun__stack_class *c)
+{
+	size_t cap = c->cap ? 2 * c->cap : 64;
+	char **t = realloc(c->free, cap * sizeof *t);
+	if (!t)
+		return 0;
+	c->free = t;
+	c->cap = cap;
+	return 1;
+}
+
+void corun__stack_put(struct corun__stacks *s, const struct corun__stack *st)
+{
+	struct corun__stack_class *c = class_for(s, st->size);
+	if (!c || (c->nfree == c->cap && !grow_free(c))) {
+		/* No memory to remember it: give its pages back, lose the slot. */
+		(void)madvise(st->lo, st->size, MADV_DONTNEED);
+		return;
+	}
+	c->free[c->nfree++] = st->lo;
+	/* Age the oldest warm stack out of the hot set. */
+	if (c->nfree - c->ntrimmed > CORUN__POOL_HOT) {
+		(void)madvise(c->free[c->ntrimmed], c->size, MADV_DONTNEED);
+		c->ntrimmed++;
+	}
+}

@@ -1,0 +1,82 @@
+/*
+ * Stacks: reserve, guard, pool and release. Knows nothing of coroutines.
+ *
+ * Stacks of one size are carved from large slabs (one mmap each, reserved
+ * with MAP_NORESERVE so only touched pages cost memory). Each stack slot is
+ * [guard page][stack_size usable bytes]; the guard is installed when the slot
+ * is first carved and stays for the slab's life, so reusing a pooled stack
+ * costs no system call. Slabs grow geometrically, so a million stacks take a
+ * few thousand mappings, not a million.
+ */
+#ifndef CORUN_STACK_H
+#define CORUN_STACK_H
+
+#include <stddef.h>
+
+/* A stack handed out: usable bytes are [lo, lo + size); the guard page lies
+ * just below lo. */
+struct corun__stack {
+	char *lo;
+	size_t size;
+};
+
+/* Freed stacks of one size. The newest CORUN__POOL_HOT keep their pages, so a
+ * spawn after an end reuses a warm stack; older ones are given back to the
+ * kernel (MADV_DONTNEED) as they age past that bound, so a burst of deep
+ * coroutines does not pin memory. Free stacks are listed in an array, not
+ * linked through themselves, so a given-back stack is never touched again. */
+#define CORUN__POOL_HOT 64
+
+struct corun__stack_class {
+	size_t size;   /* usable bytes per stack (page multiple) */
+	char **free;   /* free stacks' lo, oldest first */
+	size_t nfree, cap;
+	size_t ntrimmed; /* free[0 .. ntrimmed) have been given back */
+	char *carve;     /* next uncarved slot in the newest slab, or NULL */
+	size_t left;     /* uncarved slots in the newest slab */
+	size_t next_slots; /* slots in the next slab (grows geometrically) */
+};
+
+struct corun__slab {
+	void *base;
+	size_t len;
+};
+
+struct corun__stacks {
+	size_t page;
+	struct corun__stack_class *classes; /* most recently used first */
+	size_t nclasses;
+	struct corun__slab *slabs;
+	size_t nslabs, slabcap;
+};
+
+void corun__stacks_init(struct corun__stacks *s);
+
+/* Unmap every slab and free the bookkeeping. Stacks still handed out die
+ * with it. */
+void corun__stacks_fini(struct corun__stacks *s);
+
+/* Round a requested size up to whole pages. The caller checks the limits. */
+size_t corun__stack_round(const struct corun__stacks *s, size_t size);
+
+/* Get a stack of `size` bytes (already rounded). 0, or -1 with errno ENOMEM
+ * (no memory, no address space, or the kernel's map limit). */
+int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *out);
+
+/* Give a stack back to the pool. Must not be the stack we are running on if
+ * it may be trimmed: callers defer that (see the runtime's `dead`). */
+void corun__stack_put(struct corun__stacks *s, const struct corun__stack *st);
+
+/* Guards (guard.c). */
+enum corun__guard_kind { CORUN__GUARD_MADVISE = 1, CORUN__GUARD_MPROTECT = 2 };
+
+/* Which kind this process uses: decided once, by installing a guard with
+ * MADV_GUARD_INSTALL and checking that the kernel really refuses to read it
+ * (qemu-user accepts the call and installs nothing); mprotect otherwise. The
+ * environment variable CORUN_GUARD=mprotect forces the fallback. */
+enum corun__guard_kind corun__guard_kind(void);
+
+/* Make [page, page + len) fault on any access. 0, or -1 with errno. */
+int corun__guard_install(void *page, size_t len);
+
+#endif
