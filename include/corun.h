@@ -149,9 +149,9 @@ CORUN_API int corun_park(void);
  * Returns 0, or -1 with errno:
  *   EPERM    called from inside a coroutine (only the thread's main context
  *            drives the scheduler)
- *   EDEADLK  coroutines remain but none can run: each is blocked in a join
- *            that can never finish (a cycle of joins). They stay blocked; the
- *            runtime stays usable, and the count stays in corun_count().
+ *   EDEADLK  coroutines remain but none can run: each is blocked waiting
+ *            for something no one can do (a cycle of joins, say). They stay
+ *            blocked and counted by corun_count(); the runtime stays usable.
  */
 CORUN_API int corun_run(void);
 
@@ -169,7 +169,8 @@ CORUN_API int corun_run(void);
  *            detached and ended), from another thread or a released runtime,
  *            or never valid (-1 included)
  *   EDEADLK  h is the caller itself; or, from the main context, h can never
- *            end because every remaining coroutine is blocked (see corun_run)
+ *            end: no coroutine can run any more (see corun_run). h is left
+ *            joinable.
  *   EINVAL   h is detached, or another coroutine is already joining it
  */
 CORUN_API int corun_join(corun_t h, void **result);

@@ -1,0 +1,82 @@
+/*
+ * Assertions for corun's tests: each prints what it compared, both values,
+ * and file:line, then ends the test program with status 1. Never compiled
+ * out. Each test program is its own process (CTest runs them one by one).
+ */
+#ifndef CORUN_TEST_CHECK_H
+#define CORUN_TEST_CHECK_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_FAIL(...)                                                       \
+	do {                                                                  \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fputc('\n', stderr);                                          \
+		exit(1);                                                      \
+	} while (0)
+
+#define CHECK(cond)                                                           \
+	do {                                                                  \
+		if (!(cond))                                                  \
+			CHECK_FAIL("CHECK(%s) failed", #cond);                \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                        \
+	do {                                                                  \
+		long long a_ = (long long)(a), b_ = (long long)(b);           \
+		if (a_ != b_)                                                 \
+			CHECK_FAIL("%s == %s failed: %lld != %lld", #a, #b,   \
+				   a_, b_);                                   \
+	} while (0)
+
+#define CHECK_PTR_EQ(a, b)                                                    \
+	do {                                                                  \
+		const void *a_ = (const void *)(a), *b_ = (const void *)(b);  \
+		if (a_ != b_)                                                 \
+			CHECK_FAIL("%s == %s failed: %p != %p", #a, #b, a_,   \
+				   b_);                                       \
+	} while (0)
+
+#define CHECK_STR_EQ(a, b)                                                    \
+	do {                                                                  \
+		const char *a_ = (a), *b_ = (b);                              \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0)                        \
+			CHECK_FAIL("%s == %s failed: \"%s\" != \"%s\"", #a,   \
+				   #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+	} while (0)
+
+/* expr must fail: return -1 (or NULL, for CHECK_NULL_ERRNO) with errno e. */
+#define CHECK_ERRNO(expr, e)                                                  \
+	do {                                                                  \
+		errno = 0;                                                    \
+		long long r_ = (long long)(expr);                             \
+		int e_ = errno;                                               \
+		if (r_ != -1 || e_ != (e))                                    \
+			CHECK_FAIL("%s: expected -1 with %s, got %lld with "  \
+				   "errno %d (%s)", #expr, #e, r_, e_,        \
+				   strerror(e_));                             \
+	} while (0)
+
+#define CHECK_NULL_ERRNO(expr, e)                                             \
+	do {                                                                  \
+		errno = 0;                                                    \
+		const void *r_ = (expr);                                      \
+		int e_ = errno;                                               \
+		if (r_ != NULL || e_ != (e))                                  \
+			CHECK_FAIL("%s: expected NULL with %s, got %p with "  \
+				   "errno %d (%s)", #expr, #e, r_, e_,        \
+				   strerror(e_));                             \
+	} while (0)
+
+/* Run one test function, naming it, so a failure says where it was. */
+#define RUN(test)                                                             \
+	do {                                                                  \
+		fprintf(stderr, "-- %s\n", #test);                            \
+		test();                                                       \
+	} while (0)
+
+#endif

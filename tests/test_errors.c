@@ -1,0 +1,236 @@
+/*
+ * The error table at the end of include/corun.h, row by row, in its order.
+ * Each row is provoked here, and afterwards the runtime must still work.
+ * (ENOMEM is provoked in test_stack.c's out_of_memory, under RLIMIT_AS.)
+ */
+#include "check.h"
+
+#include <corun.h>
+#include <stdint.h>
+
+#include "../src/core/runtime.h" /* white box: lower the slot limit */
+
+static void *ret_arg(void *arg)
+{
+	return arg;
+}
+
+static void *park_twice(void *arg)
+{
+	corun_park();
+	corun_park();
+	return arg;
+}
+
+/* After each error the runtime must still spawn, run and join. */
+static void still_works(void)
+{
+	corun_t h = corun_go(ret_arg, (void *)(intptr_t)42);
+	CHECK(h > 0);
+	void *r;
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((intptr_t)r, 42);
+}
+
+static void attr_init(void)
+{
+	CHECK_ERRNO(corun_attr_init(NULL), EINVAL);
+}
+
+static void go(void)
+{
+	CHECK_ERRNO(corun_go(NULL, NULL), EINVAL);
+	still_works();
+
+	/* EAGAIN: the table's limit, lowered so the test can reach it. */
+	corun_t keep = corun_go(park_twice, NULL);
+	CHECK(keep > 0);
+	corun__tls->handles.limit = 10;
+	corun_t h[9];
+	for (int i = 0; i < 9; i++)
+		CHECK((h[i] = corun_go(ret_arg, NULL)) > 0);
+	CHECK_ERRNO(corun_go(ret_arg, NULL), EAGAIN);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_ERRNO(corun_go(ret_arg, NULL), EAGAIN); /* ended, not joined: still held */
+	CHECK_EQ(corun_join(h[0], NULL), 0);
+	corun_t again = corun_go(ret_arg, NULL); /* a join made room */
+	CHECK(again > 0);
+	CHECK_EQ(corun_join(again, NULL), 0);
+	for (int i = 1; i < 9; i++)
+		CHECK_EQ(corun_join(h[i], NULL), 0);
+	corun__tls->handles.limit = CORUN__SLOTS_MAX;
+	CHECK_EQ(corun_join(keep, NULL), 0);
+	still_works();
+}
+
+static void go_attr(void)
+{
+	corun_attr a;
+	CHECK_ERRNO(corun_go_attr(NULL, NULL, NULL), EINVAL);
+	memset(&a, 0x5a, sizeof a); /* never initialised */
+	a.stack_size = CORUN_STACK_DEFAULT;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	CHECK_EQ(corun_attr_init(&a), 0);
+	a.stack_size = CORUN_STACK_MIN - 1;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	a.stack_size = 0;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	a.stack_size = CORUN_STACK_MAX + 1;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	a.stack_size = SIZE_MAX;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	a.stack_size = CORUN_STACK_MIN;
+	a.flags = 0x80;
+	CHECK_ERRNO(corun_go_attr(ret_arg, NULL, &a), EINVAL);
+	a.flags = 0;
+	corun_t h = corun_go_attr(ret_arg, NULL, &a);
+	CHECK(h > 0);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_EQ(corun_go_attr(ret_arg, NULL, NULL) > 0, 1); /* NULL attr: defaults */
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_shutdown(), 0);
+	still_works();
+}
+
+static void *run_inside(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_run(), EPERM);
+	CHECK_ERRNO(corun_shutdown(), EPERM);
+	return NULL;
+}
+
+static corun_t cyc[2];
+static void *cyc_body(void *arg)
+{
+	corun_join(cyc[(intptr_t)arg], NULL);
+	return NULL;
+}
+
+static void run(void)
+{
+	corun_t h = corun_go(run_inside, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	cyc[0] = corun_go(cyc_body, (void *)(intptr_t)1);
+	cyc[1] = corun_go(cyc_body, (void *)(intptr_t)0);
+	CHECK_ERRNO(corun_run(), EDEADLK);
+	still_works();
+	CHECK_ERRNO(corun_run(), EDEADLK);
+}
+
+static void *join_self(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_join(corun_self(), NULL), EDEADLK);
+	return NULL;
+}
+
+static void *join_other(void *arg)
+{
+	CHECK_EQ(corun_join(*(corun_t *)arg, NULL), 0);
+	return NULL;
+}
+
+static void *block_forever(void *arg)
+{
+	(void)arg;
+	corun__block(corun__tls);
+	return NULL;
+}
+
+static void join(void)
+{
+	corun_t h = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_join(h, NULL), ESRCH);             /* stale */
+	CHECK_ERRNO(corun_join(-1, NULL), ESRCH);            /* never valid */
+	CHECK_ERRNO(corun_join(0, NULL), ESRCH);
+	CHECK_ERRNO(corun_join(INT64_MAX, NULL), ESRCH);
+	CHECK_ERRNO(corun_join(h ^ ((corun_t)1 << 50), NULL), ESRCH); /* other tag */
+	/* (foreign handles from another thread: test_threads.c) */
+
+	h = corun_go(join_self, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	corun_t stuck = corun_go(block_forever, NULL);
+	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK);
+
+	corun_attr a;
+	corun_attr_init(&a);
+	a.flags = CORUN_DETACHED;
+	h = corun_go_attr(ret_arg, NULL, &a);
+	CHECK_ERRNO(corun_join(h, NULL), EINVAL);            /* detached */
+	static corun_t t;
+	t = corun_go(park_twice, NULL);
+	corun_t j = corun_go(join_other, &t);
+	CHECK_EQ(corun_park(), 0);                           /* j is joining t now */
+	CHECK_ERRNO(corun_join(t, NULL), EINVAL);
+	CHECK_EQ(corun_join(j, NULL), 0);
+	still_works();
+}
+
+static void detach(void)
+{
+	CHECK_ERRNO(corun_detach(-1), ESRCH);
+	corun_t h = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_detach(h), ESRCH);
+	h = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_detach(h), 0);
+	CHECK_ERRNO(corun_detach(h), EINVAL);                /* already */
+	static corun_t t;
+	t = corun_go(park_twice, NULL);
+	corun_t j = corun_go(join_other, &t);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_ERRNO(corun_detach(t), EINVAL);                /* being joined */
+	CHECK_EQ(corun_join(j, NULL), 0);
+	still_works();
+}
+
+static void self(void)
+{
+	CHECK_ERRNO(corun_self(), EPERM);
+}
+
+static void id(void)
+{
+	CHECK_ERRNO(corun_id(-1), ESRCH);
+	corun_t h = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_id(h), ESRCH);
+}
+
+static void name(void)
+{
+	CHECK_NULL_ERRNO(corun_name(-1), ESRCH);
+	corun_t h = corun_go(ret_arg, NULL);
+	corun_t keep = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_NULL_ERRNO(corun_name(h), ESRCH);              /* stale */
+	h = corun_go(ret_arg, NULL);
+	CHECK_EQ(corun_run(), -1);                           /* the stuck one */
+	CHECK_NULL_ERRNO(corun_name(h), ESRCH);              /* ended */
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_EQ(corun_join(keep, NULL), 0);
+}
+
+static void shutdown(void)
+{
+	corun_t h = corun_go(run_inside, NULL); /* EPERM inside */
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_shutdown(), EBUSY);  /* the deadlocked ones are alive */
+}
+
+int main(void)
+{
+	RUN(attr_init);
+	RUN(go);
+	RUN(go_attr);
+	RUN(run);
+	RUN(join);
+	RUN(detach);
+	RUN(self);
+	RUN(id);
+	RUN(name);
+	RUN(shutdown);
+	return 0;
+}

@@ -1,0 +1,252 @@
+/*
+ * Join: results, joining from main and from coroutines, joining what has
+ * already ended, detach, chains of joins, and deadlock detection.
+ */
+#include "check.h"
+
+#include <corun.h>
+#include <stdint.h>
+
+#include "../src/core/runtime.h" /* white box: corun__block */
+
+static void *ret_arg(void *arg)
+{
+	return arg;
+}
+
+static void *park_then_ret(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(corun_park(), 0);
+	return arg;
+}
+
+/* ---- results come back to main, whether joined before or after the end */
+static void results_to_main(void)
+{
+	enum { N = 100 };
+	corun_t h[N];
+	for (int i = 0; i < N; i++)
+		CHECK((h[i] = corun_go(park_then_ret, (void *)(intptr_t)(i % 7))) > 0);
+	/* Joining the first drives the scheduler until it ends, no further
+	 * than needed: some others are still unfinished afterwards. */
+	void *r;
+	CHECK_EQ(corun_join(h[0], &r), 0);
+	CHECK_EQ((intptr_t)r, 0);
+	CHECK(corun_count() > 0);
+	CHECK_EQ(corun_run(), 0);
+	for (int i = 1; i < N; i++) {
+		CHECK_EQ(corun_join(h[i], &r), 0);
+		CHECK_EQ((intptr_t)r, i % 7);
+	}
+	/* Stale now. */
+	for (int i = 0; i < N; i++)
+		CHECK_ERRNO(corun_join(h[i], &r), ESRCH);
+}
+
+/* ---- a coroutine joining parks while others run */
+static int progress;
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10; i++) {
+		progress++;
+		CHECK_EQ(corun_park(), 0);
+	}
+	return (void *)(intptr_t)progress;
+}
+
+static void *joiner(void *arg)
+{
+	corun_t t = *(corun_t *)arg;
+	void *r = NULL;
+	CHECK_EQ(corun_join(t, &r), 0);
+	CHECK_EQ((intptr_t)r, 10);
+	CHECK_EQ(progress, 10);
+	CHECK_ERRNO(corun_join(t, &r), ESRCH);
+	return (void *)(intptr_t)77;
+}
+
+static void join_from_coroutine(void)
+{
+	progress = 0;
+	static corun_t t;
+	t = corun_go(ticker, NULL);
+	corun_t j = corun_go(joiner, &t);
+	CHECK(t > 0 && j > 0);
+	void *r;
+	CHECK_EQ(corun_join(j, &r), 0);
+	CHECK_EQ((intptr_t)r, 77);
+	CHECK_EQ(corun_count(), 0);
+}
+
+/* ---- a chain: each coroutine joins the next and adds one */
+enum { CHAIN = 1000 };
+static corun_t chain[CHAIN];
+
+static void *link_body(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	if (i == CHAIN - 1)
+		return (void *)(intptr_t)1;
+	void *r;
+	CHECK_EQ(corun_join(chain[i + 1], &r), 0);
+	return (void *)((intptr_t)r + 1);
+}
+
+static void join_chain(void)
+{
+	for (int i = 0; i < CHAIN; i++) {
+		corun_attr a;
+		corun_attr_init(&a);
+		a.stack_size = CORUN_STACK_MIN;
+		CHECK((chain[i] = corun_go_attr(link_body, (void *)(intptr_t)i, &a)) > 0);
+	}
+	void *r;
+	CHECK_EQ(corun_join(chain[0], &r), 0);
+	CHECK_EQ((intptr_t)r, CHAIN);
+	CHECK_EQ(corun_count(), 0);
+}
+
+/* ---- detach: no result, handle stale after the end */
+static void detach(void)
+{
+	corun_t h = corun_go(park_then_ret, (void *)(intptr_t)2);
+	CHECK_EQ(corun_detach(h), 0);
+	CHECK_ERRNO(corun_detach(h), EINVAL);
+	CHECK_ERRNO(corun_join(h, NULL), EINVAL);
+	CHECK_EQ(corun_id(h) > 0, 1); /* still alive */
+	CHECK_EQ(corun_run(), 0);
+	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
+	CHECK_ERRNO(corun_id(h), ESRCH);
+
+	/* Detaching what has already ended drops its result now. */
+	h = corun_go(ret_arg, NULL);
+	corun_t keep = corun_go(ret_arg, NULL); /* keeps the runtime alive */
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_detach(h), 0);
+	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
+	CHECK_EQ(corun_join(keep, NULL), 0);
+
+	/* Spawned detached. */
+	corun_attr a;
+	corun_attr_init(&a);
+	a.flags = CORUN_DETACHED;
+	h = corun_go_attr(ret_arg, NULL, &a);
+	CHECK(h > 0);
+	CHECK_ERRNO(corun_join(h, NULL), EINVAL);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_ERRNO(corun_id(h), ESRCH);
+}
+
+/* ---- only one joiner at a time */
+static void *second_joiner(void *arg)
+{
+	corun_t t = *(corun_t *)arg;
+	CHECK_ERRNO(corun_join(t, NULL), EINVAL); /* first_joiner is in it */
+	CHECK_ERRNO(corun_detach(t), EINVAL);
+	return NULL;
+}
+
+static void *first_joiner(void *arg)
+{
+	corun_t t = *(corun_t *)arg;
+	void *r;
+	CHECK_EQ(corun_join(t, &r), 0);
+	CHECK_EQ((intptr_t)r, 3);
+	return NULL;
+}
+
+static void one_joiner(void)
+{
+	static corun_t t;
+	t = corun_go(park_then_ret, (void *)(intptr_t)3);
+	CHECK(corun_go(first_joiner, &t) > 0);
+	CHECK(corun_go(second_joiner, &t) > 0);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_ERRNO(corun_join(t, NULL), ESRCH);
+}
+
+/* ---- joining oneself; cycles of joins; the runtime stays usable */
+static void *join_self(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_join(corun_self(), NULL), EDEADLK);
+	return (void *)(intptr_t)5;
+}
+
+static corun_t cyc[2];
+static void *cycle_body(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	corun_join(cyc[1 - i], NULL); /* never returns */
+	CHECK_FAIL("a join in a cycle returned");
+	return NULL;
+}
+
+static void *block_forever(void *arg)
+{
+	(void)arg;
+	corun__block(corun__tls); /* nobody will make it ready */
+	CHECK_FAIL("a coroutine blocked for good was resumed");
+	return NULL;
+}
+
+static void *second_joiner_ok(void *arg)
+{
+	corun_join(*(corun_t *)arg, NULL); /* blocks for good */
+	CHECK_FAIL("joined a coroutine blocked for good");
+	return NULL;
+}
+
+static void deadlocks(void)
+{
+	corun_t h = corun_go(join_self, NULL);
+	void *r;
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((intptr_t)r, 5);
+
+	cyc[0] = corun_go(cycle_body, (void *)(intptr_t)0);
+	cyc[1] = corun_go(cycle_body, (void *)(intptr_t)1);
+	corun_t bystander = corun_go(park_then_ret, (void *)(intptr_t)4);
+	CHECK_ERRNO(corun_run(), EDEADLK);
+	CHECK_EQ(corun_count(), 2); /* the bystander finished */
+	CHECK_EQ(corun_join(bystander, &r), 0);
+	CHECK_EQ((intptr_t)r, 4);
+	CHECK_ERRNO(corun_join(cyc[0], NULL), EINVAL); /* cyc[1] joins it */
+	CHECK_ERRNO(corun_shutdown(), EBUSY);
+
+	/* Still usable: new coroutines run, and the cycle is reported again. */
+	h = corun_go(park_then_ret, (void *)(intptr_t)2);
+	CHECK_ERRNO(corun_run(), EDEADLK);
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((intptr_t)r, 2);
+
+	/* With joins alone, a coroutine blocked for good is always in a cycle,
+	 * and so already has its joiner. Block one the way later wait
+	 * primitives will (white box), and main's join of it must fail. */
+	corun_t stuck = corun_go(block_forever, NULL);
+	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK);
+	CHECK_EQ(corun_count(), 3);
+	/* Its join slot was given back: a coroutine may now try to join it. */
+	static corun_t st;
+	st = stuck;
+	corun_t w = corun_go(second_joiner_ok, &st);
+	CHECK_ERRNO(corun_run(), EDEADLK);
+	CHECK_EQ(corun_count(), 4);
+	CHECK_ERRNO(corun_join(stuck, NULL), EINVAL); /* w is joining it */
+	CHECK(corun_id(w) > 0);
+}
+
+int main(void)
+{
+	RUN(results_to_main);
+	RUN(join_from_coroutine);
+	RUN(join_chain);
+	RUN(detach);
+	RUN(one_joiner);
+	RUN(deadlocks);
+	return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * Callee-saved state survives a park: general registers (checked by an
+ * assembly helper per ABI) and the floating-point control state, each while
+ * another coroutine sets its own, different values.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <corun.h>
+#include <fenv.h>
+#include <stdint.h>
+
+int regs_survive(void (*fn)(void), uint64_t seed);
+
+static void park_once(void)
+{
+	CHECK_EQ(corun_park(), 0);
+}
+
+static void *regs_body(void *arg)
+{
+	uint64_t seed = (uint64_t)(uintptr_t)arg;
+	for (int i = 0; i < 10; i++)
+		CHECK_EQ(regs_survive(park_once, seed + (uint64_t)i * 16), 0);
+	return NULL;
+}
+
+static void run_all(void)
+{
+	CHECK_EQ(corun_run(), 0);
+}
+
+static void general_registers(void)
+{
+	/* Three coroutines with distinct values, parking into each other. */
+	for (uint64_t k = 1; k <= 3; k++)
+		CHECK(corun_go(regs_body, (void *)(uintptr_t)(k * 0x1111111111110000ull)) > 0);
+	/* Main's own values survive the whole run, and a step. */
+	CHECK_EQ(regs_survive(run_all, 0x5a5a5a5a00000000ull), 0);
+	CHECK(corun_go(regs_body, (void *)(uintptr_t)0x7777000000000000ull) > 0);
+	CHECK_EQ(regs_survive(park_once, 0x6b6b6b6b00000000ull), 0);
+	CHECK_EQ(corun_run(), 0);
+}
+
+#if defined(__x86_64__)
+static unsigned get_mxcsr(void)
+{
+	unsigned m;
+	__asm__ volatile("stmxcsr %0" : "=m"(m));
+	return m;
+}
+static void set_mxcsr(unsigned m)
+{
+	__asm__ volatile("ldmxcsr %0" : : "m"(m));
+}
+static unsigned short get_x87cw(void)
+{
+	unsigned short cw;
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	return cw;
+}
+static void set_x87cw(unsigned short cw)
+{
+	__asm__ volatile("fldcw %0" : : "m"(cw));
+}
+#define MXCSR_CONTROL 0xffc0u /* DAZ, masks, rounding, FTZ: not the flags */
+#endif
+
+struct fp_state {
+	int round;
+#if defined(__x86_64__)
+	unsigned mxcsr;
+	unsigned short x87cw;
+#endif
+};
+
+static struct fp_state fp_now(void)
+{
+	struct fp_state s = { .round = fegetround() };
+#if defined(__x86_64__)
+	s.mxcsr = get_mxcsr() & MXCSR_CONTROL;
+	s.x87cw = get_x87cw();
+#endif
+	return s;
+}
+
+static void fp_check(struct fp_state want, struct fp_state got)
+{
+	CHECK_EQ(got.round, want.round);
+#if defined(__x86_64__)
+	CHECK_EQ(got.mxcsr, want.mxcsr);
+	CHECK_EQ(got.x87cw, want.x87cw);
+#endif
+}
+
+/* Each sets its own rounding mode (and on x86_64 FTZ/DAZ and the x87
+ * precision), then parks many times while the others set theirs. */
+static void *fp_body(void *arg)
+{
+	int mode = (int)(intptr_t)arg;
+	CHECK_EQ(fesetround(mode), 0);
+#if defined(__x86_64__)
+	if (mode == FE_TOWARDZERO)
+		set_mxcsr(get_mxcsr() | 0x8040u); /* FTZ and DAZ */
+	if (mode == FE_UPWARD)
+		set_x87cw((unsigned short)(get_x87cw() & ~0x300u)); /* 24-bit precision */
+#endif
+	struct fp_state mine = fp_now();
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(corun_park(), 0);
+		fp_check(mine, fp_now());
+	}
+	return NULL;
+}
+
+static void *fp_inherit_child(void *arg)
+{
+	fp_check(*(struct fp_state *)arg, fp_now());
+	return NULL;
+}
+
+static void *fp_inherit_parent(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(fesetround(FE_DOWNWARD), 0);
+	static struct fp_state at_spawn;
+	at_spawn = fp_now();
+	corun_t c = corun_go(fp_inherit_child, &at_spawn);
+	CHECK(c > 0);
+	CHECK_EQ(fesetround(FE_UPWARD), 0); /* changing ours later: not the child's */
+	CHECK_EQ(corun_join(c, NULL), 0);
+	return NULL;
+}
+
+static void fp_control_state(void)
+{
+	struct fp_state main_state = fp_now();
+	int modes[] = { FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD, FE_TONEAREST };
+	for (unsigned i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		CHECK(corun_go(fp_body, (void *)(intptr_t)modes[i]) > 0);
+	CHECK_EQ(corun_run(), 0);
+	fp_check(main_state, fp_now()); /* main's survived the run */
+
+	CHECK(corun_go(fp_inherit_parent, NULL) > 0);
+	CHECK_EQ(corun_run(), 0);
+	fp_check(main_state, fp_now());
+}
+
+int main(void)
+{
+	RUN(general_registers);
+	RUN(fp_control_state);
+	return 0;
+}

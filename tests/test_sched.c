@@ -1,0 +1,258 @@
+/*
+ * Scheduling: FIFO round robin, spawns going to the back, park from the main
+ * context (one step), corun_run again after more spawns, and the runtime's
+ * lifetime (created on first spawn, released when nothing is left).
+ */
+#include "check.h"
+
+#include <corun.h>
+#include <stdint.h>
+
+#include "../src/core/runtime.h" /* white box: is the runtime there? */
+
+static int trace[4096];
+static int ntrace;
+
+static void note(int v)
+{
+	CHECK(ntrace < (int)(sizeof trace / sizeof trace[0]));
+	trace[ntrace++] = v;
+}
+
+/* ---- N coroutines each park K times: strictly id-ordered rounds */
+struct counter { int id, parks; };
+
+static void *counter_body(void *arg)
+{
+	const struct counter *c = arg;
+	for (int i = 0; i < c->parks; i++) {
+		note(c->id * 100 + i);
+		CHECK_EQ(corun_park(), 0);
+	}
+	note(c->id * 100 + 99);
+	return NULL;
+}
+
+static void round_robin_order(void)
+{
+	/* Unequal lengths: the short ones drop out, the rest keep their order. */
+	static const struct counter cs[] = { { 1, 3 }, { 2, 1 }, { 3, 4 }, { 4, 0 } };
+	ntrace = 0;
+	for (int i = 0; i < 4; i++)
+		CHECK(corun_go(counter_body, (void *)&cs[i]) > 0);
+	CHECK_EQ(corun_count(), 4);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_count(), 0);
+	static const int want[] = {
+		100, 200, 300, 499,     /* round 1: 4 parks 0 times and ends */
+		101, 299, 301,          /* 2 ends after its one park */
+		102, 302,
+		199, 303,
+		399,
+	};
+	CHECK_EQ(ntrace, (int)(sizeof want / sizeof want[0]));
+	for (int i = 0; i < ntrace; i++)
+		CHECK_EQ(trace[i], want[i]);
+}
+
+/* ---- a spawn from a coroutine goes to the back; it does not run yet */
+static void *child(void *arg)
+{
+	note((int)(intptr_t)arg);
+	return NULL;
+}
+
+static void *spawner(void *arg)
+{
+	(void)arg;
+	note(1);
+	CHECK(corun_go(child, (void *)(intptr_t)3) > 0);
+	note(2); /* the child has not run: spawning never switches */
+	CHECK_EQ(corun_park(), 0);
+	note(5);
+	return NULL;
+}
+
+static void *bystander(void *arg)
+{
+	(void)arg;
+	note(20);
+	CHECK_EQ(corun_park(), 0);
+	note(21);
+	return NULL;
+}
+
+static void spawn_goes_to_back(void)
+{
+	ntrace = 0;
+	CHECK(corun_go(spawner, NULL) > 0);
+	CHECK(corun_go(bystander, NULL) > 0);
+	CHECK_EQ(corun_run(), 0);
+	static const int want[] = { 1, 2, 20, 3, 5, 21 };
+	CHECK_EQ(ntrace, 6);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(trace[i], want[i]);
+}
+
+/* ---- a lone coroutine's park returns at once */
+static void *lone(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 1000; i++)
+		CHECK_EQ(corun_park(), 0);
+	return (void *)(intptr_t)1000;
+}
+
+static void lone_park(void)
+{
+	corun_t h = corun_go(lone, NULL);
+	CHECK(h > 0);
+	CHECK_EQ(corun_run(), 0);
+	void *r;
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((intptr_t)r, 1000);
+}
+
+/* ---- park from main steps the scheduler: each ready coroutine runs once */
+static void *stepper(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	for (int i = 0; i < 3; i++) {
+		note(id * 10 + i);
+		if (id == 1 && i == 0)
+			CHECK(corun_go(child, (void *)(intptr_t)99) > 0);
+		CHECK_EQ(corun_park(), 0);
+	}
+	return NULL;
+}
+
+static void park_from_main(void)
+{
+	CHECK_EQ(corun_park(), 0); /* no runtime: nothing to do */
+	CHECK_EQ(corun_run(), 0);
+	ntrace = 0;
+	CHECK(corun_go(stepper, (void *)(intptr_t)1) > 0);
+	CHECK(corun_go(stepper, (void *)(intptr_t)2) > 0);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(ntrace, 2); /* 1 and 2 ran once; the child spawned meanwhile waits */
+	CHECK_EQ(trace[0], 10);
+	CHECK_EQ(trace[1], 20);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(ntrace, 5); /* the child was queued before 1 parked: it goes first */
+	CHECK_EQ(trace[2], 99);
+	CHECK_EQ(trace[3], 11);
+	CHECK_EQ(trace[4], 21);
+	CHECK_EQ(corun_count(), 2);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(ntrace, 7);
+	CHECK_EQ(corun_count(), 0);
+}
+
+/* ---- corun_run may be called again after more spawns */
+static void run_again(void)
+{
+	for (int round = 0; round < 3; round++) {
+		ntrace = 0;
+		CHECK(corun_go(child, (void *)(intptr_t)(round + 1)) > 0);
+		CHECK(corun_go(child, (void *)(intptr_t)(round + 2)) > 0);
+		CHECK_EQ(corun_run(), 0);
+		CHECK_EQ(ntrace, 2);
+		CHECK_EQ(trace[0], round + 1);
+		CHECK_EQ(trace[1], round + 2);
+	}
+	CHECK_EQ(corun_run(), 0); /* nothing left: returns at once */
+}
+
+/* ---- self, ids and names */
+static corun_t seen_self;
+static void *who(void *arg)
+{
+	(void)arg;
+	seen_self = corun_self();
+	CHECK_STR_EQ(corun_name(seen_self), "worker-7");
+	return NULL;
+}
+
+static void *own_name_len(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)strlen(corun_name(corun_self()));
+}
+
+static void self_id_name(void)
+{
+	corun_attr a;
+	CHECK_EQ(corun_attr_init(&a), 0);
+	a.name = "worker-7";
+	corun_t h = corun_go_attr(who, NULL, &a);
+	CHECK(h > 0);
+	corun_t h2 = corun_go(child, NULL);
+	CHECK(h2 > 0);
+	CHECK_EQ(corun_id(h2), corun_id(h) + 1);
+	CHECK(corun_id(h) >= 1);
+	CHECK_STR_EQ(corun_name(h2), "");
+	CHECK_STR_EQ(corun_name(h), "worker-7");
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(seen_self, h);
+	CHECK(corun_id(h) >= 1); /* ended, not joined: still known */
+	CHECK_NULL_ERRNO(corun_name(h), ESRCH); /* its name went with it */
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_EQ(corun_join(h2, NULL), 0);
+
+	/* Long names are cut, not refused. */
+	static char longname[100];
+	memset(longname, 'x', sizeof longname - 1);
+	a.name = longname;
+	h = corun_go_attr(own_name_len, NULL, &a);
+	CHECK(h > 0);
+	CHECK_EQ(strlen(corun_name(h)), CORUN_NAME_MAX - 1);
+	CHECK_EQ(corun_run(), 0);
+	void *r;
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((intptr_t)r, CORUN_NAME_MAX - 1);
+}
+
+/* ---- the runtime exists while anything is in it, and only then */
+static void runtime_lifetime(void)
+{
+	CHECK_PTR_EQ(corun__tls, NULL);
+	corun_t h = corun_go(child, NULL);
+	CHECK(h > 0);
+	CHECK(corun__tls != NULL);
+	CHECK_EQ(corun_run(), 0);
+	CHECK(corun__tls != NULL); /* h's result waits for its join */
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_PTR_EQ(corun__tls, NULL); /* last one joined: released */
+
+	h = corun_go(child, NULL);
+	CHECK_EQ(corun_detach(h), 0);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_PTR_EQ(corun__tls, NULL); /* detached ones need no join */
+
+	h = corun_go(child, NULL);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_shutdown(), 0); /* drops h's result */
+	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
+	CHECK_EQ(corun_shutdown(), 0); /* nothing to release: fine */
+
+	/* A new runtime never takes an old handle for one of its own, even
+	 * when its slot and generation match. */
+	corun_t h2 = corun_go(child, NULL);
+	CHECK(h2 > 0 && h2 != h);
+	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_join(h2, NULL), 0);
+}
+
+int main(void)
+{
+	RUN(runtime_lifetime);
+	RUN(round_robin_order);
+	RUN(spawn_goes_to_back);
+	RUN(lone_park);
+	RUN(park_from_main);
+	RUN(run_again);
+	RUN(self_id_name);
+	return 0;
+}

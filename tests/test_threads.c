@@ -1,0 +1,130 @@
+/*
+ * Threads: each OS thread has its own runtime. Two threads run their own
+ * coroutines at the same time without seeing each other's; a handle is
+ * refused on any thread but its own; a thread that exits with coroutines
+ * left behind releases its runtime (tests under ASan and valgrind see it).
+ */
+#include "check.h"
+
+#include <corun.h>
+#include <pthread.h>
+#include <stdint.h>
+
+enum { PER_THREAD = 1000, PARKS = 100 };
+
+static pthread_barrier_t sync_point;
+static __thread int expect_next; /* round-robin position in this thread */
+static __thread long parks;
+
+static void *body(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	for (int i = 0; i < PARKS; i++) {
+		CHECK_EQ(expect_next, id); /* strict FIFO within this thread */
+		expect_next = (id + 1) % PER_THREAD;
+		parks++;
+		CHECK_EQ(corun_park(), 0);
+	}
+	return (void *)(intptr_t)(id + 1);
+}
+
+struct thread_run {
+	corun_t mine;    /* one of this thread's handles, for the other */
+	corun_t *theirs; /* the other thread's */
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_run *tr = arg;
+	corun_t h[PER_THREAD];
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = CORUN_STACK_MIN;
+	for (int i = 0; i < PER_THREAD; i++)
+		CHECK((h[i] = corun_go_attr(body, (void *)(intptr_t)i, &a)) > 0);
+	tr->mine = h[0];
+	pthread_barrier_wait(&sync_point); /* both have spawned */
+
+	/* The other thread's handle names nothing here. */
+	corun_t foreign = *tr->theirs;
+	CHECK_ERRNO(corun_join(foreign, NULL), ESRCH);
+	CHECK_ERRNO(corun_detach(foreign), ESRCH);
+	CHECK_ERRNO(corun_id(foreign), ESRCH);
+	CHECK_NULL_ERRNO(corun_name(foreign), ESRCH);
+	pthread_barrier_wait(&sync_point); /* both run at once from here */
+
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(parks, (long)PER_THREAD * PARKS);
+	for (int i = 0; i < PER_THREAD; i++) {
+		void *r;
+		CHECK_EQ(corun_join(h[i], &r), 0);
+		CHECK_EQ((intptr_t)r, i + 1);
+	}
+	return NULL;
+}
+
+static void two_threads(void)
+{
+	pthread_t t[2];
+	struct thread_run tr[2];
+	tr[0].theirs = &tr[1].mine;
+	tr[1].theirs = &tr[0].mine;
+	CHECK_EQ(pthread_barrier_init(&sync_point, NULL, 2), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, thread_main, &tr[i]), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&sync_point);
+	/* This thread never spawned: it has nothing. */
+	CHECK_EQ(corun_count(), 0);
+	CHECK_ERRNO(corun_join(tr[0].mine, NULL), ESRCH);
+}
+
+/* ---- threads that exit with coroutines still in their runtime */
+static void *never_runs(void *arg)
+{
+	(void)arg;
+	CHECK_FAIL("a coroutine ran after its thread exited");
+	return NULL;
+}
+
+static void *leave_behind(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		CHECK(corun_go(never_runs, NULL) > 0);
+	return NULL;
+}
+
+static corun_t cyc[2];
+static void *cyc_body(void *arg)
+{
+	corun_join(cyc[(intptr_t)arg], NULL);
+	return NULL;
+}
+
+static void *leave_deadlocked(void *arg)
+{
+	(void)arg;
+	cyc[0] = corun_go(cyc_body, (void *)(intptr_t)1);
+	cyc[1] = corun_go(cyc_body, (void *)(intptr_t)0);
+	CHECK_ERRNO(corun_run(), EDEADLK);
+	CHECK_EQ(corun_count(), 2);
+	return NULL;
+}
+
+static void exit_with_leftovers(void)
+{
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, leave_behind, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(pthread_create(&t, NULL, leave_deadlocked, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+int main(void)
+{
+	RUN(two_threads);
+	RUN(exit_with_leftovers);
+	return 0;
+}
