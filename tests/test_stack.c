@@ -114,6 +114,9 @@ static void guards(void)
 static volatile char sink;
 static volatile int depth_limit = 1 << 30; /* never reached */
 
+static int recurse(int n);
+static int (*volatile again)(int) = recurse; /* no compiler may make it a loop */
+
 static int recurse(int n)
 {
 	volatile char pad[512];
@@ -121,7 +124,7 @@ static int recurse(int n)
 	sink = pad[0];
 	if (n >= depth_limit)
 		return 0;
-	return recurse(n + 1) + pad[0]; /* not a tail call */
+	return again(n + 1) + pad[0];
 }
 
 static void *overflow_body(void *arg)
@@ -130,12 +133,21 @@ static void *overflow_body(void *arg)
 	return (void *)(intptr_t)recurse(0);
 }
 
+static void write_lowest(volatile char *p)
+{
+	p[0] = 1;
+}
+/* Called through a pointer, so the array below must really be laid out
+ * (clang otherwise keeps only the two bytes it sees used). */
+static void (*volatile write_lowest_p)(volatile char *) = write_lowest;
+
 static void *big_local(void *arg)
 {
 	(void)arg;
 	/* As large as the whole stack: its lowest byte lies in the guard. */
 	volatile char buf[CORUN_STACK_MIN];
-	buf[0] = 1;
+	buf[sizeof buf - 1] = 0;
+	write_lowest_p(buf);
 	return (void *)(intptr_t)buf[sizeof buf - 1];
 }
 
