@@ -1,0 +1,221 @@
+/*
+ * Coroutines: spawn, the entry and end of a coroutine, join, and the
+ * diagnostic accessors.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define ATTR_MAGIC 0x636f7275u /* "coru" */
+#define KNOWN_FLAGS CORUN_DETACHED
+
+int corun_attr_init(corun_attr *attr)
+{
+	if (!attr) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(attr, 0, sizeof *attr);
+	attr->stack_size = CORUN_STACK_DEFAULT;
+	attr->magic_ = ATTR_MAGIC;
+	return 0;
+}
+
+/* Where every coroutine starts (through the arch trampoline) and ends. */
+static _Noreturn void entry(void *p)
+{
+	struct corun__co *co = p;
+	struct corun__rt *rt = co->rt;
+	void *result = co->fn(co->arg);
+
+	rt->live--;
+	if (co->joiner) { /* hand the result over; the handle dies now */
+		struct corun__co *j = co->joiner;
+		j->join_result = result;
+		j->join_done = 1;
+		corun__make_ready(rt, j);
+		corun__slot_free(&rt->handles, co->slot);
+	} else if (co->detached) {
+		corun__slot_free(&rt->handles, co->slot);
+	} else { /* keep the result for a later join */
+		struct corun__slot *s = &rt->handles.slots[co->slot];
+		s->state = CORUN__SLOT_DONE;
+		s->u.result = result;
+	}
+	corun__exit(rt, co);
+}
+
+corun_t corun_go(corun_fn fn, void *arg)
+{
+	return corun_go_attr(fn, arg, NULL);
+}
+
+corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
+{
+	size_t size = CORUN_STACK_DEFAULT;
+	const char *name = NULL;
+	unsigned flags = 0;
+	struct corun__rt *rt;
+	struct corun__stack st;
+	struct corun__slot *slot;
+	uint32_t idx;
+
+	if (!fn)
+		goto inval;
+	if (attr) {
+		if (attr->magic_ != ATTR_MAGIC || attr->stack_size < CORUN_STACK_MIN ||
+		    attr->stack_size > CORUN_STACK_MAX || (attr->flags & ~KNOWN_FLAGS))
+			goto inval;
+		size = attr->stack_size;
+		name = attr->name;
+		flags = attr->flags;
+	}
+
+	rt = corun__rt_get();
+	if (!rt)
+		return -1;
+	corun__reap(rt); /* the stack of the last one to end may fit */
+	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
+		goto fail;
+	slot = corun__slot_new(&rt->handles, &idx);
+	if (!slot) {
+		corun__stack_put(&rt->stacks, &st);
+		goto fail;
+	}
+
+	/* The record sits at the top of the stack; the first frame below it. */
+	struct corun__co *co = (struct corun__co *)(st.lo + st.size) - 1;
+	memset(co, 0, sizeof *co);
+	co->rt = rt;
+	co->fn = fn;
+	co->arg = arg;
+	co->stack = st;
+	co->slot = idx;
+	co->detached = (flags & CORUN_DETACHED) != 0;
+	if (name) {
+		strncpy(co->name, name, CORUN_NAME_MAX - 1);
+		co->name[CORUN_NAME_MAX - 1] = '\0';
+	}
+	co->sp = corun__ctx_make(co, entry, co);
+
+	slot->state = CORUN__SLOT_LIVE;
+	slot->u.co = co;
+	slot->id = ++rt->serial;
+	rt->live++;
+	corun__enqueue(rt, co);
+	return corun__handle_of(&rt->handles, idx);
+
+inval:
+	errno = EINVAL;
+	return -1;
+fail:
+	corun__rt_release_if_idle(rt); /* a first spawn that failed leaves none */
+	return -1;
+}
+
+/* The slot of h in the calling thread's runtime, or NULL with ESRCH. */
+static struct corun__slot *lookup(struct corun__rt *rt, corun_t h)
+{
+	struct corun__slot *s = rt ? corun__slot_get(&rt->handles, h) : NULL;
+	if (!s)
+		errno = ESRCH;
+	return s;
+}
+
+int corun_join(corun_t h, void **result)
+{
+	struct corun__rt *rt = corun__tls;
+	struct corun__slot *s = lookup(rt, h);
+	if (!s)
+		return -1;
+	uint32_t idx = (uint32_t)(s - rt->handles.slots);
+	struct corun__co *self = rt->current;
+
+	if (s->state == CORUN__SLOT_LIVE) {
+		struct corun__co *co = s->u.co;
+		if (co == self) {
+			errno = EDEADLK;
+			return -1;
+		}
+		if (co->detached || co->joiner) {
+			errno = EINVAL;
+			return -1;
+		}
+		co->joiner = self;
+		self->join_done = 0;
+		if (self == &rt->main) {
+			if (corun__drive(rt, &self->join_done) < 0) {
+				co->joiner = NULL; /* EDEADLK: leave it joinable */
+				return -1;
+			}
+		} else {
+			corun__block(rt); /* co's end makes us ready */
+		}
+		/* co's end freed the slot and left its result with us. */
+		if (result)
+			*result = self->join_result;
+	} else {
+		if (result)
+			*result = s->u.result;
+		corun__slot_free(&rt->handles, idx);
+	}
+	if (self == &rt->main)
+		corun__rt_release_if_idle(rt);
+	return 0;
+}
+
+int corun_detach(corun_t h)
+{
+	struct corun__rt *rt = corun__tls;
+	struct corun__slot *s = lookup(rt, h);
+	if (!s)
+		return -1;
+	if (s->state == CORUN__SLOT_DONE) {
+		corun__slot_free(&rt->handles, (uint32_t)(s - rt->handles.slots));
+		if (rt->current == &rt->main)
+			corun__rt_release_if_idle(rt);
+		return 0;
+	}
+	struct corun__co *co = s->u.co;
+	if (co->detached || co->joiner) {
+		errno = EINVAL;
+		return -1;
+	}
+	co->detached = 1;
+	return 0;
+}
+
+corun_t corun_self(void)
+{
+	struct corun__rt *rt = corun__tls;
+	if (!rt || rt->current == &rt->main) {
+		errno = EPERM;
+		return -1;
+	}
+	return corun__handle_of(&rt->handles, rt->current->slot);
+}
+
+int64_t corun_id(corun_t h)
+{
+	struct corun__slot *s = lookup(corun__tls, h);
+	return s ? (int64_t)s->id : -1;
+}
+
+const char *corun_name(corun_t h)
+{
+	struct corun__slot *s = lookup(corun__tls, h);
+	if (!s)
+		return NULL;
+	if (s->state != CORUN__SLOT_LIVE) {
+		errno = ESRCH;
+		return NULL;
+	}
+	return s->u.co->name;
+}
+
+size_t corun_count(void)
+{
+	struct corun__rt *rt = corun__tls;
+	return rt ? rt->live : 0;
+}

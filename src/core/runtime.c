@@ -1,0 +1,107 @@
+/*
+ * The runtime's life: one per OS thread, created by the first spawn,
+ * released when nothing is left in it, by corun_shutdown, or at thread exit.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+__thread struct corun__rt *corun__tls __attribute__((tls_model("initial-exec")));
+
+/* A key whose destructor releases a thread's runtime when the thread exits.
+ * Created once per process; the runtime itself is never shared. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_ok;
+
+static void release(struct corun__rt *rt);
+
+static void at_thread_exit(void *p)
+{
+	release(p);
+}
+
+static void make_exit_key(void)
+{
+	exit_key_ok = pthread_key_create(&exit_key, at_thread_exit) == 0;
+}
+
+void corun__panic(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "corun: internal error at %s:%d: %s\n", file, line, what);
+	abort();
+}
+
+struct corun__rt *corun__rt_get(void)
+{
+	struct corun__rt *rt = corun__tls;
+	if (rt)
+		return rt;
+	pthread_once(&exit_key_once, make_exit_key);
+	rt = calloc(1, sizeof *rt);
+	if (!rt) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (exit_key_ok && pthread_setspecific(exit_key, rt) != 0) {
+		free(rt);
+		errno = ENOMEM;
+		return NULL;
+	}
+	rt->main.rt = rt;
+	rt->main.state = CORUN__RUNNING;
+	strcpy(rt->main.name, "main");
+	rt->current = &rt->main;
+	corun__handles_init(&rt->handles);
+	corun__stacks_init(&rt->stacks);
+	corun__tls = rt;
+	return rt;
+}
+
+void corun__reap(struct corun__rt *rt)
+{
+	struct corun__co *dead = rt->dead;
+	if (dead) {
+		rt->dead = NULL;
+		corun__stack_put(&rt->stacks, &dead->stack);
+	}
+}
+
+static void release(struct corun__rt *rt)
+{
+	int saved = errno;
+	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
+	corun__handles_fini(&rt->handles);
+	if (corun__tls == rt)
+		corun__tls = NULL;
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, NULL);
+	free(rt);
+	errno = saved;
+}
+
+void corun__rt_release_if_idle(struct corun__rt *rt)
+{
+	if (rt->current == &rt->main && rt->live == 0 && rt->handles.used == 0)
+		release(rt);
+}
+
+int corun_shutdown(void)
+{
+	struct corun__rt *rt = corun__tls;
+	if (!rt)
+		return 0;
+	if (rt->current != &rt->main) {
+		errno = EPERM;
+		return -1;
+	}
+	if (rt->live > 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	release(rt);
+	return 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * The per-thread runtime: coroutine records, the ready queue, the handle
+ * table and the stack pool. Internal; nothing here is exported.
+ *
+ * Scheduling is symmetric: a coroutine that parks switches straight to the
+ * next ready one, one switch per park. The thread's main context is a record
+ * like the others (rt->main, without a stack of its own); inside corun_run it
+ * waits, and is switched to only when no coroutine is ready. So whenever a
+ * coroutine ends or blocks and the queue is empty, main is the one to resume:
+ * it is then either done (nothing left) or stuck (everything blocked).
+ */
+#ifndef CORUN_RUNTIME_H
+#define CORUN_RUNTIME_H
+
+#include "corun.h"
+#include "../arch/switch.h"
+#include "../stack/stack.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An invariant broken inside corun: never compiled out, no side effects. */
+#define CORUN__ASSERT(cond)                                                   \
+	do {                                                                  \
+		if (__builtin_expect(!(cond), 0))                             \
+			corun__panic(__FILE__, __LINE__, #cond);              \
+	} while (0)
+_Noreturn void corun__panic(const char *file, int line, const char *what);
+
+enum corun__state {
+	CORUN__READY = 1, /* in the ready queue */
+	CORUN__RUNNING,   /* rt->current */
+	CORUN__BLOCKED,   /* waiting for something that will make it ready */
+	CORUN__ENDED,     /* fn returned; its stack is about to be reused */
+};
+
+/*
+ * A coroutine record. It lives at the top of the coroutine's own stack, so a
+ * park touches one cache line per coroutine for the record and the lines of
+ * saved registers right below it. Fields a park touches come first.
+ */
+struct corun__co {
+	void *sp;                /* saved context while not running */
+	struct corun__co *next;  /* ready-queue link */
+	uint8_t state;           /* enum corun__state */
+	uint8_t detached;        /* CORUN_DETACHED */
+	uint8_t join_done;       /* as a joiner: join_result is set */
+	uint32_t slot;           /* index in the handle table */
+	struct corun__co *joiner; /* who is blocked in corun_join on us */
+	void *join_result;       /* as a joiner: what the joined one returned */
+	struct corun__rt *rt;
+	corun_fn fn;
+	void *arg;
+	struct corun__stack stack;
+	char name[CORUN_NAME_MAX];
+} __attribute__((aligned(64)));
+
+/* Handle table (handle.c). A slot outlives its coroutine while the result
+ * waits for a join, so results never live on a stack that was reused. */
+enum { CORUN__SLOT_FREE, CORUN__SLOT_LIVE, CORUN__SLOT_DONE };
+
+struct corun__slot {
+	uint64_t id; /* spawn serial, for diagnostics */
+	union {
+		struct corun__co *co; /* LIVE */
+		void *result;         /* DONE */
+		uint32_t next_free;   /* FREE */
+	} u;
+	uint32_t gen;
+	uint8_t state;
+};
+
+struct corun__handles {
+	struct corun__slot *slots;
+	uint32_t n, cap;            /* slots in use or ever used; allocated */
+	uint32_t free_head, free_tail; /* FIFO of free slots: spreads reuse */
+	uint32_t used;              /* LIVE + DONE */
+	uint32_t limit;             /* most slots at once */
+	uint32_t tag;               /* this runtime's tag, in every handle */
+};
+
+#define CORUN__SLOT_BITS 24
+#define CORUN__GEN_BITS 23
+#define CORUN__TAG_BITS 16
+#define CORUN__SLOTS_MAX ((1u << CORUN__SLOT_BITS) - 1)
+
+void corun__handles_init(struct corun__handles *t);
+void corun__handles_fini(struct corun__handles *t);
+/* A fresh slot (state still FREE, for the caller to fill), or NULL with
+ * errno ENOMEM or EAGAIN. */
+struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx);
+void corun__slot_free(struct corun__handles *t, uint32_t idx);
+corun_t corun__handle_of(const struct corun__handles *t, uint32_t idx);
+/* The slot h names, or NULL (stale, foreign, invalid). */
+struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h);
+
+struct corun__rt {
+	struct corun__co *current;
+	struct corun__co *head, *tail; /* ready queue, FIFO */
+	struct corun__co *dead; /* ended; its stack is still under our feet */
+	size_t live;            /* spawned and not ended */
+	uint64_t serial;        /* ids handed out */
+	struct corun__handles handles;
+	struct corun__stacks stacks;
+	struct corun__co main;  /* the thread's own context */
+};
+
+/* The calling thread's runtime, or NULL. initial-exec: one %fs-relative
+ * load, no __tls_get_addr call, even in the shared library. */
+extern __thread struct corun__rt *corun__tls
+	__attribute__((tls_model("initial-exec")));
+
+/* runtime.c */
+struct corun__rt *corun__rt_get(void); /* creates; NULL + ENOMEM */
+void corun__rt_release_if_idle(struct corun__rt *rt);
+void corun__reap(struct corun__rt *rt);
+
+/* sched.c */
+void corun__make_ready(struct corun__rt *rt, struct corun__co *co);
+/* Block the running coroutine (not main) until someone makes it ready.
+ * Returns what the waker carried (0). */
+int corun__block(struct corun__rt *rt);
+/* From main: run coroutines until *done becomes nonzero (done == NULL: until
+ * none is left). 0, or -1 with EDEADLK when none can run any more. */
+int corun__drive(struct corun__rt *rt, const uint8_t *done);
+/* Leave an ended coroutine for good. */
+_Noreturn void corun__exit(struct corun__rt *rt, struct corun__co *co);
+
+static inline void corun__enqueue(struct corun__rt *rt, struct corun__co *co)
+{
+	co->next = NULL;
+	co->state = CORUN__READY;
+	if (rt->tail)
+		rt->tail->next = co;
+	else
+		rt->head = co;
+	rt->tail = co;
+}
+
+static inline struct corun__co *corun__dequeue(struct corun__rt *rt)
+{
+	struct corun__co *co = rt->head;
+	if (co) {
+		rt->head = co->next;
+		if (!rt->head)
+			rt->tail = NULL;
+	}
+	return co;
+}
+
+#endif
