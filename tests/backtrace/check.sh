@@ -1,0 +1,24 @@
+#!/bin/sh
+# gdb's backtrace inside a coroutine must end cleanly at corun's entry
+# trampoline: no "corrupt stack", no frames of garbage past it.
+# Usage: check.sh PROGRAM
+set -eu
+if ! command -v gdb >/dev/null 2>&1; then
+	echo "gdb is not installed: skipped"
+	exit 77
+fi
+out=$(gdb -nx -batch -ex 'set debuginfod enabled off' -ex 'break bt_stop_here' -ex run -ex bt "$1" 2>&1)
+echo "$out"
+bt=$(echo "$out" | grep -E '^#[0-9]+ ')
+echo "$bt" | grep -q 'bt_stop_here' || { echo "FAIL: did not stop in the coroutine"; exit 1; }
+echo "$bt" | grep -q 'level1' || { echo "FAIL: the coroutine's body is not in the backtrace"; exit 1; }
+last=$(echo "$bt" | tail -n 1)
+case "$last" in
+*corun__ctx_start*) ;;
+*) echo "FAIL: the backtrace does not end at corun__ctx_start: $last"; exit 1 ;;
+esac
+if echo "$out" | grep -qiE 'corrupt|previous frame inner|cannot access memory'; then
+	echo "FAIL: gdb complained while unwinding"
+	exit 1
+fi
+echo "backtrace ends cleanly at corun__ctx_start"
