@@ -33,8 +33,8 @@
  *           | guard page (no access)    |  overflow faults here
  *     low   +---------------------------+
  *
- * The handle table (slot, generation) is kept apart from the stacks, so a
- * stale handle is refused without touching memory that was given back.
+ * The handle table (slot, serial) is kept apart from the stacks, so a stale
+ * handle is refused without touching memory that was given back.
  */
 #ifndef CORUN_H
 #define CORUN_H
@@ -58,12 +58,11 @@ extern "C" {
 
 /*
  * A coroutine handle. Positive when valid; -1 is returned on error. It names
- * one coroutine of the thread that spawned it, with a generation, so a handle
- * that is stale (joined, or its detached coroutine ended), foreign (from
- * another thread, or from a runtime since released) or made up is refused
- * with ESRCH. Generations are 23 bits wide per slot and slots are reused
- * oldest-first: a stale handle could only alias a new coroutine after
- * millions of reuses of its one slot.
+ * one coroutine of the thread that spawned it: each carries a serial that is
+ * unique in the process (until 2^39 spawns), so a handle that is stale
+ * (joined, or its detached coroutine ended), foreign (from another thread,
+ * or from a runtime since released) or made up is refused with ESRCH, never
+ * taken for another coroutine.
  */
 typedef int64_t corun_t;
 
@@ -112,7 +111,8 @@ CORUN_API int corun_attr_init(corun_attr *attr);
  *   ENOMEM  no memory for the runtime, the handle table or the stack (this
  *           includes the kernel's limit on mappings, vm.max_map_count, when
  *           guard pages fall back to mprotect)
- *   EAGAIN  2^24 - 1 coroutines of this thread already exist
+ *   EAGAIN  2^24 - 1 coroutines of this thread exist or have ended and
+ *           wait to be joined
  */
 CORUN_API corun_t corun_go(corun_fn fn, void *arg);
 
@@ -192,9 +192,9 @@ CORUN_API int corun_detach(corun_t h);
 CORUN_API corun_t corun_self(void);
 
 /*
- * A small number naming h in diagnostics: its spawn order in this thread's
- * runtime, from 1. Stays the same from spawn until the handle goes stale.
- * Returns it, or -1 with errno ESRCH as for corun_join.
+ * A number naming h in diagnostics: unique in the process, increasing with
+ * spawn order within a thread, from 1. Stays the same from spawn until the
+ * handle goes stale. Returns it, or -1 with errno ESRCH as for corun_join.
  */
 CORUN_API int64_t corun_id(corun_t h);
 
@@ -230,7 +230,7 @@ CORUN_API int corun_shutdown(void);
  *   corun_attr_init   EINVAL   attr is NULL
  *   corun_go          EINVAL   fn is NULL
  *                     ENOMEM   out of memory, or the kernel's map limit
- *                     EAGAIN   2^24 - 1 coroutines already exist
+ *                     EAGAIN   2^24 - 1 coroutines exist or await join
  *   corun_go_attr     (those of corun_go, and)
  *                     EINVAL   attr not initialised, stack_size out of
  *                              range, unknown flags

@@ -146,7 +146,7 @@ static void join(void)
 	CHECK_ERRNO(corun_join(-1, NULL), ESRCH);            /* never valid */
 	CHECK_ERRNO(corun_join(0, NULL), ESRCH);
 	CHECK_ERRNO(corun_join(INT64_MAX, NULL), ESRCH);
-	CHECK_ERRNO(corun_join(h ^ ((corun_t)1 << 50), NULL), ESRCH); /* other tag */
+	CHECK_ERRNO(corun_join(h ^ ((corun_t)1 << 50), NULL), ESRCH); /* other serial */
 	/* (foreign handles from another thread: test_threads.c) */
 
 	h = corun_go(join_self, NULL);

@@ -212,6 +212,11 @@ static void self_id_name(void)
 	CHECK_EQ((intptr_t)r, CORUN_NAME_MAX - 1);
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 /* ---- the runtime exists while anything is in it, and only then */
 static void runtime_lifetime(void)
 {
@@ -243,6 +248,21 @@ static void runtime_lifetime(void)
 	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(corun_join(h2, NULL), 0);
+
+	/* Not even after many runtimes have come and gone on this thread:
+	 * each spawn + join below creates and releases one, and each new
+	 * coroutine lands in slot 0 again. */
+	corun_t first = corun_go(nothing, NULL);
+	CHECK_EQ(corun_join(first, NULL), 0);
+	corun_t prev = first;
+	for (int i = 0; i < 70000; i++) {
+		corun_t now = corun_go(nothing, NULL);
+		CHECK(now > prev);
+		CHECK_ERRNO(corun_join(first, NULL), ESRCH);
+		CHECK_EQ(corun_join(now, NULL), 0);
+		prev = now;
+	}
+	CHECK_PTR_EQ(corun__tls, NULL);
 }
 
 int main(void)

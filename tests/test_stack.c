@@ -212,7 +212,9 @@ static void pool_reuse(void)
 }
 
 /* ---- freed stacks beyond the hot set give their pages back */
-enum { BURST = CORUN__POOL_HOT + 40, DEEP = 32 * 1024 };
+enum { DEEP = 32 * 1024, STACK = 2 * DEEP };
+#define HOT ((int)(CORUN__POOL_HOT_BYTES / STACK > CORUN__POOL_HOT ? CORUN__POOL_HOT_BYTES / STACK : CORUN__POOL_HOT))
+#define BURST (2 * HOT + 40)
 
 static void *deep(void *arg)
 {
@@ -238,9 +240,9 @@ static void trimming(void)
 {
 	corun_attr a;
 	corun_attr_init(&a);
-	a.stack_size = 2 * DEEP;
-	corun_t h[BURST];
-	char *lo[BURST];
+	a.stack_size = STACK;
+	static corun_t h[BURST];
+	static char *lo[BURST];
 	corun_t keep = corun_go(ret_null, NULL); /* keeps the runtime and slabs */
 	CHECK(keep > 0);
 	for (int i = 0; i < BURST; i++)
@@ -248,11 +250,12 @@ static void trimming(void)
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < BURST; i++)
 		CHECK_EQ(corun_join(h[i], (void **)&lo[i]), 0);
-	/* They ended in spawn order: the first BURST - HOT were trimmed as the
-	 * later ones came in; the last HOT keep their pages. */
+	/* They ended in spawn order. When the 2*HOT+1st was freed, the oldest
+	 * were given back until HOT stayed warm; the 39 after it are warm too. */
+	int trimmed = 2 * HOT + 1 - HOT;
 	for (int i = 0; i < BURST; i++) {
-		size_t in = resident(lo[i], 2 * DEEP);
-		if (i < BURST - CORUN__POOL_HOT)
+		size_t in = resident(lo[i], STACK);
+		if (i < trimmed)
 			CHECK_EQ(in, 0);
 		else
 			CHECK(in >= DEEP / page);

@@ -101,7 +101,6 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 
 	slot->state = CORUN__SLOT_LIVE;
 	slot->u.co = co;
-	slot->id = ++rt->serial;
 	rt->live++;
 	corun__enqueue(rt, co);
 	return corun__handle_of(&rt->handles, idx);
@@ -199,7 +198,7 @@ corun_t corun_self(void)
 int64_t corun_id(corun_t h)
 {
 	struct corun__slot *s = lookup(corun__tls, h);
-	return s ? (int64_t)s->id : -1;
+	return s ? (int64_t)s->serial : -1;
 }
 
 const char *corun_name(corun_t h)

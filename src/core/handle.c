@@ -1,14 +1,19 @@
 /*
- * Coroutine handles: (tag, generation, slot) packed in a positive int64.
+ * Coroutine handles: (serial, slot) packed in a positive int64.
  *
  *   bit 63   0 (handles are positive; -1 means error)
- *   62..47   tag of the runtime that issued it (16 bits)
- *   46..24   generation of the slot (23 bits)
- *   23..0    slot index (24 bits)
+ *   62..24   serial of the coroutine (39 bits), unique in the process
+ *   23..0    slot index in the thread's table (24 bits)
  *
  * The table is an array indexed by slot, apart from the stacks: checking a
- * handle reads only the table. Free slots are reused oldest first, so the
- * generation of any one slot advances slowly even in a tight spawn/join loop.
+ * handle reads only the table. A slot remembers the serial of the coroutine
+ * in it, so a handle is accepted only by the one coroutine it was made for:
+ * not after that one is joined, not on another thread, not by a runtime
+ * created later on the same thread. Serials are unique until 2^39 spawns.
+ *
+ * Serials come from one process-wide atomic counter, in blocks, so a thread
+ * touches that shared cache line once per SERIAL_BLOCK spawns; the block
+ * being used outlives the thread's runtime, so serials never restart.
  */
 #include "runtime.h"
 
@@ -17,25 +22,33 @@
 #include <string.h>
 
 #define NONE UINT32_MAX
-#define GEN_MASK ((1u << CORUN__GEN_BITS) - 1)
 #define SLOT_MASK ((1u << CORUN__SLOT_BITS) - 1)
-#define TAG_MASK ((1u << CORUN__TAG_BITS) - 1)
+#define SERIAL_BITS (63 - CORUN__SLOT_BITS)
+#define SERIAL_MASK ((UINT64_C(1) << SERIAL_BITS) - 1)
+#define SERIAL_BLOCK 4096
 
-/* The only state shared between threads: a counter that gives each runtime
- * its own tag, so a handle used on the wrong thread (or after its runtime was
- * released) is refused rather than taken for a local one. Lock-free. */
-static _Atomic uint32_t next_tag;
+/* The only state shared between threads. Lock-free. */
+static _Atomic uint64_t serial_source = 1;
+static __thread uint64_t serial_next, serial_end
+	__attribute__((tls_model("initial-exec")));
+
+static uint64_t new_serial(void)
+{
+	if (serial_next == serial_end) {
+		serial_next = atomic_fetch_add_explicit(&serial_source, SERIAL_BLOCK,
+							memory_order_relaxed);
+		serial_end = serial_next + SERIAL_BLOCK;
+	}
+	/* After 2^39 spawns serials wrap; 0 is never one. */
+	uint64_t s = serial_next++ & SERIAL_MASK;
+	return s ? s : new_serial();
+}
 
 void corun__handles_init(struct corun__handles *t)
 {
 	memset(t, 0, sizeof *t);
-	t->free_head = t->free_tail = NONE;
+	t->free_head = NONE;
 	t->limit = CORUN__SLOTS_MAX;
-	uint32_t tag;
-	do
-		tag = atomic_fetch_add_explicit(&next_tag, 1, memory_order_relaxed) & TAG_MASK;
-	while (tag == 0);
-	t->tag = tag;
 }
 
 void corun__handles_fini(struct corun__handles *t)
@@ -51,11 +64,9 @@ struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx)
 		return NULL;
 	}
 	uint32_t i;
-	if (t->free_head != NONE) {
+	if (t->free_head != NONE) { /* the most recently freed: warm in cache */
 		i = t->free_head;
 		t->free_head = t->slots[i].u.next_free;
-		if (t->free_head == NONE)
-			t->free_tail = NONE;
 	} else {
 		if (t->n == t->cap) {
 			uint32_t cap = t->cap ? 2 * t->cap : 256;
@@ -70,10 +81,10 @@ struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx)
 			t->cap = cap;
 		}
 		i = t->n++;
-		t->slots[i].gen = 0;
-		t->slots[i].state = CORUN__SLOT_FREE;
 	}
 	t->used++;
+	t->slots[i].serial = new_serial();
+	t->slots[i].state = CORUN__SLOT_FREE; /* the caller fills it */
 	*idx = i;
 	return &t->slots[i];
 }
@@ -82,21 +93,15 @@ void corun__slot_free(struct corun__handles *t, uint32_t idx)
 {
 	struct corun__slot *s = &t->slots[idx];
 	CORUN__ASSERT(s->state != CORUN__SLOT_FREE);
-	s->state = CORUN__SLOT_FREE;
-	s->gen = (s->gen + 1) & GEN_MASK; /* every handle to it is stale now */
-	s->u.next_free = NONE;
-	if (t->free_tail != NONE)
-		t->slots[t->free_tail].u.next_free = idx;
-	else
-		t->free_head = idx;
-	t->free_tail = idx;
+	s->state = CORUN__SLOT_FREE; /* every handle to it is stale now */
+	s->u.next_free = t->free_head;
+	t->free_head = idx;
 	t->used--;
 }
 
 corun_t corun__handle_of(const struct corun__handles *t, uint32_t idx)
 {
-	return (corun_t)(((uint64_t)t->tag << (CORUN__GEN_BITS + CORUN__SLOT_BITS)) |
-			 ((uint64_t)t->slots[idx].gen << CORUN__SLOT_BITS) | idx);
+	return (corun_t)((t->slots[idx].serial << CORUN__SLOT_BITS) | idx);
 }
 
 struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
@@ -105,12 +110,10 @@ struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
 		return NULL;
 	uint64_t v = (uint64_t)h;
 	uint32_t idx = v & SLOT_MASK;
-	uint32_t gen = (v >> CORUN__SLOT_BITS) & GEN_MASK;
-	uint32_t tag = v >> (CORUN__SLOT_BITS + CORUN__GEN_BITS);
-	if (tag != t->tag || idx >= t->n)
+	if (idx >= t->n)
 		return NULL;
 	struct corun__slot *s = &t->slots[idx];
-	if (s->state == CORUN__SLOT_FREE || s->gen != gen)
+	if (s->state == CORUN__SLOT_FREE || s->serial != v >> CORUN__SLOT_BITS)
 		return NULL;
 	return s;
 }

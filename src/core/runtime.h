@@ -61,28 +61,24 @@ struct corun__co {
 enum { CORUN__SLOT_FREE, CORUN__SLOT_LIVE, CORUN__SLOT_DONE };
 
 struct corun__slot {
-	uint64_t id; /* spawn serial, for diagnostics */
+	uint64_t serial; /* of the coroutine in it: the handle's upper bits */
 	union {
 		struct corun__co *co; /* LIVE */
 		void *result;         /* DONE */
 		uint32_t next_free;   /* FREE */
 	} u;
-	uint32_t gen;
 	uint8_t state;
 };
 
 struct corun__handles {
 	struct corun__slot *slots;
-	uint32_t n, cap;            /* slots in use or ever used; allocated */
-	uint32_t free_head, free_tail; /* FIFO of free slots: spreads reuse */
-	uint32_t used;              /* LIVE + DONE */
-	uint32_t limit;             /* most slots at once */
-	uint32_t tag;               /* this runtime's tag, in every handle */
+	uint32_t n, cap;   /* slots ever used; allocated */
+	uint32_t free_head; /* free slots, most recently freed first */
+	uint32_t used;     /* LIVE + DONE */
+	uint32_t limit;    /* most slots at once */
 };
 
 #define CORUN__SLOT_BITS 24
-#define CORUN__GEN_BITS 23
-#define CORUN__TAG_BITS 16
 #define CORUN__SLOTS_MAX ((1u << CORUN__SLOT_BITS) - 1)
 
 void corun__handles_init(struct corun__handles *t);
@@ -100,7 +96,6 @@ struct corun__rt {
 	struct corun__co *head, *tail; /* ready queue, FIFO */
 	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
-	uint64_t serial;        /* ids handed out */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
 	struct corun__co main;  /* the thread's own context */

@@ -53,6 +53,9 @@ static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size
 		s->classes = c;
 		memset(&c[i], 0, sizeof c[i]);
 		c[i].size = size;
+		c[i].hot = CORUN__POOL_HOT_BYTES / size;
+		if (c[i].hot < CORUN__POOL_HOT)
+			c[i].hot = CORUN__POOL_HOT;
 		s->nclasses++;
 	}
 	if (i > 0) { /* move to front: programs use one or two sizes */
@@ -141,9 +144,8 @@ void corun__stack_put(struct corun__stacks *s, const struct corun__stack *st)
 		return;
 	}
 	c->free[c->nfree++] = st->lo;
-	/* Age the oldest warm stack out of the hot set. */
-	if (c->nfree - c->ntrimmed > CORUN__POOL_HOT) {
-		(void)madvise(c->free[c->ntrimmed], c->size, MADV_DONTNEED);
-		c->ntrimmed++;
-	}
+	/* Too many warm: give the oldest back until `hot` remain. */
+	if (c->nfree - c->ntrimmed > 2 * c->hot)
+		while (c->nfree - c->ntrimmed > c->hot)
+			(void)madvise(c->free[c->ntrimmed++], c->size, MADV_DONTNEED);
 }

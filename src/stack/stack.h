@@ -20,18 +20,23 @@ struct corun__stack {
 	size_t size;
 };
 
-/* Freed stacks of one size. The newest CORUN__POOL_HOT keep their pages, so a
- * spawn after an end reuses a warm stack; older ones are given back to the
- * kernel (MADV_DONTNEED) as they age past that bound, so a burst of deep
- * coroutines does not pin memory. Free stacks are listed in an array, not
- * linked through themselves, so a given-back stack is never touched again. */
+/* Freed stacks of one size. The newest ones keep their pages, so a spawn
+ * after an end reuses a warm stack; older ones are given back to the kernel
+ * (MADV_DONTNEED), so a burst of deep coroutines does not pin memory. "Hot"
+ * is the larger of CORUN__POOL_HOT stacks and CORUN__POOL_HOT_BYTES of
+ * stack; trimming starts when twice that many are warm and brings them back
+ * down to it, so a working set that hovers near the bound does not pay a
+ * system call and a refault per spawn. Free stacks are listed in an array,
+ * not linked through themselves, so a trimmed stack is never touched. */
 #define CORUN__POOL_HOT 64
+#define CORUN__POOL_HOT_BYTES ((size_t)16 << 20)
 
 struct corun__stack_class {
 	size_t size;   /* usable bytes per stack (page multiple) */
 	char **free;   /* free stacks' lo, oldest first */
 	size_t nfree, cap;
 	size_t ntrimmed; /* free[0 .. ntrimmed) have been given back */
+	size_t hot;      /* warm free stacks kept (see above) */
 	char *carve;     /* next uncarved slot in the newest slab, or NULL */
 	size_t left;     /* uncarved slots in the newest slab */
 	size_t next_slots; /* slots in the next slab (grows geometrically) */

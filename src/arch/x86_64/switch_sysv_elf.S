@@ -45,11 +45,13 @@
  *   per-coroutine choice the scheduler can make later, and the frame keeps
  *   the slot either way so both kinds of context look alike.
  *
- * CET: each entry starts with endbr64 when the compiler targets IBT, as the
- * resume addresses are reached by an indirect jmp. The file does not claim
- * shadow-stack support (no GNU property note), so a program that links it is
- * not run with a shadow stack: a switch that does not return the way it was
- * called cannot keep one balanced.
+ * CET: the file claims neither IBT nor shadow stacks (it has no GNU property
+ * note), so a program that links it runs with both off. The resume `jmp`
+ * lands on ordinary return sites, which have no endbr64, and a switch that
+ * does not return the way it was called cannot keep a shadow stack balanced.
+ * The entries still start with endbr64 when the compiler targets IBT, so
+ * that they are valid targets of indirect calls should a later version add
+ * per-coroutine shadow stacks and the matching landing pads.
  */
 
 #if defined(__CET__) && (__CET__ & 1)
@@ -97,33 +99,57 @@ corun__ctx_switch:
 	ENDBR
 	pushq	%rbp			/* callee-saved registers, on our stack */
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbp, 0
 	pushq	%rbx
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbx, 0
 	pushq	%r12
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r12, 0
 	pushq	%r13
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r13, 0
 	pushq	%r14
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r14, 0
 	pushq	%r15
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r15, 0
 	subq	$8, %rsp		/* slot for the FP control state */
 	.cfi_adjust_cfa_offset 8
 	stmxcsr	0x00(%rsp)		/* MXCSR */
 	fnstcw	0x04(%rsp)		/* x87 control word */
 	movq	%rsp, (%rdi)		/* publish our context */
 
-	movq	%rsi, %rsp		/* from here on we are the other side */
+	/* From here on we are the other side. Its frame has the very layout
+	 * ours has, so the unwind rules above describe it too: a profiler that
+	 * samples here walks into the resumed side's caller. */
+	movq	%rsi, %rsp
 	ldmxcsr	0x00(%rsp)
 	fldcw	0x04(%rsp)
 	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
 	popq	%r15
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r15
 	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r14
 	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r13
 	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r12
 	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore rbx
 	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore rbp
 	popq	%rcx			/* its resume address */
+	.cfi_adjust_cfa_offset -8
+	.cfi_register rip, rcx
 	movl	%edx, %eax		/* its suspended call returns carry */
 	jmp	*%rcx			/* predicted by the BTB, not the RSB */
 	.cfi_endproc
