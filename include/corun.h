@@ -79,6 +79,22 @@ typedef void *(*corun_fn)(void *arg);
 
 /* Flags for corun_attr.flags. */
 #define CORUN_DETACHED 0x1u /* nobody will join: forget the result at the end */
+#define CORUN_FPCTL 0x2u    /* changes the FP control state: keep its own */
+
+/*
+ * Floating-point control state (rounding mode, flush-to-zero, exception
+ * masks; on x86_64 MXCSR and the x87 control word) is callee-saved in the
+ * ABI, but reading it costs more than the rest of a switch. So:
+ *  - A coroutine spawned with CORUN_FPCTL keeps its own: it starts with its
+ *    creator's state and finds its own again after every park, whatever the
+ *    others did meanwhile. Switches into or out of it cost about 3 ns more.
+ *  - Every other coroutine runs with the thread's baseline: the state the
+ *    thread had when its runtime was created (its first corun_go). It must
+ *    not change it, or must put it back before it parks, blocks or ends;
+ *    otherwise the change leaks to other such coroutines (never to main or
+ *    to CORUN_FPCTL ones, which get theirs back).
+ *  - The thread's main context always keeps its own.
+ */
 
 /*
  * Spawn options. Always initialise with corun_attr_init, then set fields:
@@ -88,7 +104,7 @@ typedef void *(*corun_fn)(void *arg);
 typedef struct corun_attr {
 	size_t stack_size; /* usable bytes; default CORUN_STACK_DEFAULT */
 	const char *name;  /* for diagnostics; NULL for none; copied */
-	unsigned flags;    /* CORUN_DETACHED or 0 */
+	unsigned flags;    /* CORUN_DETACHED, CORUN_FPCTL, or 0 */
 	unsigned magic_;   /* private: set by corun_attr_init */
 	void *reserved_[6];
 } corun_attr;
@@ -104,7 +120,8 @@ CORUN_API int corun_attr_init(corun_attr *attr);
  * attributes. It becomes Ready at the back of the queue; it first runs when
  * the scheduler reaches it (a park, a join, or corun_run), never inside this
  * call. May be called from the thread's main context or from a coroutine.
- * The new coroutine starts with the caller's floating-point control state.
+ * It runs with the thread's baseline floating-point control state unless
+ * spawned with CORUN_FPCTL (see above).
  *
  * Returns a handle, or -1 with errno:
  *   EINVAL  fn is NULL

@@ -1,7 +1,9 @@
 /*
  * Callee-saved state survives a park: general registers (checked by an
- * assembly helper per ABI) and the floating-point control state, each while
- * another coroutine sets its own, different values.
+ * assembly helper per ABI), and the floating-point control state of the
+ * contexts that keep their own (CORUN_FPCTL coroutines and main), each while
+ * others set different values; coroutines without the flag always see the
+ * thread's baseline.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -93,8 +95,18 @@ static void fp_check(struct fp_state want, struct fp_state got)
 #endif
 }
 
-/* Each sets its own rounding mode (and on x86_64 FTZ/DAZ and the x87
- * precision), then parks many times while the others set theirs. */
+static corun_t spawn(corun_fn fn, void *arg, unsigned flags)
+{
+	corun_attr a;
+	CHECK_EQ(corun_attr_init(&a), 0);
+	a.flags = flags;
+	corun_t h = corun_go_attr(fn, arg, &a);
+	CHECK(h > 0);
+	return h;
+}
+
+/* A CORUN_FPCTL coroutine sets its own rounding mode (and on x86_64 FTZ/DAZ
+ * or the x87 precision), then parks many times while the others set theirs. */
 static void *fp_body(void *arg)
 {
 	int mode = (int)(intptr_t)arg;
@@ -113,6 +125,20 @@ static void *fp_body(void *arg)
 	return NULL;
 }
 
+/* A coroutine without the flag always finds the thread's baseline. */
+static struct fp_state baseline;
+
+static void *baseline_body(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		fp_check(baseline, fp_now());
+		CHECK_EQ(corun_park(), 0);
+	}
+	fp_check(baseline, fp_now());
+	return NULL;
+}
+
 static void *fp_inherit_child(void *arg)
 {
 	fp_check(*(struct fp_state *)arg, fp_now());
@@ -125,30 +151,62 @@ static void *fp_inherit_parent(void *arg)
 	CHECK_EQ(fesetround(FE_DOWNWARD), 0);
 	static struct fp_state at_spawn;
 	at_spawn = fp_now();
-	corun_t c = corun_go(fp_inherit_child, &at_spawn);
-	CHECK(c > 0);
-	CHECK_EQ(fesetround(FE_UPWARD), 0); /* changing ours later: not the child's */
+	corun_t c = spawn(fp_inherit_child, &at_spawn, CORUN_FPCTL);
+	corun_t d = spawn(fp_inherit_child, &baseline, 0);
+	CHECK_EQ(fesetround(FE_UPWARD), 0); /* changing ours later: not theirs */
 	CHECK_EQ(corun_join(c, NULL), 0);
+	CHECK_EQ(corun_join(d, NULL), 0);
 	return NULL;
 }
 
 static void fp_control_state(void)
 {
 	struct fp_state main_state = fp_now();
+	baseline = main_state; /* the runtime is created below, from this */
 	int modes[] = { FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD, FE_TONEAREST };
-	for (unsigned i = 0; i < sizeof modes / sizeof modes[0]; i++)
-		CHECK(corun_go(fp_body, (void *)(intptr_t)modes[i]) > 0);
+	for (unsigned i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		spawn(fp_body, (void *)(intptr_t)modes[i], CORUN_FPCTL);
+		spawn(baseline_body, NULL, 0);
+	}
 	CHECK_EQ(corun_run(), 0);
 	fp_check(main_state, fp_now()); /* main's survived the run */
 
-	CHECK(corun_go(fp_inherit_parent, NULL) > 0);
+	spawn(fp_inherit_parent, NULL, CORUN_FPCTL);
+	spawn(baseline_body, NULL, 0);
 	CHECK_EQ(corun_run(), 0);
 	fp_check(main_state, fp_now());
+}
+
+/* Main changes its own state after the runtime exists: coroutines without
+ * the flag keep the baseline; main finds its own after every step. */
+static void *keep_alive(void *arg)
+{
+	for (int i = 0; i < (int)(intptr_t)arg; i++)
+		corun_park();
+	return NULL;
+}
+
+static void main_keeps_its_own(void)
+{
+	corun_t keep = spawn(keep_alive, (void *)(intptr_t)1000, 0);
+	baseline = fp_now();
+	CHECK_EQ(fesetround(FE_UPWARD), 0);
+	struct fp_state mine = fp_now();
+	spawn(baseline_body, NULL, 0);
+	spawn(fp_body, (void *)(intptr_t)FE_TOWARDZERO, CORUN_FPCTL);
+	for (int i = 0; i < 25; i++) {
+		CHECK_EQ(corun_park(), 0);
+		fp_check(mine, fp_now());
+	}
+	CHECK_EQ(corun_join(keep, NULL), 0);
+	fp_check(mine, fp_now());
+	CHECK_EQ(fesetround(FE_TONEAREST), 0);
 }
 
 int main(void)
 {
 	RUN(general_registers);
 	RUN(fp_control_state);
+	RUN(main_keeps_its_own);
 	return 0;
 }

@@ -10,6 +10,8 @@
 #ifndef CORUN_ARCH_SWITCH_H
 #define CORUN_ARCH_SWITCH_H
 
+#include <stdint.h>
+
 /* Stack tops handed to corun__ctx_make must be aligned to this (every ABI
  * we target asks for 16 bytes at a call). */
 #define CORUN__CTX_ALIGN 16
@@ -17,9 +19,8 @@
 /*
  * Prepare a context on a fresh stack whose highest usable address is `top`
  * (exclusive, CORUN__CTX_ALIGN-aligned). The first switch into it calls
- * entry(arg) on that stack, with the floating-point control state that was
- * current when corun__ctx_make ran (as a new thread inherits its creator's).
- * entry must never return. Writes below `top` only; returns the context.
+ * entry(arg) on that stack. entry must never return. Writes below `top`
+ * only; returns the context.
  */
 void *corun__ctx_make(void *top, void (*entry)(void *), void *arg);
 
@@ -32,9 +33,21 @@ void *corun__ctx_make(void *top, void (*entry)(void *), void *arg);
  * switch then saves the caller's return address, which is what makes a park
  * cost one predicted indirect jump (see the measurements in the .S file).
  *
- * Saves and restores what the ABI calls callee-saved, including the
- * floating-point control state (on x86_64: MXCSR and the x87 control word).
+ * Saves and restores the callee-saved general registers (and, where the ABI
+ * makes them callee-saved, vector registers). Not the floating-point control
+ * state: that is the pair of functions below, which the scheduler calls only
+ * for the contexts that need it, since reading it costs more than the rest
+ * of the switch (see the measurements in the .S file).
  */
 int corun__ctx_switch(void **save, void *to, int carry);
+
+/* The floating-point control state the ABI makes callee-saved (x86_64: the
+ * control bits of MXCSR and the x87 control word; AArch64: FPCR; RISC-V:
+ * frm). Eight bytes hold it on every ABI we target. */
+struct corun__fpctl {
+	uint64_t v;
+};
+void corun__fpctl_save(struct corun__fpctl *out);
+void corun__fpctl_load(const struct corun__fpctl *in);
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define ATTR_MAGIC 0x636f7275u /* "coru" */
-#define KNOWN_FLAGS CORUN_DETACHED
+#define KNOWN_FLAGS (CORUN_DETACHED | CORUN_FPCTL)
 
 int corun_attr_init(corun_attr *attr)
 {
@@ -93,6 +93,10 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->stack = st;
 	co->slot = idx;
 	co->detached = (flags & CORUN_DETACHED) != 0;
+	if (flags & CORUN_FPCTL) { /* starts with its creator's state */
+		co->fpctl = 1;
+		corun__fpctl_save(&co->fp);
+	}
 	if (name) {
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
 		co->name[CORUN_NAME_MAX - 1] = '\0';

@@ -53,6 +53,8 @@ struct corun__rt *corun__rt_get(void)
 	}
 	rt->main.rt = rt;
 	rt->main.state = CORUN__RUNNING;
+	rt->main.fpctl = 1; /* main may change its FP state between any calls */
+	corun__fpctl_save(&rt->fp_base);
 	strcpy(rt->main.name, "main");
 	rt->current = &rt->main;
 	corun__handles_init(&rt->handles);

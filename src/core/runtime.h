@@ -44,6 +44,7 @@ struct corun__co {
 	void *sp;                /* saved context while not running */
 	struct corun__co *next;  /* ready-queue link */
 	uint8_t state;           /* enum corun__state */
+	uint8_t fpctl;           /* keeps its own FP control state (CORUN_FPCTL) */
 	uint8_t detached;        /* CORUN_DETACHED */
 	uint8_t join_done;       /* as a joiner: join_result is set */
 	uint32_t slot;           /* index in the handle table */
@@ -53,6 +54,7 @@ struct corun__co {
 	corun_fn fn;
 	void *arg;
 	struct corun__stack stack;
+	struct corun__fpctl fp;  /* its FP control state while suspended */
 	char name[CORUN_NAME_MAX];
 } __attribute__((aligned(64)));
 
@@ -98,7 +100,8 @@ struct corun__rt {
 	size_t live;            /* spawned and not ended */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
-	struct corun__co main;  /* the thread's own context */
+	struct corun__fpctl fp_base; /* what coroutines without CORUN_FPCTL run with */
+	struct corun__co main;  /* the thread's own context (keeps its FP state) */
 };
 
 /* The calling thread's runtime, or NULL. initial-exec: one %fs-relative
@@ -112,6 +115,10 @@ void corun__rt_release_if_idle(struct corun__rt *rt);
 void corun__reap(struct corun__rt *rt);
 
 /* sched.c */
+/* Around a switch from cur to next when either keeps its own FP control
+ * state: save cur's, load next's (or the baseline). Out of line: rare. */
+void corun__fp_switch(struct corun__rt *rt, struct corun__co *cur,
+		      struct corun__co *next);
 void corun__make_ready(struct corun__rt *rt, struct corun__co *co);
 /* Block the running coroutine (not main) until someone makes it ready.
  * Returns what the waker carried (0). */

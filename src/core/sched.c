@@ -14,7 +14,19 @@ static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 {
 	next->state = CORUN__RUNNING;
 	rt->current = next;
+	if (__builtin_expect(cur->fpctl | next->fpctl, 0))
+		corun__fp_switch(rt, cur, next);
 	return corun__ctx_switch(&cur->sp, next->sp, 0);
+}
+
+void corun__fp_switch(struct corun__rt *rt, struct corun__co *cur,
+		      struct corun__co *next)
+{
+	/* A coroutine without CORUN_FPCTL runs with the baseline, so leaving
+	 * one needs no save, and entering one loads the baseline back. */
+	if (cur->fpctl)
+		corun__fpctl_save(&cur->fp);
+	corun__fpctl_load(next->fpctl ? &next->fp : &rt->fp_base);
 }
 
 int corun_park(void)

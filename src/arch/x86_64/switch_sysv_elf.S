@@ -4,15 +4,14 @@
  * Frame kept on a suspended context's own stack; the context is its address.
  *
  *   offset  saved
- *   0x00    MXCSR (4 bytes), x87 control word (2 bytes), 2 bytes unused
- *   0x08    r15
- *   0x10    r14
- *   0x18    r13
- *   0x20    r12
- *   0x28    rbx
- *   0x30    rbp
- *   0x38    resume address (the return address of the suspended call)
- *   0x40    the suspended caller's frame; for a fresh context, `top`
+ *   0x00    r15
+ *   0x08    r14
+ *   0x10    r13
+ *   0x18    r12
+ *   0x20    rbx
+ *   0x28    rbp
+ *   0x30    resume address (the return address of the suspended call)
+ *   0x38    the suspended caller's frame; for a fresh context, `top`
  *
  * Why it returns by `jmp` and not `ret`
  *   Measured on this project's machine (2 vCPUs of an AMD EPYC, family 25
@@ -37,13 +36,16 @@
  *   pushed by the user's `call` is left behind; it costs at most one
  *   mispredicted `ret` when that user function itself returns.
  *
- * Why the floating-point control state is in every switch
+ * Why the floating-point control state is not in the switch
  *   The ABI makes the control bits of MXCSR and the x87 control word
- *   callee-saved, so a coroutine that sets a rounding mode must not lend it to
- *   the others. Reading MXCSR is the expensive part (stmxcsr ~2.7 ns above);
- *   skipping it for coroutines that never touch the control state is a
- *   per-coroutine choice the scheduler can make later, and the frame keeps
- *   the slot either way so both kinds of context look alike.
+ *   callee-saved, so a coroutine that sets a rounding mode must not lend it
+ *   to the others. But reading MXCSR costs more than the whole six-register
+ *   switch (stmxcsr alone adds ~2.7 ns above). So the switch leaves it alone,
+ *   and corun__fpctl_save / corun__fpctl_load below are called by the
+ *   scheduler only around the contexts that keep their own state (the
+ *   thread's main context, and coroutines spawned with CORUN_FPCTL); every
+ *   other coroutine runs with the thread's baseline state, which the
+ *   scheduler puts back whenever it leaves one of those.
  *
  * CET: the file claims neither IBT nor shadow stacks (it has no GNU property
  * note), so a program that links it runs with both off. The resume `jmp`
@@ -71,25 +73,24 @@
 corun__ctx_make:
 	.cfi_startproc
 	ENDBR
-	leaq	-0x40(%rdi), %rax	/* the frame sits right below top */
-	stmxcsr	0x00(%rax)		/* inherit the creator's MXCSR */
-	fnstcw	0x04(%rax)		/* and its x87 control word */
+	leaq	-0x38(%rdi), %rax	/* the frame sits right below top */
 	xorl	%ecx, %ecx
-	movq	%rcx, 0x08(%rax)	/* r15 */
-	movq	%rcx, 0x10(%rax)	/* r14 */
-	movq	%rcx, 0x18(%rax)	/* r13 */
-	movq	%rsi, 0x20(%rax)	/* r12 = entry, for corun__ctx_start */
-	movq	%rdx, 0x28(%rax)	/* rbx = arg, for corun__ctx_start */
-	movq	%rcx, 0x30(%rax)	/* rbp = 0 ends frame-pointer walks */
+	movq	%rcx, 0x00(%rax)	/* r15 */
+	movq	%rcx, 0x08(%rax)	/* r14 */
+	movq	%rcx, 0x10(%rax)	/* r13 */
+	movq	%rsi, 0x18(%rax)	/* r12 = entry, for corun__ctx_start */
+	movq	%rdx, 0x20(%rax)	/* rbx = arg, for corun__ctx_start */
+	movq	%rcx, 0x28(%rax)	/* rbp = 0 ends frame-pointer walks */
 	leaq	corun__ctx_start(%rip), %rcx
-	movq	%rcx, 0x38(%rax)	/* first resume lands in the trampoline */
+	movq	%rcx, 0x30(%rax)	/* first resume lands in the trampoline */
 	ret
 	.cfi_endproc
 	.size	corun__ctx_make,.-corun__ctx_make
 
 /* int corun__ctx_switch(void **save, void *to, int carry)
  *   rdi = where to store our context, rsi = context to resume,
- *   edx = value the resumed side's corun__ctx_switch call returns. */
+ *   edx = value the resumed side's corun__ctx_switch call returns.
+ *   No vector register is callee-saved in this ABI: nothing else to keep. */
 	.globl	corun__ctx_switch
 	.hidden	corun__ctx_switch
 	.type	corun__ctx_switch,@function
@@ -115,20 +116,12 @@ corun__ctx_switch:
 	pushq	%r15
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset r15, 0
-	subq	$8, %rsp		/* slot for the FP control state */
-	.cfi_adjust_cfa_offset 8
-	stmxcsr	0x00(%rsp)		/* MXCSR */
-	fnstcw	0x04(%rsp)		/* x87 control word */
 	movq	%rsp, (%rdi)		/* publish our context */
 
 	/* From here on we are the other side. Its frame has the very layout
 	 * ours has, so the unwind rules above describe it too: a profiler that
 	 * samples here walks into the resumed side's caller. */
 	movq	%rsi, %rsp
-	ldmxcsr	0x00(%rsp)
-	fldcw	0x04(%rsp)
-	addq	$8, %rsp
-	.cfi_adjust_cfa_offset -8
 	popq	%r15
 	.cfi_adjust_cfa_offset -8
 	.cfi_restore r15
@@ -154,6 +147,36 @@ corun__ctx_switch:
 	jmp	*%rcx			/* predicted by the BTB, not the RSB */
 	.cfi_endproc
 	.size	corun__ctx_switch,.-corun__ctx_switch
+
+/* void corun__fpctl_save(struct corun__fpctl *out): MXCSR in the low four
+ * bytes, the x87 control word in the next two. */
+	.globl	corun__fpctl_save
+	.hidden	corun__fpctl_save
+	.type	corun__fpctl_save,@function
+	.p2align 4
+corun__fpctl_save:
+	.cfi_startproc
+	ENDBR
+	movq	$0, (%rdi)		/* defined padding: states compare equal */
+	stmxcsr	0x00(%rdi)
+	fnstcw	0x04(%rdi)
+	ret
+	.cfi_endproc
+	.size	corun__fpctl_save,.-corun__fpctl_save
+
+/* void corun__fpctl_load(const struct corun__fpctl *in) */
+	.globl	corun__fpctl_load
+	.hidden	corun__fpctl_load
+	.type	corun__fpctl_load,@function
+	.p2align 4
+corun__fpctl_load:
+	.cfi_startproc
+	ENDBR
+	ldmxcsr	0x00(%rdi)
+	fldcw	0x04(%rdi)
+	ret
+	.cfi_endproc
+	.size	corun__fpctl_load,.-corun__fpctl_load
 
 /* Where a fresh context starts: rbx = arg, r12 = entry, rsp = top (16-byte
  * aligned, so the call below meets the ABI). Unwinding stops here: there is no
