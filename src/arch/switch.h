@@ -41,13 +41,11 @@ void *corun__ctx_make(void *top, void (*entry)(void *), void *arg);
  */
 int corun__ctx_switch(void **save, void *to, int carry);
 
-/* The floating-point control state the ABI makes callee-saved (x86_64: the
- * control bits of MXCSR and the x87 control word; AArch64: FPCR; RISC-V:
- * frm). Eight bytes hold it on every ABI we target. */
-struct corun__fpctl {
-	uint64_t v;
-};
-void corun__fpctl_save(struct corun__fpctl *out);
-void corun__fpctl_load(const struct corun__fpctl *in);
+/* The floating-point control state the ABI makes callee-saved (x86_64:
+ * MXCSR and the x87 control word; AArch64: FPCR; RISC-V: frm), packed in
+ * 64 bits, which hold it on every ABI we target. Equal values mean equal
+ * states, so a caller can skip a load that would change nothing. */
+uint64_t corun__fpctl_get(void);
+void corun__fpctl_set(uint64_t state);
 
 #endif

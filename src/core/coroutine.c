@@ -76,6 +76,8 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	if (!rt)
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
+	if (corun__ready_reserve(rt, rt->live + 2) < 0) /* all of them and main */
+		goto fail;
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
 		goto fail;
 	slot = corun__slot_new(&rt->handles, &idx);
@@ -84,8 +86,15 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		goto fail;
 	}
 
-	/* The record sits at the top of the stack; the first frame below it. */
-	struct corun__co *co = (struct corun__co *)(st.lo + st.size) - 1;
+	/* The record sits at the top of the stack, the first frame below it.
+	 * Stacks are page-aligned and a whole number of pages apart, so at a
+	 * fixed place every record would fall in the same cache set, and a
+	 * hundred of them would thrash a 32 KiB L1. Each is staggered by one
+	 * of 32 cache lines instead (2 KiB at most: the top page still holds
+	 * the record and the first kilobyte of frames). */
+	rt->color = (rt->color + 1) % CORUN__COLORS;
+	struct corun__co *co =
+		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
 	memset(co, 0, sizeof *co);
 	co->rt = rt;
 	co->fn = fn;
@@ -95,7 +104,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->detached = (flags & CORUN_DETACHED) != 0;
 	if (flags & CORUN_FPCTL) { /* starts with its creator's state */
 		co->fpctl = 1;
-		corun__fpctl_save(&co->fp);
+		co->fp = corun__fpctl_get();
 	}
 	if (name) {
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
@@ -103,6 +112,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	}
 	co->sp = corun__ctx_make(co, entry, co);
 
+	co->state = CORUN__RUNNABLE;
 	slot->state = CORUN__SLOT_LIVE;
 	slot->u.co = co;
 	rt->live++;

@@ -52,9 +52,9 @@ struct corun__rt *corun__rt_get(void)
 		return NULL;
 	}
 	rt->main.rt = rt;
-	rt->main.state = CORUN__RUNNING;
+	rt->main.state = CORUN__RUNNABLE;
 	rt->main.fpctl = 1; /* main may change its FP state between any calls */
-	corun__fpctl_save(&rt->fp_base);
+	rt->fp_base = corun__fpctl_get();
 	strcpy(rt->main.name, "main");
 	rt->current = &rt->main;
 	corun__handles_init(&rt->handles);
@@ -77,6 +77,7 @@ static void release(struct corun__rt *rt)
 	int saved = errno;
 	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
 	corun__handles_fini(&rt->handles);
+	free(rt->ring);
 	if (corun__tls == rt)
 		corun__tls = NULL;
 	if (exit_key_ok)

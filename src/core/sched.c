@@ -7,49 +7,99 @@
 
 #include <errno.h>
 
+/* Fewer ready coroutines than this fit in cache: no prefetching. */
+#define CORUN__PREFETCH_MIN 64
+
+static int switch_fp(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
+
 /* Make `next` the running coroutine and switch to it from `cur`, whose state
- * the caller has already set. Returns what the one who resumes `cur` carried. */
+ * the caller has already set. Returns what the one who resumes `cur` carried.
+ * Both paths end in a tail call, so a park keeps nothing on its own stack. */
 static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 			    struct corun__co *next)
 {
-	next->state = CORUN__RUNNING;
 	rt->current = next;
 	if (__builtin_expect(cur->fpctl | next->fpctl, 0))
-		corun__fp_switch(rt, cur, next);
+		return switch_fp(rt, cur, next);
 	return corun__ctx_switch(&cur->sp, next->sp, 0);
 }
 
-void corun__fp_switch(struct corun__rt *rt, struct corun__co *cur,
-		      struct corun__co *next)
+/* The same, when either side keeps its own FP control state. A coroutine
+ * without CORUN_FPCTL runs with the baseline, so leaving one needs no save,
+ * and entering one loads the baseline back. Loading is the costly half, so
+ * it is skipped when the state is already the one wanted. Out of line and
+ * cold: inlined, it would make every park save registers. */
+__attribute__((noinline, cold)) static int switch_fp(struct corun__rt *rt,
+						     struct corun__co *cur,
+						     struct corun__co *next)
 {
-	/* A coroutine without CORUN_FPCTL runs with the baseline, so leaving
-	 * one needs no save, and entering one loads the baseline back. */
+	uint64_t now = corun__fpctl_get();
 	if (cur->fpctl)
-		corun__fpctl_save(&cur->fp);
-	corun__fpctl_load(next->fpctl ? &next->fp : &rt->fp_base);
+		cur->fp = now;
+	uint64_t want = next->fpctl ? next->fp : rt->fp_base;
+	if (want != now)
+		corun__fpctl_set(want);
+	return corun__ctx_switch(&cur->sp, next->sp, 0);
 }
 
 int corun_park(void)
 {
 	struct corun__rt *rt = corun__tls;
-	if (!rt || !rt->head)
+	if (!rt || rt->head == rt->tail)
 		return 0; /* nobody else is ready: keep running */
-	struct corun__co *cur = rt->current, *next = corun__dequeue(rt);
-	corun__enqueue(rt, cur);
 	/* From main this is the "step" of corun_park's contract: main waits at
 	 * the back of the queue while everyone ahead of it runs once. */
+	struct corun__co *cur = rt->current;
+	size_t h = rt->head;
+	struct corun__co *next = rt->ring[h & rt->mask];
+	rt->ring[rt->tail++ & rt->mask] = cur;
+	rt->head = h + 1;
+	/* With many coroutines, each park lands on a stack that is cold in
+	 * cache and TLB. Fetch ahead: the record of the one after the next
+	 * (from the ring), and the saved frame of the next but one, whose
+	 * record was fetched one park ago. With few, everything is in cache
+	 * and the lookahead would only cost. */
+	if (rt->tail - h > CORUN__PREFETCH_MIN) {
+		struct corun__co *after = rt->ring[(h + 1) & rt->mask];
+		__builtin_prefetch(rt->ring[(h + 2) & rt->mask]);
+		__builtin_prefetch(after->sp);
+	}
 	return switch_to(rt, cur, next);
 }
 
 void corun__make_ready(struct corun__rt *rt, struct corun__co *co)
 {
 	CORUN__ASSERT(co->state == CORUN__BLOCKED);
+	co->state = CORUN__RUNNABLE;
 	corun__enqueue(rt, co);
 }
 
 /* Who runs when `cur` stops: the next ready coroutine, or else main, which
  * is then waiting in corun__drive (it cannot be running, and it is not
  * queued, or the queue would not be empty). */
+int corun__ready_reserve(struct corun__rt *rt, size_t n)
+{
+	size_t size = rt->mask + 1, count = rt->tail - rt->head;
+	if (rt->ring && n <= size)
+		return 0;
+	size_t want = rt->ring ? 2 * size : 64;
+	while (want < n)
+		want *= 2;
+	struct corun__co **ring = malloc(want * sizeof *ring);
+	if (!ring) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) /* unroll the old ring, in order */
+		ring[i] = rt->ring[(rt->head + i) & rt->mask];
+	free(rt->ring);
+	rt->ring = ring;
+	rt->mask = want - 1;
+	rt->head = 0;
+	rt->tail = count;
+	return 0;
+}
+
 static struct corun__co *next_or_main(struct corun__rt *rt)
 {
 	struct corun__co *next = corun__dequeue(rt);
@@ -88,6 +138,7 @@ int corun__drive(struct corun__rt *rt, const uint8_t *done)
 		}
 		m->state = CORUN__BLOCKED;
 		switch_to(rt, m, next);
+		m->state = CORUN__RUNNABLE;
 		/* Back because nothing was ready, or because main was made
 		 * ready (its join finished): the loop's condition tells. */
 		corun__reap(rt);

@@ -1,0 +1,354 @@
+/*
+ * corun's benchmark suite: corun and the baselines that exist on a Debian
+ * machine, side by side in one run, on one pinned CPU. Prints a table of
+ * medians (with min and max over the trials) and ratios, and writes every
+ * row to bench/results/bench.csv (or the file named by --csv).
+ *
+ *   corun_bench [--quick] [--trials N] [--scale X] [--csv FILE] [--only LIST]
+ *
+ * LIST is a comma-separated subset of: switch,park,spawn,memory,capacity.
+ * --quick runs every benchmark small, as a smoke test (CI); it judges
+ * nothing. Timings belong here, never in the tests.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct config cfg = { .trials = 11, .quick = 0, .scale = 1.0 };
+
+double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+long iters(long full)
+{
+	double n = (double)full * cfg.scale * (cfg.quick ? 0.01 : 1.0);
+	return n < 1 ? 1 : (long)n;
+}
+
+void add_sample(struct samples *s, double v)
+{
+	if (s->n < MAX_TRIALS)
+		s->v[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double median(const struct samples *s)
+{
+	if (s->n == 0)
+		return 0;
+	double v[MAX_TRIALS];
+	memcpy(v, s->v, (size_t)s->n * sizeof v[0]);
+	qsort(v, (size_t)s->n, sizeof v[0], cmp_double);
+	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+static double smin(const struct samples *s)
+{
+	double m = s->v[0];
+	for (int i = 1; i < s->n; i++)
+		if (s->v[i] < m)
+			m = s->v[i];
+	return m;
+}
+
+static double smax(const struct samples *s)
+{
+	double m = s->v[0];
+	for (int i = 1; i < s->n; i++)
+		if (s->v[i] > m)
+			m = s->v[i];
+	return m;
+}
+
+static FILE *csv;
+
+void report(const char *bench, const char *impl, const char *param,
+	    const struct samples *s, const char *unit)
+{
+	if (s->n == 0)
+		return;
+	printf("  %-9s %-34s %-10s %11.2f %11.2f %11.2f  %s\n", bench, impl, param,
+	       median(s), smin(s), smax(s), unit);
+	if (csv)
+		fprintf(csv, "%s,%s,%s,%.3f,%.3f,%.3f,%s,%d\n", bench, impl, param,
+			median(s), smin(s), smax(s), unit, s->n);
+	fflush(stdout);
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("  ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+size_t resident_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kb = 0, v;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %zu kB", &v) == 1 || sscanf(line, "VmPTE: %zu kB", &v) == 1)
+			kb += v;
+	fclose(f);
+	return kb * 1024;
+}
+
+long mapping_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+int in_child(void (*fn)(void *arg, void *result), void *arg, void *result, size_t size)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(fds[0]);
+		char buf[size];
+		memset(buf, 0, size);
+		fn(arg, buf);
+		ssize_t w = write(fds[1], buf, size);
+		_exit(w == (ssize_t)size ? 0 : 1);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fds[0], (char *)result + got, size - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fds[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return got == size && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void cpu_model(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	snprintf(out, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "model name", 10) == 0) {
+			char *p = strchr(line, ':');
+			if (p) {
+				p += 2;
+				p[strcspn(p, "\n")] = 0;
+				snprintf(out, len, "%s", p);
+			}
+			break;
+		}
+	fclose(f);
+}
+
+static int wanted(const char *only, const char *what)
+{
+	if (!only)
+		return 1;
+	size_t n = strlen(what);
+	for (const char *p = only; (p = strstr(p, what)); p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+			return 1;
+	return 0;
+}
+
+static void ratio(const char *what, const struct samples *a, const struct samples *b)
+{
+	if (a->n && b->n)
+		note("ratio  %-44s %6.2fx", what, median(a) / median(b));
+}
+
+static void header(const char *title)
+{
+	printf("\n%s\n  %-9s %-34s %-10s %11s %11s %11s\n", title, "bench", "implementation",
+	       "param", "median", "min", "max");
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL, *csv_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			cfg.quick = 1;
+		else if (!strcmp(argv[i], "--trials") && i + 1 < argc)
+			cfg.trials = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+			cfg.scale = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+			csv_path = argv[++i];
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--quick] [--trials N] [--scale X] "
+					"[--csv FILE] [--only switch,park,spawn,memory,capacity]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (cfg.quick && cfg.trials > 3)
+		cfg.trials = 3;
+	if (cfg.trials < 1 || cfg.trials > MAX_TRIALS) {
+		fprintf(stderr, "--trials must be 1..%d\n", MAX_TRIALS);
+		return 2;
+	}
+	if (csv_path) {
+		csv = fopen(csv_path, "w");
+		if (!csv) {
+			perror(csv_path);
+			return 1;
+		}
+		fprintf(csv, "bench,impl,param,median,min,max,unit,trials\n");
+	}
+
+	/* One CPU for everything: coroutines are single-core by design, and
+	 * the thread baseline then measures a real handoff on that core. */
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	int cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+	CPU_SET(cpu, &set);
+	int pinned = sched_setaffinity(0, sizeof set, &set) == 0;
+	char model[128];
+	cpu_model(model, sizeof model);
+	printf("corun benchmarks: %s, %ld CPUs, %s CPU %d; %d trials%s\n", model,
+	       sysconf(_SC_NPROCESSORS_ONLN), pinned ? "pinned to" : "NOT pinned, wanted", cpu,
+	       cfg.trials, cfg.quick ? " (quick: smoke test sizes, figures mean nothing)" : "");
+
+	if (wanted(only, "switch")) {
+		struct samples raw = { 0 }, park2 = { 0 }, park2fp = { 0 }, uc = { 0 }, pt = { 0 }, bo = { 0 };
+		header("switch: one switch, one direction (ns)");
+		bench_corun_switch(&raw, &park2, &park2fp);
+		report("switch", "corun_park, 2 coroutines", "default", &park2, "ns");
+		report("switch", "corun_park, 2 coroutines, CORUN_FPCTL", "fpctl", &park2fp, "ns");
+		report("switch", "corun raw ctx switch (no scheduler)", "-", &raw, "ns");
+		if (boost_available()) {
+			bench_boost_switch(&bo);
+			report("switch", "boost.context jump_fcontext", "-", &bo, "ns");
+		} else {
+			note("boost.context: not built (install libboost-context-dev and g++)");
+		}
+		bench_ucontext_switch(&uc);
+		report("switch", "glibc swapcontext", "-", &uc, "ns");
+		bench_pthread_switch(&pt);
+		report("switch", "pthreads futex handoff, 1 CPU", "-", &pt, "ns");
+		ratio("corun_park / boost jump_fcontext", &park2, &bo);
+		ratio("corun_park (CORUN_FPCTL) / boost jump_fcontext", &park2fp, &bo);
+		ratio("corun_park / swapcontext", &park2, &uc);
+		ratio("corun_park / pthreads handoff", &park2, &pt);
+	}
+	if (wanted(only, "park")) {
+		header("park at scale: N coroutines parking round robin, 16 KiB stacks (ns per park)");
+		long ns[] = { 2, 100, 10000, 100000, 1000000 };
+		for (unsigned i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+			if (cfg.quick && ns[i] > 10000)
+				break;
+			struct samples s = { 0 };
+			char param[32];
+			snprintf(param, sizeof param, "N=%ld", ns[i]);
+			bench_corun_park(ns[i], 16 << 10, &s);
+			report("park", "corun_park", param, &s, "ns");
+		}
+	}
+	if (wanted(only, "spawn")) {
+		struct samples j1 = { 0 }, det = { 0 }, uc = { 0 }, bo = { 0 };
+		header("spawn: spawn + run to completion + reclaim, default stacks (ns)");
+		bench_corun_spawn(&j1, &det);
+		report("spawn", "corun_go + corun_join, one by one", "-", &j1, "ns");
+		report("spawn", "corun_go detached, batches of 64", "-", &det, "ns");
+		if (boost_available()) {
+			bench_boost_spawn(&bo);
+			report("spawn", "boost make_fcontext, pooled stack", "-", &bo, "ns");
+		}
+		bench_ucontext_spawn(&uc);
+		report("spawn", "glibc makecontext, pooled stack", "-", &uc, "ns");
+		ratio("corun (join) / boost make_fcontext", &j1, &bo);
+		ratio("corun (detached) / boost make_fcontext", &det, &bo);
+	}
+	if (wanted(only, "memory")) {
+		printf("\nmemory: resident bytes (VmRSS + VmPTE) per suspended coroutine, 1 KiB of stack touched\n");
+		printf("  %-30s %-10s %14s %12s\n", "implementation", "N", "bytes each", "mappings");
+		long ns[] = { 100000, 1000000 };
+		size_t stacks[] = { 16 << 10, 2 << 20 };
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned i = 0; i < 2; i++) {
+				long n = cfg.quick ? ns[i] / 100 : ns[i];
+				struct mem_result m = bench_corun_memory(n, stacks[k]);
+				char impl[64];
+				snprintf(impl, sizeof impl, "corun, %zu KiB stacks", stacks[k] >> 10);
+				if (!m.ok) {
+					note("%s N=%ld: failed", impl, n);
+					continue;
+				}
+				printf("  %-30s %-10ld %14.0f %12ld\n", impl, n, m.bytes_per, m.mappings);
+				if (csv)
+					fprintf(csv, "memory,%s,N=%ld,%.1f,%.1f,%.1f,bytes,1\n", impl, n,
+						m.bytes_per, m.bytes_per, m.bytes_per);
+			}
+		if (boost_available())
+			for (unsigned i = 0; i < 2; i++) {
+				long n = cfg.quick ? ns[i] / 100 : ns[i];
+				double b = bench_boost_memory(n, 16 << 10);
+				printf("  %-30s %-10ld %14.0f %12s\n", "boost fcontext, 16 KiB malloc", n, b, "-");
+				if (csv)
+					fprintf(csv, "memory,boost fcontext 16 KiB malloc (no guard),N=%ld,%.1f,%.1f,%.1f,bytes,1\n",
+						n, b, b, b);
+			}
+	}
+	if (wanted(only, "capacity")) {
+		printf("\ncapacity: concurrent guarded coroutines, each run once (stop at 10 M or 16 GiB)\n");
+		size_t stacks[] = { 16 << 10, 2 << 20 };
+		for (unsigned k = 0; k < 2; k++) {
+			long max = cfg.quick ? 20000 : 10000000;
+			double gib = cfg.quick ? 0.5 : 16.0;
+			struct capacity_result c = bench_corun_capacity(stacks[k], max, gib);
+			note("corun, %4zu KiB stacks: %9ld coroutines, %.2f GiB; stopped by: %s",
+			     stacks[k] >> 10, c.count, c.gib, c.why);
+			if (csv)
+				fprintf(csv, "capacity,corun %zu KiB stacks,max,%ld,%ld,%ld,coroutines,1\n",
+					stacks[k] >> 10, c.count, c.count, c.count);
+		}
+	}
+	if (csv)
+		fclose(csv);
+	return 0;
+}
