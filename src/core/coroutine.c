@@ -72,17 +72,17 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		flags = attr->flags;
 	}
 
-	rt = corun__rt_get();
-	if (!rt)
+	rt = corun__tls;
+	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get()))
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
-	if (corun__ready_reserve(rt, rt->live + 2) < 0) /* all of them and main */
-		goto fail;
+	if (rt->live + 2 > rt->mask + 1 && corun__ready_reserve(rt, rt->live + 2) < 0)
+		goto fail; /* room for all of them and main, so waking never fails */
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
 		goto fail;
 	slot = corun__slot_new(&rt->handles, &idx);
 	if (!slot) {
-		corun__stack_put(&rt->stacks, &st);
+		corun__stack_put(&st);
 		goto fail;
 	}
 
@@ -91,28 +91,30 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	 * fixed place every record would fall in the same cache set, and a
 	 * hundred of them would thrash a 32 KiB L1. Each is staggered by one
 	 * of 32 cache lines instead (2 KiB at most: the top page still holds
-	 * the record and the first kilobyte of frames). */
+	 * the record and the first kilobyte of frames). Every field is set
+	 * here, one by one: a memset of the record cost more than the rest. */
 	rt->color = (rt->color + 1) % CORUN__COLORS;
 	struct corun__co *co =
 		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
-	memset(co, 0, sizeof *co);
+	co->sp = corun__ctx_make(co, entry, co);
+	co->state = CORUN__RUNNABLE;
+	co->fpctl = (flags & CORUN_FPCTL) != 0;
+	co->detached = (flags & CORUN_DETACHED) != 0;
+	co->join_done = 0;
+	co->slot = idx;
+	co->joiner = NULL;
+	co->join_result = NULL;
 	co->rt = rt;
 	co->fn = fn;
 	co->arg = arg;
 	co->stack = st;
-	co->slot = idx;
-	co->detached = (flags & CORUN_DETACHED) != 0;
-	if (flags & CORUN_FPCTL) { /* starts with its creator's state */
-		co->fpctl = 1;
-		co->fp = corun__fpctl_get();
-	}
+	co->fp = co->fpctl ? corun__fpctl_get() : 0; /* starts with its creator's */
+	co->name[0] = '\0';
 	if (name) {
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
 		co->name[CORUN_NAME_MAX - 1] = '\0';
 	}
-	co->sp = corun__ctx_make(co, entry, co);
 
-	co->state = CORUN__RUNNABLE;
 	slot->state = CORUN__SLOT_LIVE;
 	slot->u.co = co;
 	rt->live++;

@@ -21,33 +21,28 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define NONE UINT32_MAX
-#define SLOT_MASK ((1u << CORUN__SLOT_BITS) - 1)
-#define SERIAL_BITS (63 - CORUN__SLOT_BITS)
-#define SERIAL_MASK ((UINT64_C(1) << SERIAL_BITS) - 1)
 #define SERIAL_BLOCK 4096
 
 /* The only state shared between threads. Lock-free. */
 static _Atomic uint64_t serial_source = 1;
-static __thread uint64_t serial_next, serial_end
+__thread uint64_t corun__serial_next, corun__serial_end
 	__attribute__((tls_model("initial-exec")));
 
-static uint64_t new_serial(void)
+uint64_t corun__serial_refill(void)
 {
-	if (serial_next == serial_end) {
-		serial_next = atomic_fetch_add_explicit(&serial_source, SERIAL_BLOCK,
-							memory_order_relaxed);
-		serial_end = serial_next + SERIAL_BLOCK;
-	}
+	corun__serial_next = atomic_fetch_add_explicit(&serial_source, SERIAL_BLOCK,
+						       memory_order_relaxed);
+	corun__serial_end = corun__serial_next + SERIAL_BLOCK;
 	/* After 2^39 spawns serials wrap; 0 is never one. */
-	uint64_t s = serial_next++ & SERIAL_MASK;
-	return s ? s : new_serial();
+	if ((corun__serial_next & CORUN__SERIAL_MASK) == 0)
+		corun__serial_next++;
+	return corun__serial_next++ & CORUN__SERIAL_MASK;
 }
 
 void corun__handles_init(struct corun__handles *t)
 {
 	memset(t, 0, sizeof *t);
-	t->free_head = NONE;
+	t->free_head = CORUN__NONE;
 	t->limit = CORUN__SLOTS_MAX;
 }
 
@@ -57,51 +52,30 @@ void corun__handles_fini(struct corun__handles *t)
 	memset(t, 0, sizeof *t);
 }
 
-struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx)
+struct corun__slot *corun__slot_new_slow(struct corun__handles *t, uint32_t *idx)
 {
 	if (t->used >= t->limit) {
 		errno = EAGAIN;
 		return NULL;
 	}
-	uint32_t i;
-	if (t->free_head != NONE) { /* the most recently freed: warm in cache */
-		i = t->free_head;
-		t->free_head = t->slots[i].u.next_free;
-	} else {
-		if (t->n == t->cap) {
-			uint32_t cap = t->cap ? 2 * t->cap : 256;
-			if (cap > CORUN__SLOTS_MAX)
-				cap = CORUN__SLOTS_MAX;
-			struct corun__slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
-			if (!s) {
-				errno = ENOMEM;
-				return NULL;
-			}
-			t->slots = s;
-			t->cap = cap;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? 2 * t->cap : 256;
+		if (cap > CORUN__SLOTS_MAX)
+			cap = CORUN__SLOTS_MAX;
+		struct corun__slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
+		if (!s) {
+			errno = ENOMEM;
+			return NULL;
 		}
-		i = t->n++;
+		t->slots = s;
+		t->cap = cap;
 	}
+	uint32_t i = t->n++;
 	t->used++;
-	t->slots[i].serial = new_serial();
+	t->slots[i].serial = corun__serial();
 	t->slots[i].state = CORUN__SLOT_FREE; /* the caller fills it */
 	*idx = i;
 	return &t->slots[i];
-}
-
-void corun__slot_free(struct corun__handles *t, uint32_t idx)
-{
-	struct corun__slot *s = &t->slots[idx];
-	CORUN__ASSERT(s->state != CORUN__SLOT_FREE);
-	s->state = CORUN__SLOT_FREE; /* every handle to it is stale now */
-	s->u.next_free = t->free_head;
-	t->free_head = idx;
-	t->used--;
-}
-
-corun_t corun__handle_of(const struct corun__handles *t, uint32_t idx)
-{
-	return (corun_t)((t->slots[idx].serial << CORUN__SLOT_BITS) | idx);
 }
 
 struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
@@ -109,7 +83,7 @@ struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
 	if (h <= 0)
 		return NULL;
 	uint64_t v = (uint64_t)h;
-	uint32_t idx = v & SLOT_MASK;
+	uint32_t idx = v & CORUN__SLOT_MASK;
 	if (idx >= t->n)
 		return NULL;
 	struct corun__slot *s = &t->slots[idx];

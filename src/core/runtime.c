@@ -63,15 +63,6 @@ struct corun__rt *corun__rt_get(void)
 	return rt;
 }
 
-void corun__reap(struct corun__rt *rt)
-{
-	struct corun__co *dead = rt->dead;
-	if (dead) {
-		rt->dead = NULL;
-		corun__stack_put(&rt->stacks, &dead->stack);
-	}
-}
-
 static void release(struct corun__rt *rt)
 {
 	int saved = errno;

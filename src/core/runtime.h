@@ -85,15 +85,59 @@ struct corun__handles {
 };
 
 #define CORUN__SLOT_BITS 24
-#define CORUN__SLOTS_MAX ((1u << CORUN__SLOT_BITS) - 1)
+#define CORUN__SLOT_MASK ((1u << CORUN__SLOT_BITS) - 1)
+#define CORUN__SLOTS_MAX CORUN__SLOT_MASK
+#define CORUN__SERIAL_MASK ((UINT64_C(1) << (63 - CORUN__SLOT_BITS)) - 1)
+#define CORUN__NONE UINT32_MAX
 
 void corun__handles_init(struct corun__handles *t);
 void corun__handles_fini(struct corun__handles *t);
+
+/* Serials: this thread's block of the process-wide counter (handle.c). */
+extern __thread uint64_t corun__serial_next, corun__serial_end
+	__attribute__((tls_model("initial-exec")));
+uint64_t corun__serial_refill(void);
+
+static inline uint64_t corun__serial(void)
+{
+	if (__builtin_expect(corun__serial_next == corun__serial_end, 0))
+		return corun__serial_refill();
+	return corun__serial_next++ & CORUN__SERIAL_MASK;
+}
+
 /* A fresh slot (state still FREE, for the caller to fill), or NULL with
- * errno ENOMEM or EAGAIN. */
-struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx);
-void corun__slot_free(struct corun__handles *t, uint32_t idx);
-corun_t corun__handle_of(const struct corun__handles *t, uint32_t idx);
+ * errno ENOMEM or EAGAIN. Reusing the most recently freed slot is inline;
+ * growing the table is not. */
+struct corun__slot *corun__slot_new_slow(struct corun__handles *t, uint32_t *idx);
+
+static inline struct corun__slot *corun__slot_new(struct corun__handles *t, uint32_t *idx)
+{
+	uint32_t i = t->free_head;
+	if (__builtin_expect(i == CORUN__NONE || t->used >= t->limit, 0))
+		return corun__slot_new_slow(t, idx);
+	struct corun__slot *s = &t->slots[i];
+	t->free_head = s->u.next_free;
+	t->used++;
+	s->serial = corun__serial();
+	*idx = i;
+	return s;
+}
+
+static inline void corun__slot_free(struct corun__handles *t, uint32_t idx)
+{
+	struct corun__slot *s = &t->slots[idx];
+	CORUN__ASSERT(s->state != CORUN__SLOT_FREE);
+	s->state = CORUN__SLOT_FREE; /* every handle to it is stale now */
+	s->u.next_free = t->free_head;
+	t->free_head = idx;
+	t->used--;
+}
+
+static inline corun_t corun__handle_of(const struct corun__handles *t, uint32_t idx)
+{
+	return (corun_t)((t->slots[idx].serial << CORUN__SLOT_BITS) | idx);
+}
+
 /* The slot h names, or NULL (stale, foreign, invalid). */
 struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h);
 
@@ -128,7 +172,17 @@ extern __thread struct corun__rt *corun__tls
 /* runtime.c */
 struct corun__rt *corun__rt_get(void); /* creates; NULL + ENOMEM */
 void corun__rt_release_if_idle(struct corun__rt *rt);
-void corun__reap(struct corun__rt *rt);
+
+/* Give the stack of the coroutine that ended last back to the pool, once
+ * we are surely off it. */
+static inline void corun__reap(struct corun__rt *rt)
+{
+	struct corun__co *dead = rt->dead;
+	if (dead) {
+		rt->dead = NULL;
+		corun__stack_put(&dead->stack);
+	}
+}
 
 /* sched.c */
 void corun__make_ready(struct corun__rt *rt, struct corun__co *co);

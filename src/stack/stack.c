@@ -26,44 +26,35 @@ void corun__stacks_fini(struct corun__stacks *s)
 {
 	for (size_t i = 0; i < s->nslabs; i++)
 		munmap(s->slabs[i].base, s->slabs[i].len);
-	for (size_t i = 0; i < s->nclasses; i++)
-		free(s->classes[i].free);
+	for (struct corun__stack_class *c = s->classes, *next; c; c = next) {
+		next = c->next;
+		free(c->free);
+		free(c);
+	}
 	free(s->slabs);
-	free(s->classes);
 	memset(s, 0, sizeof *s);
 }
 
-size_t corun__stack_round(const struct corun__stacks *s, size_t size)
-{
-	return (size + s->page - 1) & ~(s->page - 1);
-}
-
-/* The class for `size`, moved to the front; created when missing. */
+/* The class for `size`, created when missing. The last one used is checked
+ * first: a spawn should not search. */
 static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size)
 {
-	size_t i;
-	for (i = 0; i < s->nclasses; i++)
-		if (s->classes[i].size == size)
-			break;
-	if (i == s->nclasses) {
-		struct corun__stack_class *c =
-			realloc(s->classes, (s->nclasses + 1) * sizeof *c);
-		if (!c)
-			return NULL;
-		s->classes = c;
-		memset(&c[i], 0, sizeof c[i]);
-		c[i].size = size;
-		c[i].hot = CORUN__POOL_HOT_BYTES / size;
-		if (c[i].hot < CORUN__POOL_HOT)
-			c[i].hot = CORUN__POOL_HOT;
-		s->nclasses++;
-	}
-	if (i > 0) { /* move to front: programs use one or two sizes */
-		struct corun__stack_class t = s->classes[i];
-		memmove(&s->classes[1], &s->classes[0], i * sizeof t);
-		s->classes[0] = t;
-	}
-	return &s->classes[0];
+	struct corun__stack_class *c = s->last;
+	if (c && c->size == size)
+		return c;
+	for (c = s->classes; c; c = c->next)
+		if (c->size == size)
+			return s->last = c;
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->size = size;
+	c->hot = CORUN__POOL_HOT_BYTES / size;
+	if (c->hot < CORUN__POOL_HOT)
+		c->hot = CORUN__POOL_HOT;
+	c->next = s->classes;
+	s->classes = c;
+	return s->last = c;
 }
 
 /* Reserve a new slab for class c. 0, or -1 with errno ENOMEM. */
@@ -97,7 +88,7 @@ static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 	return 0;
 }
 
-int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *out)
+int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__stack *out)
 {
 	struct corun__stack_class *c = class_for(s, size);
 	if (!c)
@@ -105,6 +96,7 @@ int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *
 	if (c->nfree > 0) { /* newest first: its pages are most likely warm */
 		out->lo = c->free[--c->nfree];
 		out->size = size;
+		out->cls = c;
 		if (c->ntrimmed > c->nfree)
 			c->ntrimmed = c->nfree;
 		return 0;
@@ -116,6 +108,7 @@ int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *
 		goto nomem;
 	out->lo = c->carve + s->page;
 	out->size = size;
+	out->cls = c;
 	c->carve += s->page + size;
 	c->left--;
 	return 0;
@@ -135,10 +128,10 @@ static int grow_free(struct corun__stack_class *c)
 	return 1;
 }
 
-void corun__stack_put(struct corun__stacks *s, const struct corun__stack *st)
+void corun__stack_put_slow(const struct corun__stack *st)
 {
-	struct corun__stack_class *c = class_for(s, st->size);
-	if (!c || (c->nfree == c->cap && !grow_free(c))) {
+	struct corun__stack_class *c = st->cls;
+	if (c->nfree == c->cap && !grow_free(c)) {
 		/* No memory to remember it: give its pages back, lose the slot. */
 		(void)madvise(st->lo, st->size, MADV_DONTNEED);
 		return;

@@ -13,11 +13,14 @@
 
 #include <stddef.h>
 
+struct corun__stack_class;
+
 /* A stack handed out: usable bytes are [lo, lo + size); the guard page lies
- * just below lo. */
+ * just below lo. `cls` is where it goes back to. */
 struct corun__stack {
 	char *lo;
 	size_t size;
+	struct corun__stack_class *cls;
 };
 
 /* Freed stacks of one size. The newest ones keep their pages, so a spawn
@@ -32,6 +35,7 @@ struct corun__stack {
 #define CORUN__POOL_HOT_BYTES ((size_t)16 << 20)
 
 struct corun__stack_class {
+	struct corun__stack_class *next;
 	size_t size;   /* usable bytes per stack (page multiple) */
 	char **free;   /* free stacks' lo, oldest first */
 	size_t nfree, cap;
@@ -49,8 +53,8 @@ struct corun__slab {
 
 struct corun__stacks {
 	size_t page;
-	struct corun__stack_class *classes; /* most recently used first */
-	size_t nclasses;
+	struct corun__stack_class *classes; /* a list: programs use one or two */
+	struct corun__stack_class *last;    /* the one used last */
 	struct corun__slab *slabs;
 	size_t nslabs, slabcap;
 };
@@ -62,15 +66,41 @@ void corun__stacks_init(struct corun__stacks *s);
 void corun__stacks_fini(struct corun__stacks *s);
 
 /* Round a requested size up to whole pages. The caller checks the limits. */
-size_t corun__stack_round(const struct corun__stacks *s, size_t size);
+static inline size_t corun__stack_round(const struct corun__stacks *s, size_t size)
+{
+	return (size + s->page - 1) & ~(s->page - 1);
+}
+
+/* Out-of-line halves of the two below. */
+int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__stack *out);
+void corun__stack_put_slow(const struct corun__stack *st);
 
 /* Get a stack of `size` bytes (already rounded). 0, or -1 with errno ENOMEM
- * (no memory, no address space, or the kernel's map limit). */
-int corun__stack_get(struct corun__stacks *s, size_t size, struct corun__stack *out);
+ * (no memory, no address space, or the kernel's map limit). The common case,
+ * a pooled stack of the size used last, is inline: spawning is a few loads. */
+static inline int corun__stack_get(struct corun__stacks *s, size_t size,
+				   struct corun__stack *out)
+{
+	struct corun__stack_class *c = s->last;
+	if (__builtin_expect(c && c->size == size && c->nfree > c->ntrimmed, 1)) {
+		out->lo = c->free[--c->nfree]; /* newest first: warm */
+		out->size = size;
+		out->cls = c;
+		return 0;
+	}
+	return corun__stack_get_slow(s, size, out);
+}
 
 /* Give a stack back to the pool. Must not be the stack we are running on if
  * it may be trimmed: callers defer that (see the runtime's `dead`). */
-void corun__stack_put(struct corun__stacks *s, const struct corun__stack *st);
+static inline void corun__stack_put(const struct corun__stack *st)
+{
+	struct corun__stack_class *c = st->cls;
+	if (__builtin_expect(c->nfree < c->cap && c->nfree - c->ntrimmed < 2 * c->hot, 1))
+		c->free[c->nfree++] = st->lo;
+	else
+		corun__stack_put_slow(st);
+}
 
 /* Guards (guard.c). */
 enum corun__guard_kind { CORUN__GUARD_MADVISE = 1, CORUN__GUARD_MPROTECT = 2 };
