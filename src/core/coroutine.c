@@ -26,8 +26,8 @@ int corun_attr_init(corun_attr *attr)
 static _Noreturn void entry(void *p)
 {
 	struct corun__co *co = p;
-	struct corun__rt *rt = co->rt;
 	void *result = co->fn(co->arg);
+	struct corun__rt *rt = corun__tls; /* coroutines never change threads */
 
 	rt->live--;
 	if (co->joiner) { /* hand the result over; the handle dies now */
@@ -100,16 +100,14 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->detached = (flags & CORUN_DETACHED) != 0;
-	co->join_done = 0;
 	co->slot = idx;
-	co->joiner = NULL;
-	co->join_result = NULL;
-	co->rt = rt;
+	co->joiner = NULL; /* join_done and join_result: set by a join */
 	co->fn = fn;
 	co->arg = arg;
 	co->stack = st;
-	co->fp = co->fpctl ? corun__fpctl_get() : 0; /* starts with its creator's */
-	co->name[0] = '\0';
+	co->named = name != NULL;
+	if (co->fpctl) /* line 2 only when asked for */
+		co->fp = corun__fpctl_get(); /* starts with its creator's */
 	if (name) {
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
 		co->name[CORUN_NAME_MAX - 1] = '\0';
@@ -119,7 +117,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	slot->u.co = co;
 	rt->live++;
 	corun__enqueue(rt, co);
-	return corun__handle_of(&rt->handles, idx);
+	return (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
 
 inval:
 	errno = EINVAL;
@@ -226,7 +224,7 @@ const char *corun_name(corun_t h)
 		errno = ESRCH;
 		return NULL;
 	}
-	return s->u.co->name;
+	return s->u.co->named ? s->u.co->name : "";
 }
 
 size_t corun_count(void)

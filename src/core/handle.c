@@ -77,17 +77,3 @@ struct corun__slot *corun__slot_new_slow(struct corun__handles *t, uint32_t *idx
 	*idx = i;
 	return &t->slots[i];
 }
-
-struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
-{
-	if (h <= 0)
-		return NULL;
-	uint64_t v = (uint64_t)h;
-	uint32_t idx = v & CORUN__SLOT_MASK;
-	if (idx >= t->n)
-		return NULL;
-	struct corun__slot *s = &t->slots[idx];
-	if (s->state == CORUN__SLOT_FREE || s->serial != v >> CORUN__SLOT_BITS)
-		return NULL;
-	return s;
-}

@@ -51,11 +51,11 @@ struct corun__rt *corun__rt_get(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	rt->main.rt = rt;
 	rt->main.state = CORUN__RUNNABLE;
 	rt->main.fpctl = 1; /* main may change its FP state between any calls */
 	rt->fp_base = corun__fpctl_get();
 	strcpy(rt->main.name, "main");
+	rt->main.named = 1;
 	rt->current = &rt->main;
 	corun__handles_init(&rt->handles);
 	corun__stacks_init(&rt->stacks);

@@ -43,24 +43,31 @@ enum corun__state {
 /*
  * A coroutine record. It lives at the top of the coroutine's own stack, so a
  * park touches one cache line per coroutine for the record and the lines of
- * saved registers right below it. Fields a park touches come first.
+ * saved registers right below it. The first cache line holds everything a
+ * spawn writes and a park or an end reads; the second, what only joins,
+ * names and CORUN_FPCTL use, so a plain spawn writes one line, not two.
  */
 struct corun__co {
-	void *sp;                /* saved context while not running */
-	uint8_t state;           /* enum corun__state */
-	uint8_t fpctl;           /* keeps its own FP control state (CORUN_FPCTL) */
-	uint8_t detached;        /* CORUN_DETACHED */
-	uint8_t join_done;       /* as a joiner: join_result is set */
-	uint32_t slot;           /* index in the handle table */
+	/* line 1 */
+	void *sp;                 /* saved context while not running */
+	uint8_t state;            /* enum corun__state */
+	uint8_t fpctl;            /* keeps its own FP control state (CORUN_FPCTL) */
+	uint8_t detached;         /* CORUN_DETACHED */
+	uint8_t named;            /* name[] holds its name */
+	uint32_t slot;            /* index in the handle table */
 	struct corun__co *joiner; /* who is blocked in corun_join on us */
-	void *join_result;       /* as a joiner: what the joined one returned */
-	struct corun__rt *rt;
 	corun_fn fn;
 	void *arg;
 	struct corun__stack stack;
-	uint64_t fp;             /* its FP control state while suspended */
+	/* line 2 */
+	uint8_t join_done;        /* as a joiner: join_result is set */
+	void *join_result;        /* as a joiner: what the joined one returned */
+	uint64_t fp;              /* its FP control state while suspended */
 	char name[CORUN_NAME_MAX];
 } __attribute__((aligned(64)));
+
+_Static_assert(__builtin_offsetof(struct corun__co, join_done) <= 64,
+	       "what a spawn writes must fit in the record's first cache line");
 
 /* Handle table (handle.c). A slot outlives its coroutine while the result
  * waits for a join, so results never live on a stack that was reused. */
@@ -123,7 +130,8 @@ static inline struct corun__slot *corun__slot_new(struct corun__handles *t, uint
 	return s;
 }
 
-static inline void corun__slot_free(struct corun__handles *t, uint32_t idx)
+__attribute__((always_inline)) static inline void corun__slot_free(struct corun__handles *t,
+								   uint32_t idx)
 {
 	struct corun__slot *s = &t->slots[idx];
 	CORUN__ASSERT(s->state != CORUN__SLOT_FREE);
@@ -138,8 +146,21 @@ static inline corun_t corun__handle_of(const struct corun__handles *t, uint32_t 
 	return (corun_t)((t->slots[idx].serial << CORUN__SLOT_BITS) | idx);
 }
 
-/* The slot h names, or NULL (stale, foreign, invalid). */
-struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h);
+/* The slot h names, or NULL (stale, foreign, invalid). Reads the table
+ * only: never memory a stale handle's coroutine may have given back. */
+static inline struct corun__slot *corun__slot_get(struct corun__handles *t, corun_t h)
+{
+	if (h <= 0)
+		return NULL;
+	uint64_t v = (uint64_t)h;
+	uint32_t idx = v & CORUN__SLOT_MASK;
+	if (idx >= t->n)
+		return NULL;
+	struct corun__slot *s = &t->slots[idx];
+	if (s->state == CORUN__SLOT_FREE || s->serial != v >> CORUN__SLOT_BITS)
+		return NULL;
+	return s;
+}
 
 /*
  * The ready queue is a ring of pointers, not a list through the records:

@@ -119,9 +119,15 @@ int corun__block(struct corun__rt *rt)
 
 void corun__exit(struct corun__rt *rt, struct corun__co *co)
 {
-	corun__reap(rt); /* an earlier one: we are not on its stack */
 	co->state = CORUN__ENDED;
-	rt->dead = co;   /* ours is reaped by whoever runs next */
+	/* Our stack goes back to the pool now if that writes only the pool:
+	 * nothing can take it before we have switched away (spawning is not
+	 * possible in between). If giving it back might trim its pages under
+	 * our feet, whoever runs next does it (corun__reap). */
+	if (!corun__stack_put_fast(&co->stack)) {
+		corun__reap(rt); /* an earlier one: we are not on its stack */
+		rt->dead = co;
+	}
 	switch_to(rt, co, next_or_main(rt));
 	corun__panic(__FILE__, __LINE__, "an ended coroutine was resumed");
 }

@@ -91,14 +91,26 @@ static inline int corun__stack_get(struct corun__stacks *s, size_t size,
 	return corun__stack_get_slow(s, size, out);
 }
 
-/* Give a stack back to the pool. Must not be the stack we are running on if
- * it may be trimmed: callers defer that (see the runtime's `dead`). */
-static inline void corun__stack_put(const struct corun__stack *st)
+/* Give a stack back to the pool if that needs neither a system call nor
+ * memory: it then only writes the pool's own array, never the stack, so
+ * even the coroutine running on it may do it just before it leaves for
+ * good. 1 if done; 0 if the caller must use corun__stack_put instead, from
+ * another stack. */
+static inline int corun__stack_put_fast(const struct corun__stack *st)
 {
 	struct corun__stack_class *c = st->cls;
-	if (__builtin_expect(c->nfree < c->cap && c->nfree - c->ntrimmed < 2 * c->hot, 1))
+	if (__builtin_expect(c->nfree < c->cap && c->nfree - c->ntrimmed < 2 * c->hot, 1)) {
 		c->free[c->nfree++] = st->lo;
-	else
+		return 1;
+	}
+	return 0;
+}
+
+/* Give a stack back to the pool; it may trim pages. Never from the stack
+ * itself: callers defer that case (see the runtime's `dead`). */
+static inline void corun__stack_put(const struct corun__stack *st)
+{
+	if (!corun__stack_put_fast(st))
 		corun__stack_put_slow(st);
 }
 
