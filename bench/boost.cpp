@@ -101,3 +101,4 @@ extern "C" double bench_boost_memory(long n, std::size_t stack)
 		std::free(s);
 	return per;
 }
+

@@ -96,7 +96,6 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	rt->color = (rt->color + 1) % CORUN__COLORS;
 	struct corun__co *co =
 		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
-	co->sp = corun__ctx_make(co, entry, co);
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->detached = (flags & CORUN_DETACHED) != 0;
@@ -117,7 +116,10 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	slot->u.co = co;
 	rt->live++;
 	corun__enqueue(rt, co);
-	return (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
+	corun_t h = (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
+	/* Last, so that little is live across the one call of a spawn. */
+	co->sp = corun__ctx_make(co, entry, co);
+	return h;
 
 inval:
 	errno = EINVAL;

@@ -55,14 +55,15 @@ int corun_park(void)
 	rt->ring[rt->tail++ & rt->mask] = cur;
 	rt->head = h + 1;
 	/* With many coroutines, each park lands on a stack that is cold in
-	 * cache and TLB. Fetch ahead: the record of the one after the next
-	 * (from the ring), and the saved frame of the next but one, whose
-	 * record was fetched one park ago. With few, everything is in cache
-	 * and the lookahead would only cost. */
+	 * cache and TLB. Fetch ahead: the record of the coroutine four places
+	 * on (its address is in the ring), and the saved frame of the one two
+	 * places on, whose record was fetched two parks ago. (1 and 2 places
+	 * measured 1-2 ns slower at 100,000 coroutines; further, no better.)
+	 * With few, everything is in cache and the lookahead would only cost. */
 	if (rt->tail - h > CORUN__PREFETCH_MIN) {
-		struct corun__co *after = rt->ring[(h + 1) & rt->mask];
-		__builtin_prefetch(rt->ring[(h + 2) & rt->mask]);
-		__builtin_prefetch(after->sp);
+		struct corun__co *soon = rt->ring[(h + 2) & rt->mask];
+		__builtin_prefetch(rt->ring[(h + 4) & rt->mask]);
+		__builtin_prefetch(soon->sp);
 	}
 	return switch_to(rt, cur, next);
 }

@@ -1,0 +1,99 @@
+/*
+ * corun_instr: one loop of one operation, nothing else, for instruction
+ * counts under valgrind --tool=callgrind (bench/callgrind.sh runs it twice
+ * with different counts and divides the difference). Cycle counters are
+ * not available on these VMs; instruction counts are repeatable.
+ *
+ *   corun_instr OP N     OP: park | raw | spawn | spawn-join | boost-jump | boost-spawn
+ */
+#define _GNU_SOURCE
+#include <corun.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../src/arch/switch.h"
+
+void boost_loop_jump(long n);  /* boost_loops.cpp, or no-ops in noboost_loops.c */
+void boost_loop_spawn(long n);
+int boost_loops_available(void);
+
+static long n;
+
+static void *parker(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < n; i++)
+		corun_park();
+	return NULL;
+}
+
+static void *trivial(void *arg)
+{
+	return arg;
+}
+
+static void *spawner(void *arg)
+{
+	corun_attr a;
+	corun_attr_init(&a);
+	a.flags = CORUN_DETACHED;
+	for (long i = 0; i < n; i += 64) {
+		for (int k = 0; k < 64; k++)
+			corun_go_attr(trivial, NULL, &a);
+		corun_park();
+	}
+	return arg;
+}
+
+static void *joiner(void *arg)
+{
+	for (long i = 0; i < n; i++)
+		corun_join(corun_go(trivial, NULL), NULL);
+	return arg;
+}
+
+static void *raw_main, *raw_co;
+static void raw_body(void *arg)
+{
+	(void)arg;
+	for (;;)
+		corun__ctx_switch(&raw_co, raw_main, 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|boost-jump|boost-spawn N\n", argv[0]);
+		return 2;
+	}
+	n = atol(argv[2]);
+	const char *op = argv[1];
+	if (!strcmp(op, "park")) { /* two coroutines: 2n parks */
+		corun_go(parker, NULL);
+		corun_go(parker, NULL);
+		corun_run();
+	} else if (!strcmp(op, "raw")) { /* 2n switches */
+		size_t size = 64 << 10;
+		char *stk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		raw_co = corun__ctx_make(stk + size, raw_body, NULL);
+		for (long i = 0; i < n; i++)
+			corun__ctx_switch(&raw_main, raw_co, 0);
+	} else if (!strcmp(op, "spawn")) {
+		corun_go(spawner, NULL);
+		corun_run();
+	} else if (!strcmp(op, "spawn-join")) {
+		corun_go(joiner, NULL);
+		corun_run();
+	} else if (!strcmp(op, "boost-jump") && boost_loops_available()) {
+		boost_loop_jump(n); /* 2n jumps */
+	} else if (!strcmp(op, "boost-spawn") && boost_loops_available()) {
+		boost_loop_spawn(n);
+	} else {
+		fprintf(stderr, "%s: unknown or unavailable\n", op);
+		return 2;
+	}
+	return 0;
+}
