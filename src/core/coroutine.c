@@ -26,6 +26,8 @@ int corun_attr_init(corun_attr *attr)
 static _Noreturn void entry(void *p)
 {
 	struct corun__co *co = p;
+	if (CORUN__TOOLED)
+		corun__tool_after(corun__tls, co);
 	void *result = co->fn(co->arg);
 	struct corun__rt *rt = corun__tls; /* coroutines never change threads */
 
@@ -96,6 +98,8 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	rt->color = (rt->color + 1) % CORUN__COLORS;
 	struct corun__co *co =
 		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
+	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
+		corun__tool_spawn(rt, co, &st);
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->detached = (flags & CORUN_DETACHED) != 0;

@@ -59,6 +59,8 @@ struct corun__rt *corun__rt_get(void)
 	rt->current = &rt->main;
 	corun__handles_init(&rt->handles);
 	corun__stacks_init(&rt->stacks);
+	corun__tool_init(rt);
+	corun__overflow_init(rt);
 	corun__tls = rt;
 	return rt;
 }
@@ -66,6 +68,7 @@ struct corun__rt *corun__rt_get(void)
 static void release(struct corun__rt *rt)
 {
 	int saved = errno;
+	corun__overflow_fini(rt);
 	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
 	corun__handles_fini(&rt->handles);
 	free(rt->ring);

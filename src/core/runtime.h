@@ -15,6 +15,7 @@
 #include "corun.h"
 #include "../arch/switch.h"
 #include "../stack/stack.h"
+#include "tooling.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,12 @@ struct corun__co {
 	void *join_result;        /* as a joiner: what the joined one returned */
 	uint64_t fp;              /* its FP control state while suspended */
 	char name[CORUN_NAME_MAX];
+#ifdef CORUN__ASAN
+	void *asan_fake;          /* its fake stack while suspended (tooling.c) */
+#endif
+#ifdef CORUN__TSAN
+	void *tsan_fiber;
+#endif
 } __attribute__((aligned(64)));
 
 _Static_assert(__builtin_offsetof(struct corun__co, join_done) <= 64,
@@ -182,6 +189,12 @@ struct corun__rt {
 	struct corun__handles handles;
 	struct corun__stacks stacks;
 	uint64_t fp_base;       /* what coroutines without CORUN_FPCTL run with */
+	void *altstack;         /* our alternate signal stack, if we made it */
+#ifdef CORUN__ASAN
+	const void *asan_main_bottom; /* the main context's stack (tooling.c) */
+	size_t asan_main_size;
+	struct corun__co *asan_from;  /* who switched last */
+#endif
 	struct corun__co main;  /* the thread's own context (keeps its FP state) */
 };
 
@@ -201,9 +214,15 @@ static inline void corun__reap(struct corun__rt *rt)
 	struct corun__co *dead = rt->dead;
 	if (dead) {
 		rt->dead = NULL;
+		corun__tool_dead(rt, dead);
 		corun__stack_put(&dead->stack);
 	}
 }
+
+/* overflow.c: the SIGSEGV/SIGBUS handler (once per process) and this
+ * thread's alternate signal stack. */
+void corun__overflow_init(struct corun__rt *rt);
+void corun__overflow_fini(struct corun__rt *rt);
 
 /* sched.c */
 void corun__make_ready(struct corun__rt *rt, struct corun__co *co);

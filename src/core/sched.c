@@ -11,6 +11,7 @@
 #define CORUN__PREFETCH_MIN 64
 
 static int switch_fp(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
+static int switch_tooled(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
 
 /* Make `next` the running coroutine and switch to it from `cur`, whose state
  * the caller has already set. Returns what the one who resumes `cur` carried.
@@ -19,19 +20,19 @@ static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 			    struct corun__co *next)
 {
 	rt->current = next;
+	if (CORUN__TOOLED) /* a sanitizer build: see tooling.h */
+		return switch_tooled(rt, cur, next);
 	if (__builtin_expect(cur->fpctl | next->fpctl, 0))
 		return switch_fp(rt, cur, next);
 	return corun__ctx_switch(&cur->sp, next->sp, 0);
 }
 
-/* The same, when either side keeps its own FP control state. A coroutine
- * without CORUN_FPCTL runs with the baseline, so leaving one needs no save,
- * and entering one loads the baseline back. Loading is the costly half, so
- * it is skipped when the state is already the one wanted. Out of line and
- * cold: inlined, it would make every park save registers. */
-__attribute__((noinline, cold)) static int switch_fp(struct corun__rt *rt,
-						     struct corun__co *cur,
-						     struct corun__co *next)
+/* When either side keeps its own FP control state. A coroutine without
+ * CORUN_FPCTL runs with the baseline, so leaving one needs no save, and
+ * entering one loads the baseline back. Loading is the costly half, so it
+ * is skipped when the state is already the one wanted. */
+static inline void fp_handoff(struct corun__rt *rt, struct corun__co *cur,
+			      struct corun__co *next)
 {
 	uint64_t now = corun__fpctl_get();
 	if (cur->fpctl)
@@ -39,7 +40,28 @@ __attribute__((noinline, cold)) static int switch_fp(struct corun__rt *rt,
 	uint64_t want = next->fpctl ? next->fp : rt->fp_base;
 	if (want != now)
 		corun__fpctl_set(want);
+}
+
+/* Out of line and cold: inlined, it would make every park save registers. */
+__attribute__((noinline, cold)) static int switch_fp(struct corun__rt *rt,
+						     struct corun__co *cur,
+						     struct corun__co *next)
+{
+	fp_handoff(rt, cur, next);
 	return corun__ctx_switch(&cur->sp, next->sp, 0);
+}
+
+/* The switch of a sanitizer build: the hooks need a word before and after. */
+__attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
+						   struct corun__co *cur,
+						   struct corun__co *next)
+{
+	if (cur->fpctl | next->fpctl)
+		fp_handoff(rt, cur, next);
+	corun__tool_before(rt, cur, next);
+	int carried = corun__ctx_switch(&cur->sp, next->sp, 0);
+	corun__tool_after(rt, cur);
+	return carried;
 }
 
 int corun_park(void)
@@ -124,8 +146,13 @@ void corun__exit(struct corun__rt *rt, struct corun__co *co)
 	/* Our stack goes back to the pool now if that writes only the pool:
 	 * nothing can take it before we have switched away (spawning is not
 	 * possible in between). If giving it back might trim its pages under
-	 * our feet, whoever runs next does it (corun__reap). */
+	 * our feet, whoever runs next does it (corun__reap); so too under
+	 * TSan, whose fiber for us can only be destroyed from another. */
+#ifdef CORUN__TSAN
+	if (1) {
+#else
 	if (!corun__stack_put_fast(&co->stack)) {
+#endif
 		corun__reap(rt); /* an earlier one: we are not on its stack */
 		rt->dead = co;
 	}

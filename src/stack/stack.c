@@ -10,6 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
 /* A slab reserves at least this much address space at first and doubles per
  * slab of the same size, up to SLAB_MAX: few mappings for many stacks, and
  * little reserved for a program with a handful of coroutines. */
@@ -24,6 +28,11 @@ void corun__stacks_init(struct corun__stacks *s)
 
 void corun__stacks_fini(struct corun__stacks *s)
 {
+#ifdef CORUN_HAVE_VALGRIND
+	for (size_t i = 0; i < s->nvg; i++)
+		VALGRIND_STACK_DEREGISTER(s->vg_ids[i]);
+	free(s->vg_ids);
+#endif
 	for (size_t i = 0; i < s->nslabs; i++)
 		munmap(s->slabs[i].base, s->slabs[i].len);
 	for (struct corun__stack_class *c = s->classes, *next; c; c = next) {
@@ -80,7 +89,7 @@ static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 	/* Where transparent huge pages are "always", the first touch of a stack
 	 * would fault in 2 MiB; a stack wants 4 KiB at a time. */
 	(void)madvise(p, len, MADV_NOHUGEPAGE);
-	s->slabs[s->nslabs++] = (struct corun__slab){ p, len };
+	s->slabs[s->nslabs++] = (struct corun__slab){ p, len, c->size };
 	c->carve = p;
 	c->left = n;
 	if (2 * len <= SLAB_MAX)
@@ -106,6 +115,20 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	/* Carve the next slot: its guard is installed now, once for good. */
 	if (corun__guard_install(c->carve, s->page) < 0)
 		goto nomem;
+#ifdef CORUN_HAVE_VALGRIND
+	/* Tell valgrind it is a stack, once for the slot's life: switching
+	 * onto it is then not taken for a wild change of stack pointer. */
+	if (s->nvg == s->vgcap) {
+		size_t cap = s->vgcap ? 2 * s->vgcap : 256;
+		unsigned *ids = realloc(s->vg_ids, cap * sizeof *ids);
+		if (!ids)
+			goto nomem;
+		s->vg_ids = ids;
+		s->vgcap = cap;
+	}
+	s->vg_ids[s->nvg++] = VALGRIND_STACK_REGISTER(c->carve + s->page,
+						      c->carve + s->page + size);
+#endif
 	out->lo = c->carve + s->page;
 	out->size = size;
 	out->cls = c;

@@ -49,6 +49,7 @@ struct corun__stack_class {
 struct corun__slab {
 	void *base;
 	size_t len;
+	size_t stack_size; /* of its stacks; each slot is a guard page and one */
 };
 
 struct corun__stacks {
@@ -57,6 +58,8 @@ struct corun__stacks {
 	struct corun__stack_class *last;    /* the one used last */
 	struct corun__slab *slabs;
 	size_t nslabs, slabcap;
+	unsigned *vg_ids; /* valgrind's ids of the stacks carved (valgrind builds) */
+	size_t nvg, vgcap;
 };
 
 void corun__stacks_init(struct corun__stacks *s);

@@ -1,0 +1,79 @@
+/*
+ * The sanitizer hooks declared in tooling.h. Built in every configuration;
+ * the scheduler calls them only when CORUN__TOOLED.
+ */
+#include "runtime.h"
+#include "tooling.h"
+
+void corun__tool_init(struct corun__rt *rt)
+{
+#ifdef CORUN__TSAN
+	rt->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
+	(void)rt;
+}
+
+void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
+		       const struct corun__stack *st)
+{
+#ifdef CORUN__ASAN
+	/* Only frames that never returned can have left poison: the entry's,
+	 * near the top. The top 64 KiB covers them without clearing the
+	 * shadow of a whole 2 MiB stack on every spawn. */
+	size_t span = st->size < (64u << 10) ? st->size : (64u << 10);
+	ASAN_UNPOISON_MEMORY_REGION(st->lo + st->size - span, span);
+	co->asan_fake = NULL;
+#endif
+#ifdef CORUN__TSAN
+	co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	(void)rt;
+	(void)co;
+	(void)st;
+}
+
+void corun__tool_dead(struct corun__rt *rt, struct corun__co *co)
+{
+#ifdef CORUN__TSAN
+	if (co->tsan_fiber)
+		__tsan_destroy_fiber(co->tsan_fiber);
+	co->tsan_fiber = NULL;
+#endif
+	(void)rt;
+	(void)co;
+}
+
+void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next)
+{
+#ifdef CORUN__ASAN
+	const void *bottom = next == &rt->main ? rt->asan_main_bottom : next->stack.lo;
+	size_t size = next == &rt->main ? rt->asan_main_size : next->stack.size;
+	/* A coroutine that ended will never come back: no fake stack to keep. */
+	__sanitizer_start_switch_fiber(cur->state == CORUN__ENDED ? NULL : &cur->asan_fake,
+				       bottom, size);
+	rt->asan_from = cur;
+#endif
+#ifdef CORUN__TSAN
+	__tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+	(void)rt;
+	(void)cur;
+	(void)next;
+}
+
+void corun__tool_after(struct corun__rt *rt, struct corun__co *cur)
+{
+#ifdef CORUN__ASAN
+	const void *bottom;
+	size_t size;
+	__sanitizer_finish_switch_fiber(cur->asan_fake, &bottom, &size);
+	/* The main context's stack is the one corun did not make: learn its
+	 * bounds the first time we leave it. */
+	if (rt->asan_from == &rt->main) {
+		rt->asan_main_bottom = bottom;
+		rt->asan_main_size = size;
+	}
+#endif
+	(void)rt;
+	(void)cur;
+}

@@ -1,0 +1,67 @@
+/*
+ * Hooks that let AddressSanitizer, ThreadSanitizer and valgrind see through
+ * corun's stack switches. In an ordinary build every one of them compiles
+ * to nothing, and the switch stays a tail call.
+ *
+ * ASan: every switch is bracketed by __sanitizer_start_switch_fiber (on the
+ * side that leaves, naming the stack it goes to) and
+ * __sanitizer_finish_switch_fiber (on the side that arrives), so ASan knows
+ * which stack is current: no false "stack overflow", no missed bugs, and
+ * fake stacks for use-after-return stay per coroutine. A reused stack is
+ * unpoisoned first: frames that never returned (a coroutine's entry never
+ * does) leave their redzones behind.
+ * TSan: one fiber per coroutine, switched to before every switch.
+ * valgrind: the stack layer registers each stack once, when its slot is
+ * carved (see stack.c), so spawning costs nothing extra there.
+ */
+#ifndef CORUN_TOOLING_H
+#define CORUN_TOOLING_H
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORUN__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CORUN__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CORUN__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CORUN__TSAN 1
+#endif
+
+#if defined(CORUN__ASAN) || defined(CORUN__TSAN)
+#define CORUN__TOOLED 1 /* switches are not tail calls: work follows them */
+#else
+#define CORUN__TOOLED 0
+#endif
+
+#ifdef CORUN__ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef CORUN__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+struct corun__rt;
+struct corun__co;
+
+struct corun__stack;
+
+/* A coroutine whose record will be `co` is being made on stack `st`, which
+ * may have been used before. Called before the record is written. */
+void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
+		       const struct corun__stack *st);
+/* A coroutine's context is gone for good (its stack is being pooled). */
+void corun__tool_dead(struct corun__rt *rt, struct corun__co *co);
+/* The runtime was just created, in the thread's main context. */
+void corun__tool_init(struct corun__rt *rt);
+/* Around a switch from cur to next: before leaves cur; after runs in cur
+ * when it is resumed (or, for a fresh coroutine, first thing in it). */
+void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
+void corun__tool_after(struct corun__rt *rt, struct corun__co *cur);
+
+#endif
