@@ -59,6 +59,7 @@ __attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
 	if (cur->fpctl | next->fpctl)
 		fp_handoff(rt, cur, next);
 	corun__tool_before(rt, cur, next);
+	CORUN__TOOL_SWITCH_FIBER(next);
 	int carried = corun__ctx_switch(&cur->sp, next->sp, 0);
 	corun__tool_after(rt, cur);
 	return carried;

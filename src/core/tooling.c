@@ -53,9 +53,8 @@ void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct coru
 				       bottom, size);
 	rt->asan_from = cur;
 #endif
-#ifdef CORUN__TSAN
-	__tsan_switch_to_fiber(next->tsan_fiber, 0);
-#endif
+	/* TSan's fiber switch is not here but in the scheduler, right before
+	 * the context switch (see CORUN__TOOL_SWITCH_FIBER). */
 	(void)rt;
 	(void)cur;
 	(void)next;

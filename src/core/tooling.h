@@ -59,6 +59,15 @@ void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
 void corun__tool_dead(struct corun__rt *rt, struct corun__co *co);
 /* The runtime was just created, in the thread's main context. */
 void corun__tool_init(struct corun__rt *rt);
+/* TSan's fiber switch must come right before the context switch: even the
+ * return of an instrumented function in between would run on the new
+ * fiber's shadow stack and corrupt it. */
+#ifdef CORUN__TSAN
+#define CORUN__TOOL_SWITCH_FIBER(next) __tsan_switch_to_fiber((next)->tsan_fiber, 0)
+#else
+#define CORUN__TOOL_SWITCH_FIBER(next) ((void)0)
+#endif
+
 /* Around a switch from cur to next: before leaves cur; after runs in cur
  * when it is resumed (or, for a fresh coroutine, first thing in it). */
 void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
