@@ -1,5 +1,6 @@
-# Run PROGRAM and compare what it prints with EXPECTED, line by line.
-execute_process(COMMAND ${PROGRAM} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+# Run PROGRAM (under WRAPPER, a ;-list, if given) and compare what it
+# prints with EXPECTED, line by line.
+execute_process(COMMAND ${WRAPPER} ${PROGRAM} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${PROGRAM} exited with ${rc}")
 endif()

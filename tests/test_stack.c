@@ -331,6 +331,47 @@ static void out_of_memory(void)
 	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+/* ---- the kernel's map limit, when guards fall back to mprotect */
+static void map_limit(void)
+{
+	if (corun__guard_kind() != CORUN__GUARD_MPROTECT) {
+		fprintf(stderr, "   madvise guards need no mappings: nothing to exhaust here\n");
+		return;
+	}
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		corun_attr a;
+		corun_attr_init(&a);
+		a.stack_size = CORUN_STACK_MIN;
+		/* Detached, so that their handle slots are free once they end:
+		 * growing the table would need a mapping, and there is none. */
+		a.flags = CORUN_DETACHED;
+		long n = 0;
+		corun_t h;
+		while ((h = corun_go_attr(count_end, NULL, &a)) > 0)
+			n++;
+		CHECK_EQ(errno, ENOMEM);
+		/* Each mprotect guard splits a slab: two mappings per stack. */
+		CHECK(n > 20000);
+		CHECK(n < 65530);
+		fprintf(stderr, "   %ld coroutines, then ENOMEM\n", n);
+		finished = 0;
+		CHECK_EQ(corun_run(), 0);
+		CHECK_EQ(finished, n);
+		/* Their stacks are pooled, guards and all: no new mapping needed. */
+		for (int i = 0; i < 1000; i++)
+			CHECK(corun_go_attr(count_end, NULL, &a) > 0);
+		CHECK_EQ(corun_run(), 0);
+		CHECK_EQ(finished, n + 1000);
+		_exit(0);
+	}
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	page = (size_t)sysconf(_SC_PAGESIZE);
@@ -340,5 +381,6 @@ int main(void)
 	RUN(pool_reuse);
 	RUN(trimming);
 	RUN(out_of_memory);
+	RUN(map_limit);
 	return 0;
 }

@@ -9,6 +9,15 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef VALGRIND_STACK_REGISTER
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#endif
+
 #define STACK (64 * 1024)
 
 static void *main_ctx;
@@ -17,6 +26,7 @@ static void *new_stack(void)
 {
 	char *p = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(p != MAP_FAILED);
+	(void)VALGRIND_STACK_REGISTER(p, p + STACK); /* as corun's own stacks are */
 	return p + STACK; /* page aligned, so CORUN__CTX_ALIGN aligned */
 }
 

@@ -100,6 +100,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
 	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
 		corun__tool_spawn(rt, co, &st);
+	corun__stack_reuse(&rt->stacks, &st, (const char *)co - 64); /* + first frame */
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->detached = (flags & CORUN_DETACHED) != 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #ifdef CORUN_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
@@ -24,6 +25,19 @@ void corun__stacks_init(struct corun__stacks *s)
 {
 	memset(s, 0, sizeof *s);
 	s->page = (size_t)sysconf(_SC_PAGESIZE);
+#ifdef CORUN_HAVE_VALGRIND
+	s->on_valgrind = RUNNING_ON_VALGRIND != 0;
+#endif
+}
+
+void corun__stack_reuse_vg(const struct corun__stack *st, const char *from)
+{
+#ifdef CORUN_HAVE_VALGRIND
+	(void)VALGRIND_MAKE_MEM_UNDEFINED(from, (size_t)(st->lo + st->size - from));
+#else
+	(void)st;
+	(void)from;
+#endif
 }
 
 void corun__stacks_fini(struct corun__stacks *s)

@@ -60,7 +60,21 @@ struct corun__stacks {
 	size_t nslabs, slabcap;
 	unsigned *vg_ids; /* valgrind's ids of the stacks carved (valgrind builds) */
 	size_t nvg, vgcap;
+	int on_valgrind;  /* running under valgrind: see corun__stack_reuse */
 };
+
+/* A stack is being handed out again, and [from, lo + size) is about to be
+ * written by a context that is not running on it. Under memcheck, memory
+ * that an earlier coroutine's returning frames left below its stack
+ * pointer counts as dead; make it plain undefined memory again. One
+ * predictable branch when not under valgrind. */
+void corun__stack_reuse_vg(const struct corun__stack *st, const char *from);
+static inline void corun__stack_reuse(const struct corun__stacks *s,
+				      const struct corun__stack *st, const char *from)
+{
+	if (__builtin_expect(s->on_valgrind, 0))
+		corun__stack_reuse_vg(st, from);
+}
 
 void corun__stacks_init(struct corun__stacks *s);
 
