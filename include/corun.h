@@ -16,6 +16,15 @@
  * been joined (see corun_run), by corun_shutdown, or when the thread exits.
  * Handles, coroutines and stacks never cross threads; nothing is locked.
  *
+ * Stack overflow: the first runtime of the process installs a SIGSEGV and
+ * SIGBUS handler (chaining to the one installed before it), and each
+ * runtime gives its thread an alternate signal stack unless it has one. A
+ * fault in a guard page prints
+ *     corun: stack overflow in coroutine <id> "<name>" (stack <N> bytes)
+ * and the process then dies of the signal's default action; every other
+ * fault goes to the previous handler. A program that installs its own
+ * handler afterwards replaces corun's (and loses the report).
+ *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
  * leave the runtime usable. Each function lists its errors below; the table
  * at the end of this file gathers them, and tests/ hits every row.
