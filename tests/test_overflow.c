@@ -15,14 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 int clash_frame(size_t n); /* overflow_clash.c, with -fstack-clash-protection */
 
@@ -224,13 +216,6 @@ static void child_own_then_overflow(void)
  * before corun's: the default action, or under a sanitizer, the
  * sanitizer's, which reports it and exits with a status (UBSan may catch a
  * null load even before it faults). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
 
 static void check_not_overflow(const struct death *d)
 {

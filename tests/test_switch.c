@@ -9,12 +9,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef VALGRIND_STACK_REGISTER
+#ifndef VALGRIND_STACK_REGISTER /* check.h includes valgrind.h when it can */
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #endif
 

@@ -38,6 +38,14 @@
 #define CORUN__TOOLED 0
 #endif
 
+/* Under TSan an ended coroutine's fiber must be destroyed from another
+ * context, so its end always goes through the runtime's `dead`. */
+#ifdef CORUN__TSAN
+#define CORUN__TOOL_DEFER_END 1
+#else
+#define CORUN__TOOL_DEFER_END 0
+#endif
+
 #ifdef CORUN__ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
