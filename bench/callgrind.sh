@@ -2,6 +2,10 @@
 # Instructions per operation, from valgrind's callgrind: each operation is
 # run N and 2N times by corun_instr, and the difference of the two totals
 # is divided by N (so start-up costs cancel). Repeatable, unlike timings.
+# For native counts, configure BUILD_DIR with -DCORUN_VALGRIND=OFF: with
+# valgrind support on, a spawn under any valgrind tool (callgrind too) also
+# makes a memcheck request, about 20 instructions that natively are one
+# untaken branch.
 # Usage: bench/callgrind.sh BUILD_DIR [N]
 set -eu
 build=${1:?usage: callgrind.sh BUILD_DIR [N]}
