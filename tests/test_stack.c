@@ -1,16 +1,16 @@
 /*
  * Stacks: size limits and rounding, the guard page really faults (also with
  * the mprotect fallback: CTest runs this program a second time with
- * CORUN_GUARD=mprotect), overflow kills with SIGSEGV instead of corrupting,
- * pooled stacks are reused, old ones give their pages back, and running out
- * of memory is an error return after which everything still works.
+ * CORUN_GUARD=mprotect), pooled stacks are reused, old ones give their
+ * pages back, and running out of memory or mappings is an error return
+ * after which everything still works. (What an overflow does is
+ * test_overflow.c's.)
  */
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <corun.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -117,71 +117,6 @@ static void guards(void)
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < 50; i++)
 		CHECK_EQ(corun_join(h[i], NULL), 0);
-}
-
-/* ---- overflow: the process dies by SIGSEGV at the guard */
-static volatile char sink;
-static volatile int depth_limit = 1 << 30; /* never reached */
-
-static int recurse(int n);
-static int (*volatile again)(int) = recurse; /* no compiler may make it a loop */
-
-static int recurse(int n)
-{
-	volatile char pad[512];
-	pad[0] = (char)n;
-	sink = pad[0];
-	if (n >= depth_limit)
-		return 0;
-	return again(n + 1) + pad[0];
-}
-
-static void *overflow_body(void *arg)
-{
-	(void)arg;
-	return (void *)(intptr_t)recurse(0);
-}
-
-static void write_lowest(volatile char *p)
-{
-	p[0] = 1;
-}
-/* Called through a pointer, so the array below must really be laid out
- * (clang otherwise keeps only the two bytes it sees used). */
-static void (*volatile write_lowest_p)(volatile char *) = write_lowest;
-
-static void *big_local(void *arg)
-{
-	(void)arg;
-	/* As large as the whole stack: its lowest byte lies in the guard. */
-	volatile char buf[CORUN_STACK_MIN];
-	buf[sizeof buf - 1] = 0;
-	write_lowest_p(buf);
-	return (void *)(intptr_t)buf[sizeof buf - 1];
-}
-
-static void overflow_dies(corun_fn body)
-{
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		corun_attr a;
-		corun_attr_init(&a);
-		a.stack_size = CORUN_STACK_MIN;
-		corun_go_attr(body, NULL, &a);
-		corun_run();
-		_exit(0); /* overflow went unnoticed */
-	}
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status));
-	CHECK_EQ(WTERMSIG(status), SIGSEGV);
-}
-
-static void overflow(void)
-{
-	overflow_dies(overflow_body);
-	overflow_dies(big_local);
 }
 
 /* ---- the newest freed stack is reused first; spawning in a loop maps
@@ -384,7 +319,6 @@ int main(void)
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	RUN(sizes);
 	RUN(guards);
-	RUN(overflow);
 	RUN(pool_reuse);
 	RUN(trimming);
 	RUN(out_of_memory);
