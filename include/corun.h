@@ -11,10 +11,15 @@
  *   corun_run()            drive this thread's coroutines until none is left
  *   corun_join(h, &res)    wait for a coroutine to end and take its result
  *
- * Every runtime belongs to one OS thread: it is created by the first
- * corun_go on that thread and released when its last coroutine has ended and
- * been joined (see corun_run), by corun_shutdown, or when the thread exits.
- * Handles, coroutines and stacks never cross threads; nothing is locked.
+ * Every runtime belongs to one OS thread. The first corun_go on a thread
+ * creates it; it then lives until the thread exits or the thread calls
+ * corun_shutdown. Running out of work does not release it: corun_run
+ * returning, or the last join, leaves the pooled stacks, the handle table
+ * and the ready queue in place for the next spawn, which then needs no
+ * system call. Stacks the pool has not handed out for a while go back to
+ * the kernel by themselves (see corun_set_stack_decay); corun_trim gives
+ * back all idle ones at once. Handles, coroutines and stacks never cross
+ * threads; nothing is locked.
  *
  * Stack overflow: the first runtime of the process installs a SIGSEGV and
  * SIGBUS handler (chaining to the one installed before it), and each
@@ -170,8 +175,7 @@ CORUN_API int corun_park(void);
 /*
  * Run the calling thread's coroutines until none is left, then return 0.
  * Spawns made during the run are run too. May be called again after more
- * spawns. When it returns 0 and every coroutine has also been joined (or was
- * detached), the thread's runtime is released: stacks, slabs, the table.
+ * spawns. The runtime stays, ready for them (see the top of this file).
  *
  * Returns 0, or -1 with errno:
  *   EPERM    called from inside a coroutine (only the thread's main context
@@ -239,10 +243,12 @@ CORUN_API const char *corun_name(corun_t h);
 CORUN_API size_t corun_count(void);
 
 /*
- * Release the calling thread's runtime now: the stack pool, its slabs and
- * the handle table. Results not yet joined are dropped; their handles go
- * stale (ESRCH). A later corun_go starts a fresh runtime. Returns 0 (also
- * when there is no runtime), or -1 with errno:
+ * Release the calling thread's runtime now: every stack and slab (unmapped),
+ * the handle table, the ready queue and the alternate signal stack corun
+ * gave the thread. Results not yet joined are dropped; their handles go
+ * stale (ESRCH). A later corun_go starts a fresh runtime. The thread's exit
+ * does the same. Returns 0 (also when there is no runtime), or -1 with
+ * errno:
  *   EPERM  called from inside a coroutine
  *   EBUSY  some coroutine has not ended (corun_count() > 0)
  */

@@ -1,7 +1,8 @@
 /*
  * Scheduling: FIFO round robin, spawns going to the back, park from the main
  * context (one step), corun_run again after more spawns, and the runtime's
- * lifetime (created on first spawn, released when nothing is left).
+ * lifetime (created on first spawn, kept when idle, released by
+ * corun_shutdown; test_threads.c checks the release at thread exit).
  */
 #include "check.h"
 
@@ -217,27 +218,53 @@ static void *nothing(void *arg)
 	return arg;
 }
 
-/* ---- the runtime exists while anything is in it, and only then */
+/* ---- the runtime lives until corun_shutdown, idle or not */
+static void *slab_of_self(void *arg)
+{
+	(void)arg;
+	return corun__tls->stacks.slabs[0].base;
+}
+
 static void runtime_lifetime(void)
 {
 	CHECK_PTR_EQ(corun__tls, NULL);
+	long maps0 = count_mappings();
 	corun_t h = corun_go(child, NULL);
 	CHECK(h > 0);
-	CHECK(corun__tls != NULL);
+	struct corun__rt *rt = corun__tls;
+	CHECK(rt != NULL);
 	CHECK_EQ(corun_run(), 0);
-	CHECK(corun__tls != NULL); /* h's result waits for its join */
+	CHECK_PTR_EQ(corun__tls, rt); /* idle: kept */
 	CHECK_EQ(corun_join(h, NULL), 0);
-	CHECK_PTR_EQ(corun__tls, NULL); /* last one joined: released */
+	CHECK_PTR_EQ(corun__tls, rt); /* nothing left at all: still kept */
+	long maps1 = count_mappings();
+	if (EXACT_MAPPINGS)
+		CHECK(maps1 > maps0); /* at least the slab */
 
-	h = corun_go(child, NULL);
-	CHECK_EQ(corun_detach(h), 0);
-	CHECK_EQ(corun_run(), 0);
-	CHECK_PTR_EQ(corun__tls, NULL); /* detached ones need no join */
+	/* Spawning, joining, detaching and running again on the idle runtime
+	 * maps nothing and unmaps nothing: the same slab, the same count. */
+	void *slab;
+	for (int i = 0; i < 1000; i++) {
+		h = corun_go(slab_of_self, NULL);
+		CHECK_EQ(corun_join(h, &slab), 0);
+		CHECK_PTR_EQ(corun__tls, rt);
+		h = corun_go(child, NULL);
+		CHECK_EQ(corun_detach(h), 0);
+		CHECK_EQ(corun_run(), 0);
+	}
+	CHECK(is_mapped(slab));
+	if (EXACT_MAPPINGS)
+		CHECK_EQ(count_mappings(), maps1);
 
+	/* corun_shutdown releases it: the slab is unmapped, and the process
+	 * is back to the mappings it had before the first spawn. */
 	h = corun_go(child, NULL);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(corun_shutdown(), 0); /* drops h's result */
 	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK(!is_mapped(slab));
+	if (EXACT_MAPPINGS)
+		CHECK_EQ(count_mappings(), maps0);
 	CHECK_ERRNO(corun_join(h, NULL), ESRCH);
 	CHECK_EQ(corun_shutdown(), 0); /* nothing to release: fine */
 
@@ -250,18 +277,21 @@ static void runtime_lifetime(void)
 	CHECK_EQ(corun_join(h2, NULL), 0);
 
 	/* Not even after many runtimes have come and gone on this thread:
-	 * each spawn + join below creates and releases one, and each new
+	 * each round below creates one and shuts it down, and each new
 	 * coroutine lands in slot 0 again. */
+	CHECK_EQ(corun_shutdown(), 0);
 	corun_t first = corun_go(nothing, NULL);
 	CHECK_EQ(corun_join(first, NULL), 0);
 	corun_t prev = first;
 	for (int i = 0; i < 70000; i++) {
+		CHECK_EQ(corun_shutdown(), 0);
 		corun_t now = corun_go(nothing, NULL);
 		CHECK(now > prev);
 		CHECK_ERRNO(corun_join(first, NULL), ESRCH);
 		CHECK_EQ(corun_join(now, NULL), 0);
 		prev = now;
 	}
+	CHECK_EQ(corun_shutdown(), 0);
 	CHECK_PTR_EQ(corun__tls, NULL);
 }
 

@@ -1,14 +1,18 @@
 /*
  * Threads: each OS thread has its own runtime. Two threads run their own
  * coroutines at the same time without seeing each other's; a handle is
- * refused on any thread but its own; a thread that exits with coroutines
- * left behind releases its runtime (tests under ASan and valgrind see it).
+ * refused on any thread but its own; a thread that exits releases its
+ * runtime, idle or with coroutines left behind: its slabs are unmapped and
+ * the process has the mappings it had before (and ASan and valgrind see no
+ * leak).
  */
 #include "check.h"
 
 #include <corun.h>
 #include <pthread.h>
 #include <stdint.h>
+
+#include "../src/core/runtime.h" /* white box: where the runtime mapped */
 
 enum { PER_THREAD = 1000, PARKS = 100 };
 
@@ -80,7 +84,11 @@ static void two_threads(void)
 	CHECK_ERRNO(corun_join(tr[0].mine, NULL), ESRCH);
 }
 
-/* ---- threads that exit with coroutines still in their runtime */
+/* ---- threads that exit release their runtime, idle or not */
+/* Where the thread's runtime had its first slab and its alternate signal
+ * stack, to check that both are gone after the thread. */
+static void *slab_seen, *altstack_seen;
+
 static void *never_runs(void *arg)
 {
 	(void)arg;
@@ -93,6 +101,8 @@ static void *leave_behind(void *arg)
 	(void)arg;
 	for (int i = 0; i < 100; i++)
 		CHECK(corun_go(never_runs, NULL) > 0);
+	slab_seen = corun__tls->stacks.slabs[0].base;
+	altstack_seen = corun__tls->altstack;
 	return NULL;
 }
 
@@ -110,21 +120,65 @@ static void *leave_deadlocked(void *arg)
 	cyc[1] = corun_go(cyc_body, (void *)(intptr_t)0);
 	CHECK_ERRNO(corun_run(), EDEADLK);
 	CHECK_EQ(corun_count(), 2);
+	slab_seen = corun__tls->stacks.slabs[0].base;
+	altstack_seen = corun__tls->altstack;
 	return NULL;
 }
 
-static void exit_with_leftovers(void)
+static void *ret_arg(void *arg)
+{
+	return arg;
+}
+
+static void *idle_runtime(void *arg)
+{
+	(void)arg;
+	corun_t h = corun_go(ret_arg, NULL);
+	CHECK(h > 0);
+	CHECK_EQ(corun_join(h, NULL), 0); /* nothing left: the runtime stays */
+	CHECK(corun__tls != NULL);
+	slab_seen = corun__tls->stacks.slabs[0].base;
+	altstack_seen = corun__tls->altstack;
+	CHECK(is_mapped(slab_seen));
+	return NULL;
+}
+
+static void *nothing_thread(void *arg)
+{
+	return arg;
+}
+
+/* Run fn on a thread of its own; check that what its runtime mapped is
+ * unmapped after the thread is joined. */
+static void released_at_exit(void *(*fn)(void *))
 {
 	pthread_t t;
-	CHECK_EQ(pthread_create(&t, NULL, leave_behind, NULL), 0);
+	/* A first thread that does nothing: glibc keeps its stack for the
+	 * next one, so the counts below see only what the runtime did. */
+	CHECK_EQ(pthread_create(&t, NULL, nothing_thread, NULL), 0);
 	CHECK_EQ(pthread_join(t, NULL), 0);
-	CHECK_EQ(pthread_create(&t, NULL, leave_deadlocked, NULL), 0);
+	long maps0 = count_mappings();
+	slab_seen = altstack_seen = NULL;
+	CHECK_EQ(pthread_create(&t, NULL, fn, NULL), 0);
 	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK(slab_seen != NULL);
+	CHECK(!is_mapped(slab_seen));
+	if (altstack_seen)
+		CHECK(!is_mapped(altstack_seen));
+	if (EXACT_MAPPINGS)
+		CHECK_EQ(count_mappings(), maps0);
+}
+
+static void exit_releases(void)
+{
+	released_at_exit(idle_runtime);
+	released_at_exit(leave_behind);
+	released_at_exit(leave_deadlocked);
 }
 
 int main(void)
 {
 	RUN(two_threads);
-	RUN(exit_with_leftovers);
+	RUN(exit_releases);
 	return 0;
 }

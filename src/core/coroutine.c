@@ -79,13 +79,13 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
 	if (rt->live + 2 > rt->mask + 1 && corun__ready_reserve(rt, rt->live + 2) < 0)
-		goto fail; /* room for all of them and main, so waking never fails */
+		return -1; /* room for all of them and main, so waking never fails */
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
-		goto fail;
+		return -1;
 	slot = corun__slot_new(&rt->handles, &idx);
 	if (!slot) {
 		corun__stack_put(&st);
-		goto fail;
+		return -1;
 	}
 
 	/* The record sits at the top of the stack, the first frame below it.
@@ -128,9 +128,6 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 
 inval:
 	errno = EINVAL;
-	return -1;
-fail:
-	corun__rt_release_if_idle(rt); /* a first spawn that failed leaves none */
 	return -1;
 }
 
@@ -180,8 +177,6 @@ int corun_join(corun_t h, void **result)
 			*result = s->u.result;
 		corun__slot_free(&rt->handles, idx);
 	}
-	if (self == &rt->main)
-		corun__rt_release_if_idle(rt);
 	return 0;
 }
 
@@ -193,8 +188,6 @@ int corun_detach(corun_t h)
 		return -1;
 	if (s->state == CORUN__SLOT_DONE) {
 		corun__slot_free(&rt->handles, (uint32_t)(s - rt->handles.slots));
-		if (rt->current == &rt->main)
-			corun__rt_release_if_idle(rt);
 		return 0;
 	}
 	struct corun__co *co = s->u.co;

@@ -1,6 +1,9 @@
 /*
- * The runtime's life: one per OS thread, created by the first spawn,
- * released when nothing is left in it, by corun_shutdown, or at thread exit.
+ * The runtime's life: one per OS thread, created by the first spawn and
+ * kept until corun_shutdown or the thread's exit. Running out of work does
+ * not release it: building one costs system calls and page faults (slabs,
+ * the alternate signal stack, the tables), and a program that spawns one
+ * coroutine, joins it, and spawns again would pay them every time.
  */
 #include "runtime.h"
 
@@ -78,12 +81,6 @@ static void release(struct corun__rt *rt)
 		pthread_setspecific(exit_key, NULL);
 	free(rt);
 	errno = saved;
-}
-
-void corun__rt_release_if_idle(struct corun__rt *rt)
-{
-	if (rt->current == &rt->main && rt->live == 0 && rt->handles.used == 0)
-		release(rt);
 }
 
 int corun_shutdown(void)

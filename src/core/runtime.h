@@ -205,7 +205,6 @@ extern __thread struct corun__rt *corun__tls
 
 /* runtime.c */
 struct corun__rt *corun__rt_get(void); /* creates; NULL + ENOMEM */
-void corun__rt_release_if_idle(struct corun__rt *rt);
 
 /* Give the stack of the coroutine that ended last back to the pool, once
  * we are surely off it. */

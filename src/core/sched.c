@@ -187,8 +187,5 @@ int corun_run(void)
 		errno = EPERM;
 		return -1;
 	}
-	if (corun__drive(rt, NULL) < 0)
-		return -1;
-	corun__rt_release_if_idle(rt);
-	return 0;
+	return corun__drive(rt, NULL);
 }
