@@ -6,7 +6,8 @@
  *
  *   corun_bench [--quick] [--trials N] [--scale X] [--csv FILE] [--only LIST]
  *
- * LIST is a comma-separated subset of: switch,park,spawn,memory,capacity.
+ * LIST is a comma-separated subset of: switch,park,spawn,churn,threads,
+ * growth,giveback,memory,capacity.
  * --quick runs every benchmark small, as a smoke test (CI); it judges
  * nothing. Timings belong here, never in the tests.
  */
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,7 +223,8 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--quick] [--trials N] [--scale X] "
-					"[--csv FILE] [--only switch,park,spawn,memory,capacity]\n",
+					"[--csv FILE] [--only switch,park,spawn,churn,threads,"
+					"growth,giveback,memory,capacity]\n",
 				argv[0]);
 			return 2;
 		}
@@ -303,6 +306,114 @@ int main(int argc, char **argv)
 		report("spawn", "glibc makecontext, pooled stack", "-", &uc, "ns");
 		ratio("corun (join) / boost make_fcontext", &j1, &bo);
 		ratio("corun (detached) / boost make_fcontext", &det, &bo);
+	}
+	if (wanted(only, "churn")) {
+		header("churn: batches of B coroutines touching 1 KiB, spawned, run to their end, "
+		       "repeated (ns per coroutine, steady state)");
+		long bs[] = { 1, 100, 1000, 10000, 100000 };
+		size_t stacks[] = { 16 << 10, 2 << 20 };
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned i = 0; i < sizeof bs / sizeof bs[0]; i++) {
+				long b = bs[i];
+				if (cfg.quick && b > 1000)
+					break;
+				char param[32], impl[64];
+				snprintf(param, sizeof param, "B=%ld", b);
+				struct samples bo = { 0 }, det = { 0 }, joi = { 0 };
+				double fdet, fjoi;
+				const char *sz = k ? "2 MiB" : "16 KiB";
+				if (boost_available()) {
+					bench_boost_churn(b, stacks[k], &bo);
+					snprintf(impl, sizeof impl, "boost fcontext free list, %s", sz);
+					report("churn", impl, param, &bo, "ns");
+				}
+				bench_corun_churn(b, stacks[k], 0, &det, &fdet);
+				snprintf(impl, sizeof impl, "corun detached+run, %s", sz);
+				report("churn", impl, param, &det, "ns");
+				bench_corun_churn(b, stacks[k], 1, &joi, &fjoi);
+				snprintf(impl, sizeof impl, "corun joined, %s", sz);
+				report("churn", impl, param, &joi, "ns");
+				note("page faults per coroutine: detached %.4f, joined %.4f", fdet, fjoi);
+				if (csv)
+					fprintf(csv, "churn-faults,corun detached %s,%s,%.5f,%.5f,%.5f,faults,1\n"
+						     "churn-faults,corun joined %s,%s,%.5f,%.5f,%.5f,faults,1\n",
+						sz, param, fdet, fdet, fdet, sz, param, fjoi, fjoi, fjoi);
+				ratio("corun detached / fcontext free list", &det, &bo);
+				ratio("corun joined / fcontext free list", &joi, &bo);
+			}
+	}
+	if (wanted(only, "threads")) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		printf("\nthreads: T threads at once, one per CPU, each its own runtime (aggregate "
+		       "million operations/s, median of %d; speed-up against T = 1)\n", cfg.trials);
+		/* Unpinned: each thread pins itself to its own CPU. */
+		cpu_set_t all;
+		CPU_ZERO(&all);
+		for (long c = 0; c < ncpu; c++)
+			CPU_SET(c, &all);
+		sched_setaffinity(0, sizeof all, &all);
+		long bs[] = { 0, 1, 1000, 100000 };
+		for (unsigned i = 0; i < sizeof bs / sizeof bs[0]; i++) {
+			if (cfg.quick && bs[i] > 1000)
+				break;
+			double one = 0;
+			for (long t = 1; t <= ncpu; t = t < ncpu && 2 * t > ncpu ? ncpu : 2 * t) {
+				struct samples s = { 0 };
+				for (int k = 0; k < cfg.trials; k++)
+					add_sample(&s, bench_threads((int)t, bs[i]) / 1e6);
+				char impl[64], param[32];
+				if (bs[i])
+					snprintf(impl, sizeof impl, "churn detached 16 KiB, B=%ld", bs[i]);
+				else
+					snprintf(impl, sizeof impl, "park, 2 coroutines per thread");
+				snprintf(param, sizeof param, "T=%ld", t);
+				report("threads", impl, param, &s, "Mop/s");
+				if (t == 1)
+					one = median(&s);
+				else
+					note("speed-up at T=%ld: %.2fx", t, median(&s) / one);
+			}
+		}
+		sched_setaffinity(0, sizeof set, &set);
+	}
+	if (wanted(only, "growth")) {
+		header("growth: first-time spawns in a fresh process (each carves a new stack), "
+		       "against the kernel's floor (ns per coroutine)");
+		size_t stacks[] = { 16 << 10, 2 << 20 };
+		for (unsigned k = 0; k < 2; k++) {
+			long n = cfg.quick ? 1000 : 50000;
+			struct samples c = { 0 }, f = { 0 };
+			char param[32];
+			snprintf(param, sizeof param, "%zu KiB", stacks[k] >> 10);
+			bench_growth(n, stacks[k], &c, &f);
+			report("growth", "corun first-time spawn + run", param, &c, "ns");
+			report("growth", "floor: guard + fault per stack", param, &f, "ns");
+			ratio("corun / floor", &c, &f);
+		}
+	}
+	if (wanted(only, "giveback")) {
+		printf("\ngiveback: 100,000 idle 16 KiB stacks (top page touched) given back with one "
+		       "coalesced madvise, then touched again\n");
+		printf("  %-16s %16s %18s %22s\n", "advice", "madvise ns/stack", "refault ns/stack",
+		       "resident B/stack after");
+		int adv[] = { MADV_DONTNEED, MADV_FREE };
+		const char *name[] = { "MADV_DONTNEED", "MADV_FREE" };
+		for (int k = 0; k < 2; k++) {
+			struct samples m = { 0 }, r = { 0 }, l = { 0 };
+			for (int t = 0; t < cfg.trials; t++) {
+				double a, b, c;
+				bench_give_back(cfg.quick ? 1000 : 100000, adv[k], &a, &b, &c);
+				add_sample(&m, a);
+				add_sample(&r, b);
+				add_sample(&l, c);
+			}
+			printf("  %-16s %16.1f %18.1f %22.0f\n", name[k], median(&m), median(&r), median(&l));
+			if (csv) {
+				fprintf(csv, "giveback,%s,madvise,%.3f,%.3f,%.3f,ns,%d\n", name[k], median(&m), smin(&m), smax(&m), m.n);
+				fprintf(csv, "giveback,%s,refault,%.3f,%.3f,%.3f,ns,%d\n", name[k], median(&r), smin(&r), smax(&r), r.n);
+				fprintf(csv, "giveback,%s,resident after,%.1f,%.1f,%.1f,bytes,%d\n", name[k], median(&l), smin(&l), smax(&l), l.n);
+			}
+		}
 	}
 	if (wanted(only, "memory")) {
 		printf("\nmemory: resident bytes (VmRSS + VmPTE) per suspended coroutine, 1 KiB of stack touched\n");

@@ -49,6 +49,13 @@ void bench_corun_switch(struct samples *raw, struct samples *park2, struct sampl
 void bench_corun_park(long n, size_t stack, struct samples *out);
 void bench_corun_spawn(struct samples *join1, struct samples *detached);
 
+/* churn.c */
+long churn_total(long b); /* coroutines per trial for batches of b */
+void bench_corun_churn(long b, size_t stack, int joined, struct samples *out, double *faults);
+double bench_threads(int nthreads, long b);
+void bench_growth(long n, size_t stack, struct samples *corun, struct samples *floor);
+void bench_give_back(long n, int advice, double *madv_ns, double *refault_ns, double *left_b);
+
 /* baselines.c */
 void bench_ucontext_switch(struct samples *out);
 void bench_ucontext_spawn(struct samples *out);
@@ -61,6 +68,8 @@ void bench_boost_spawn(struct samples *out);
 /* Bytes resident per suspended context (1 KiB of stack touched each), or
  * -1 when the stacks could not be had. */
 double bench_boost_memory(long n, size_t stack);
+/* Churn in batches of b on stacks from a free list that never trims. */
+void bench_boost_churn(long b, size_t stack, struct samples *out);
 
 /* memory.c: each in a child process of its own */
 struct mem_result {

@@ -70,3 +70,56 @@ extern "C" double bench_boost_memory(long n, std::size_t stack)
 	return per;
 }
 
+
+/* Churn: batches of b contexts, each on a stack from a free list that never
+ * gives anything back (the fastest a pool can be), touching 1 KiB, run to
+ * their end one after the other. ns per context. */
+static void churn_body(transfer_t t)
+{
+	volatile char buf[1024];
+	for (unsigned i = 0; i < sizeof buf; i += 64)
+		buf[i] = 1;
+	jump_fcontext(t.fctx, t.data); /* done: never resumed */
+}
+
+extern "C" void bench_boost_churn(long b, std::size_t stack, struct samples *out)
+{
+	static std::vector<char *> free_list;
+	static std::size_t free_size;
+	if (free_size != stack) { /* a new size: start a new list */
+		for (char *s : free_list)
+			munmap(s, free_size);
+		free_list.clear();
+		free_size = stack;
+	}
+	std::vector<fcontext_t> ctx(static_cast<std::size_t>(b));
+	std::vector<char *> used(static_cast<std::size_t>(b));
+	long total = churn_total(b);
+	for (int k = -1; k < cfg.trials; k++) { /* k = -1: the warm-up batch */
+		long batches = k < 0 ? 1 : (total / b < 1 ? 1 : total / b);
+		double t0 = now_ns();
+		for (long n = 0; n < batches; n++) {
+			for (long i = 0; i < b; i++) {
+				char *s;
+				if (free_list.empty()) {
+					void *p = mmap(nullptr, stack, PROT_READ | PROT_WRITE,
+						       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+					if (p == MAP_FAILED)
+						std::abort();
+					s = static_cast<char *>(p);
+				} else {
+					s = free_list.back();
+					free_list.pop_back();
+				}
+				used[i] = s;
+				ctx[i] = make_fcontext(s + stack, stack, churn_body);
+			}
+			for (long i = 0; i < b; i++) {
+				jump_fcontext(ctx[i], nullptr);
+				free_list.push_back(used[i]);
+			}
+		}
+		if (k >= 0)
+			add_sample(out, (now_ns() - t0) / double(batches * b));
+	}
+}

@@ -20,3 +20,9 @@ double bench_boost_memory(long n, size_t stack)
 	(void)stack;
 	return -1;
 }
+void bench_boost_churn(long b, size_t stack, struct samples *out)
+{
+	(void)b;
+	(void)stack;
+	(void)out;
+}

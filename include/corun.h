@@ -255,6 +255,37 @@ CORUN_API size_t corun_count(void);
 CORUN_API int corun_shutdown(void);
 
 /*
+ * Give back to the kernel, now, the memory of every stack in the calling
+ * thread's pool (stacks of coroutines that have ended). They stay reserved,
+ * guard pages and all: the next spawns that take them fault their pages in
+ * again, which costs about a microsecond per page touched. Adjacent stacks
+ * go back together, in as few madvise calls as they allow. Use it after a
+ * burst, when the memory should come back before the decay interval ends.
+ * Callable from the main context or a coroutine. Returns 0 (also when the
+ * thread has no runtime); it has no error.
+ */
+CORUN_API int corun_trim(void);
+
+/*
+ * How long an ended coroutine's stack may wait unused in its runtime's pool
+ * before its memory goes back to the kernel: ns nanoseconds (default 10 s,
+ * jemalloc's default for dirty pages), 0 for as soon as the pool looks, or
+ * -1 for never (until corun_trim or corun_shutdown). A stack reused within
+ * the interval keeps its pages, so a steady load makes no system call.
+ *
+ * The pool looks every few dozen spawns or returns of the scheduler to the
+ * main context (corun_run, a join from main): a stack is given back between
+ * one and two intervals after it was last used, as long as the thread goes
+ * on using corun; a runtime left alone keeps its stacks until it is used
+ * again. Giving back is done a batch of 1,024 stacks at a time, coalesced,
+ * never inside the spawn or end of a coroutine that finds a warm stack.
+ * Process-wide; each runtime follows a change the next time it looks.
+ *
+ * Returns 0, or -1 with errno EINVAL when ns < -1.
+ */
+CORUN_API int corun_set_stack_decay(int64_t ns);
+
+/*
  * Error table: every errno each function can set (tests/test_errors.c
  * checks each row).
  *
@@ -281,6 +312,9 @@ CORUN_API int corun_shutdown(void);
  *   corun_count       (none)
  *   corun_shutdown    EPERM    called from a coroutine
  *                     EBUSY    some coroutine has not ended
+ *   corun_trim        (none)
+ *   corun_set_stack_decay
+ *                     EINVAL   ns < -1
  */
 
 #ifdef __cplusplus

@@ -220,6 +220,31 @@ static void shutdown(void)
 	CHECK_ERRNO(corun_shutdown(), EBUSY);  /* the deadlocked ones are alive */
 }
 
+static void *trim_inside(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_trim(), 0);
+	return arg;
+}
+
+static void trim_and_decay(void)
+{
+	/* corun_trim has no error: from main, from a coroutine, on a thread
+	 * with deadlocked coroutines (this one now), the runtime still works. */
+	CHECK_EQ(corun_trim(), 0);
+	corun_t h = corun_go(trim_inside, NULL);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	still_works();
+	CHECK_ERRNO(corun_set_stack_decay(-2), EINVAL);
+	CHECK_ERRNO(corun_set_stack_decay(INT64_MIN), EINVAL);
+	CHECK_EQ(corun_set_stack_decay(-1), 0);
+	CHECK_EQ(corun_set_stack_decay(0), 0);
+	still_works();
+	CHECK_EQ(corun_set_stack_decay(INT64_MAX), 0);
+	still_works();
+	CHECK_EQ(corun_set_stack_decay(10000000000), 0);
+}
+
 int main(void)
 {
 	RUN(attr_init);
@@ -232,5 +257,6 @@ int main(void)
 	RUN(id);
 	RUN(name);
 	RUN(shutdown);
+	RUN(trim_and_decay);
 	return 0;
 }

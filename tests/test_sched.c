@@ -295,6 +295,56 @@ static void runtime_lifetime(void)
 	CHECK_PTR_EQ(corun__tls, NULL);
 }
 
+/* ---- a burst grows the handle table and the ring; they shrink back */
+static void *park_once(void *arg)
+{
+	CHECK_EQ(corun_park(), 0);
+	return arg;
+}
+
+static void tables_shrink(void)
+{
+	enum { N = 20000 };
+	static corun_t h[N];
+	struct corun__rt *rt;
+	for (int i = 0; i < N; i++)
+		CHECK((h[i] = corun_go(park_once, (void *)(intptr_t)i)) > 0);
+	rt = corun__tls;
+	CHECK(rt->handles.cap >= N);
+	CHECK(rt->mask + 1 >= N);
+	/* Keep the last one (the highest slot) alive and one result unjoined. */
+	CHECK_EQ(corun_run(), 0);
+	for (int i = N - 3; i >= 0; i--) /* slot 0 is freed last */
+		CHECK_EQ(corun_join(h[i], NULL), 0);
+	corun_t late = corun_go(park_once, (void *)(intptr_t)-1); /* in slot 0 */
+	CHECK_EQ(corun_trim(), 0);
+	/* Slot N-1 holds an unjoined result: the table keeps up to it. */
+	CHECK(rt->handles.cap >= N);
+	CHECK_EQ(corun_join(h[N - 1], NULL), 0);
+	CHECK_EQ(corun_join(h[N - 2], NULL), 0);
+	CHECK_EQ(corun_trim(), 0);
+	/* Only `late`, in a low slot, is left: both shrink. */
+	CHECK(rt->handles.cap <= 1024);
+	CHECK(rt->mask + 1 <= 64);
+	CHECK_EQ(corun_count(), 1);
+	/* Handles of slots that are gone, and of joined ones, stay stale;
+	 * the one left still works, and so does everything else. */
+	CHECK_ERRNO(corun_join(h[N - 1], NULL), ESRCH);
+	CHECK_ERRNO(corun_join(h[5000], NULL), ESRCH);
+	CHECK_ERRNO(corun_id(h[N - 2]), ESRCH);
+	for (int i = 0; i < 3000; i++) /* grows again past the cut */
+		CHECK((h[i] = corun_go(park_once, (void *)(intptr_t)i)) > 0);
+	CHECK_ERRNO(corun_join(h[N - 1], NULL), ESRCH);
+	CHECK_EQ(corun_run(), 0);
+	void *r;
+	CHECK_EQ(corun_join(late, &r), 0);
+	CHECK_EQ((intptr_t)r, -1);
+	for (int i = 0; i < 3000; i++) {
+		CHECK_EQ(corun_join(h[i], &r), 0);
+		CHECK_EQ((intptr_t)r, i);
+	}
+}
+
 int main(void)
 {
 	RUN(runtime_lifetime);
@@ -304,5 +354,6 @@ int main(void)
 	RUN(park_from_main);
 	RUN(run_again);
 	RUN(self_id_name);
+	RUN(tables_shrink);
 	return 0;
 }

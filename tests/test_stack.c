@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../src/core/runtime.h" /* white box: stacks, pool, guard kind */
@@ -155,10 +156,8 @@ static void pool_reuse(void)
 	CHECK_EQ(corun_join(keep, NULL), 0);
 }
 
-/* ---- freed stacks beyond the hot set give their pages back */
-enum { DEEP = 32 * 1024, STACK = 2 * DEEP };
-#define HOT ((int)(CORUN__POOL_HOT_BYTES / STACK > CORUN__POOL_HOT ? CORUN__POOL_HOT_BYTES / STACK : CORUN__POOL_HOT))
-#define BURST (2 * HOT + 40)
+/* ---- idle stacks give their pages back by age, in few calls */
+enum { DEEP = 32 * 1024, STACK = 2 * DEEP, BURST = 300 };
 
 static void *deep(void *arg)
 {
@@ -170,41 +169,151 @@ static void *deep(void *arg)
 	return me()->stack.lo;
 }
 
+/* Pages of [lo, lo + len) in memory; 0 if it is not even mapped (its slab
+ * was given back whole). */
 static size_t resident(char *lo, size_t len)
 {
 	size_t n = len / page, in = 0;
 	unsigned char vec[n];
+	if (!is_mapped(lo))
+		return 0;
 	CHECK_EQ(mincore(lo, len, vec), 0);
 	for (size_t i = 0; i < n; i++)
 		in += vec[i] & 1;
 	return in;
 }
 
-static void trimming(void)
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A burst of BURST coroutines on STACK-byte stacks, each touching DEEP
+ * bytes, all alive at once; then all end. Their stacks are left in lo[]. */
+static char *lo[BURST];
+static void burst(void)
 {
 	corun_attr a;
 	corun_attr_init(&a);
 	a.stack_size = STACK;
 	static corun_t h[BURST];
-	static char *lo[BURST];
-	corun_t keep = corun_go(ret_null, NULL); /* keeps the runtime and slabs */
-	CHECK(keep > 0);
 	for (int i = 0; i < BURST; i++)
 		CHECK((h[i] = corun_go_attr(deep, NULL, &a)) > 0);
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < BURST; i++)
 		CHECK_EQ(corun_join(h[i], (void **)&lo[i]), 0);
-	/* They ended in spawn order. When the 2*HOT+1st was freed, the oldest
-	 * were given back until HOT stayed warm; the 39 after it are warm too. */
-	int trimmed = 2 * HOT + 1 - HOT;
-	for (int i = 0; i < BURST; i++) {
-		size_t in = resident(lo[i], STACK);
-		if (i < trimmed)
-			CHECK_EQ(in, 0);
-		else
-			CHECK(in >= DEEP / page);
+}
+
+/* One spawn and join on a STACK-byte stack: the newest pooled one. */
+static char *one_round(void)
+{
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = STACK;
+	void *r;
+	corun_t h = corun_go_attr(where, NULL, &a);
+	CHECK(h > 0);
+	CHECK_EQ(corun_join(h, &r), 0);
+	return r;
+}
+
+static size_t burst_resident(char *except)
+{
+	size_t in = 0;
+	for (int i = 0; i < BURST; i++)
+		if (lo[i] != except)
+			in += resident(lo[i], STACK);
+	return in;
+}
+
+static void decay(void)
+{
+	const double interval = 0.3;
+	struct corun__stacks *s = &corun__tls->stacks;
+	CHECK_EQ(corun_set_stack_decay((int64_t)(interval * 1e9)), 0);
+	CHECK_EQ(corun_trim(), 0); /* start from an empty pool */
+	burst();
+	double t0 = now_s();
+	size_t purged0 = s->purged, calls0 = s->purge_calls, released0 = s->released;
+	/* Ending gave nothing back, and a steady load that reuses one stack
+	 * gives nothing back before the interval has passed. */
+	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
+	char *busy = NULL;
+	for (int i = 0; i < 1000; i++)
+		busy = one_round();
+	if (now_s() - t0 < interval) { /* unless this machine stalled */
+		CHECK_EQ(s->purged, purged0);
+		CHECK(burst_resident(busy) >= (size_t)(BURST - 1) * (DEEP / page));
 	}
-	CHECK_EQ(corun_join(keep, NULL), 0);
+	/* The same load goes on: within two intervals (and some slack for a
+	 * loaded machine), every idle stack is given back; the busy one
+	 * keeps its pages. */
+	while (s->purged - purged0 < BURST - 1) {
+		CHECK(now_s() - t0 < 20 * interval);
+		CHECK_PTR_EQ(one_round(), busy);
+		usleep(1000);
+	}
+	CHECK(now_s() - t0 >= interval);
+	CHECK_EQ(burst_resident(busy), 0);
+	CHECK(resident(busy, STACK) > 0);
+	/* The burst's stacks lie side by side in one slab: a few madvise
+	 * calls gave all of them back, not one per stack. */
+	fprintf(stderr, "   %zu stacks given back in %zu calls\n", s->purged - purged0,
+		s->purge_calls - calls0);
+	CHECK(s->purge_calls - calls0 <= 4);
+	/* A slab none of whose stacks is in use was unmapped whole. */
+	CHECK(s->released > released0);
+	/* Given-back stacks are as good as new. */
+	burst();
+	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
+	CHECK_EQ(corun_set_stack_decay(-1), 0);
+}
+
+static void decay_never(void)
+{
+	struct corun__stacks *s = &corun__tls->stacks;
+	CHECK_EQ(corun_set_stack_decay(-1), 0);
+	burst();
+	size_t purged0 = s->purged;
+	double t0 = now_s();
+	while (now_s() - t0 < 0.1) {
+		one_round();
+		usleep(1000);
+	}
+	CHECK_EQ(s->purged, purged0);
+	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
+	CHECK_ERRNO(corun_set_stack_decay(-2), EINVAL);
+}
+
+/* corun_trim gives back every pooled stack at once, in few calls. */
+static void trim(void)
+{
+	struct corun__stacks *s = &corun__tls->stacks;
+	burst();
+	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
+	size_t calls0 = s->purge_calls;
+	long maps = count_mappings();
+	CHECK_EQ(corun_trim(), 0);
+	CHECK_EQ(burst_resident(NULL), 0);
+	CHECK(s->purge_calls - calls0 <= 4);
+	/* Every stack of the burst's size is idle: all their slabs are gone,
+	 * and with them the mappings (two per stack with mprotect guards). */
+	for (int i = 0; i < BURST; i++)
+		CHECK(!is_mapped(lo[i]));
+	for (size_t k = 0; k < s->nslabs; k++)
+		CHECK(s->slabs[k].stack_size != STACK);
+	if (EXACT_MAPPINGS)
+		CHECK(count_mappings() < maps);
+	/* From a coroutine too, and with nothing to give back. */
+	corun_t h = corun_go(ret_null, NULL);
+	CHECK_EQ(corun_trim(), 0);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK(one_round() != NULL);
+	CHECK_EQ(corun_trim(), 0);
+	CHECK_EQ(corun_trim(), 0);
+	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0); /* back to the default */
 }
 
 /* Run fn in a child process, which must exit 0: its exhaustion stays there. */
@@ -269,6 +378,46 @@ static void out_of_memory(void)
 	in_child(out_of_memory_child);
 }
 
+/* ---- a lowered RLIMIT_AS: slabs shrink to fit instead of failing */
+enum { BIG_STACK = 1 << 20 };
+#define HEADROOM ((size_t)3 << 29) /* 1.5 GiB */
+static void address_space_child(void)
+{
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_AS, &rl), 0);
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long vm_pages;
+	CHECK(f && fscanf(f, "%lu", &vm_pages) == 1);
+	fclose(f);
+	rl.rlim_cur = vm_pages * page + HEADROOM;
+	CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = BIG_STACK;
+	long n = 0;
+	while (corun_go_attr(count_end, NULL, &a) > 0)
+		n++;
+	CHECK_EQ(errno, ENOMEM);
+	/* Slabs double up to 1 GiB; without the retry, the first one that did
+	 * not fit ended it with half the room unused. */
+	size_t used = (size_t)n * (BIG_STACK + page);
+	fprintf(stderr, "   %ld stacks of 1 MiB in %zu slabs: %.0f%% of the room\n", n,
+		corun__tls->stacks.nslabs, 100.0 * (double)used / (double)HEADROOM);
+	CHECK(used >= HEADROOM / 10 * 9);
+	finished = 0;
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(finished, n);
+}
+
+static void address_space(void)
+{
+#ifdef UNDER_TSAN
+	fprintf(stderr, "   skipped under ThreadSanitizer\n");
+	return;
+#endif
+	in_child(address_space_child);
+}
+
 /* ---- the kernel's map limit, when guards fall back to mprotect */
 static void map_limit_child(void)
 {
@@ -282,10 +431,23 @@ static void map_limit_child(void)
 	while (corun_go_attr(count_end, NULL, &a) > 0)
 		n++;
 	CHECK_EQ(errno, ENOMEM);
-	/* Each mprotect guard splits a slab: two mappings per stack. */
+	/* Each mprotect guard splits a slab: two mappings per stack. corun
+	 * stops while a margin of the limit is left for everyone else. */
 	CHECK(n > 20000);
-	CHECK(n < 65530);
+	CHECK((size_t)n <= corun__maps_budget() / 2);
 	fprintf(stderr, "   %ld coroutines, then ENOMEM\n", n);
+	/* The rest of the process can still map: 1,000 mappings of its own,
+	 * made by alternating the protection of a region page by page. */
+	enum { OWN = 1000 };
+	char *own = mmap(NULL, 2 * OWN * page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(own != MAP_FAILED);
+	for (int i = 0; i < OWN; i++)
+		CHECK_EQ(mprotect(own + 2 * (size_t)i * page, page, PROT_READ), 0);
+	void *more = malloc(64 << 20); /* malloc maps a large block */
+	CHECK(more != NULL);
+	free(more);
+	CHECK_EQ(munmap(own, 2 * OWN * page), 0);
 	finished = 0;
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(finished, n);
@@ -320,8 +482,11 @@ int main(void)
 	RUN(sizes);
 	RUN(guards);
 	RUN(pool_reuse);
-	RUN(trimming);
+	RUN(decay);
+	RUN(decay_never);
+	RUN(trim);
 	RUN(out_of_memory);
+	RUN(address_space);
 	RUN(map_limit);
 	return 0;
 }

@@ -78,6 +78,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get()))
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
+	corun__tick(rt); /* memory upkeep, now and then */
 	if (rt->live + 2 > rt->mask + 1 && corun__ready_reserve(rt, rt->live + 2) < 0)
 		return -1; /* room for all of them and main, so waking never fails */
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)

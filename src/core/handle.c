@@ -77,3 +77,37 @@ struct corun__slot *corun__slot_new_slow(struct corun__handles *t, uint32_t *idx
 	*idx = i;
 	return &t->slots[i];
 }
+
+/* Shrink only a table of more than this many slots that is at most a
+ * quarter used, and only by half or more: a table that hovers near a size
+ * is not copied back and forth. */
+#define SHRINK_MIN 1024
+
+void corun__handles_shrink(struct corun__handles *t)
+{
+	if (t->cap <= SHRINK_MIN || t->used > t->cap / 4)
+		return;
+	uint32_t top = t->n;
+	while (top > 0 && t->slots[top - 1].state == CORUN__SLOT_FREE)
+		top--;
+	uint32_t cap = 256;
+	while (cap < top)
+		cap *= 2;
+	if (cap > t->cap / 2)
+		return;
+	struct corun__slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
+	if (!s)
+		return; /* keep the larger one: nothing is lost */
+	t->slots = s;
+	t->cap = cap;
+	/* Slots from top on are gone: handles naming them fail the index
+	 * check, and a slot made there again takes a fresh serial. The free
+	 * list is rebuilt over what remains, lowest first. */
+	t->n = top;
+	t->free_head = CORUN__NONE;
+	for (uint32_t i = top; i-- > 0;)
+		if (s[i].state == CORUN__SLOT_FREE) {
+			s[i].u.next_free = t->free_head;
+			t->free_head = i;
+		}
+}

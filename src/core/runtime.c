@@ -60,6 +60,7 @@ struct corun__rt *corun__rt_get(void)
 	strcpy(rt->main.name, "main");
 	rt->main.named = 1;
 	rt->current = &rt->main;
+	rt->tick = CORUN__TICK_EVERY;
 	corun__handles_init(&rt->handles);
 	corun__stacks_init(&rt->stacks);
 	corun__tool_init(rt);

@@ -188,6 +188,8 @@ struct corun__rt {
 	unsigned color;         /* where the last record went (coroutine.c) */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
+	unsigned tick;          /* events until the next upkeep (upkeep.c) */
+	int64_t epoch_end;      /* when the pool's epoch ends (coarse ns) */
 	uint64_t fp_base;       /* what coroutines without CORUN_FPCTL run with */
 	void *altstack;         /* our alternate signal stack, if we made it */
 #ifdef CORUN__ASAN
@@ -217,6 +219,29 @@ static inline void corun__reap(struct corun__rt *rt)
 		corun__stack_put(&dead->stack);
 	}
 }
+
+/* upkeep.c: the runtime gives back memory it has not used for a while.
+ * Every spawn and every time main starts driving the scheduler counts one
+ * event; every CORUN__TICK_EVERY events (or at the very next one while a
+ * batch of stacks waits to be given back) it reads the coarse clock, ends
+ * the pool's epoch if the decay interval has passed (shrinking the handle
+ * table and the ready ring too, when they are mostly empty), and gives
+ * back at most CORUN__PURGE_BATCH stacks. */
+#define CORUN__TICK_EVERY 64
+#define CORUN__PURGE_BATCH 1024
+#define CORUN__DECAY_DEFAULT ((int64_t)10 * 1000 * 1000 * 1000)
+void corun__upkeep(struct corun__rt *rt);
+static inline void corun__tick(struct corun__rt *rt)
+{
+	if (__builtin_expect(--rt->tick == 0, 0))
+		corun__upkeep(rt);
+}
+
+/* Give the tables back what a burst grew them to, when they are mostly
+ * empty now: the handle table down to its highest slot in use (handle.c),
+ * the ring down to twice what the live coroutines need (sched.c). */
+void corun__handles_shrink(struct corun__handles *t);
+void corun__ready_shrink(struct corun__rt *rt);
 
 /* overflow.c: the SIGSEGV/SIGBUS handler (once per process) and this
  * thread's alternate signal stack. */

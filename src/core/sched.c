@@ -122,6 +122,26 @@ int corun__ready_reserve(struct corun__rt *rt, size_t n)
 	return 0;
 }
 
+void corun__ready_shrink(struct corun__rt *rt)
+{
+	size_t size = rt->mask + 1, need = rt->live + 2, count = rt->tail - rt->head;
+	if (!rt->ring || size <= 64 || need > size / 4)
+		return;
+	size_t want = 64;
+	while (want < 2 * need)
+		want *= 2;
+	struct corun__co **ring = malloc(want * sizeof *ring);
+	if (!ring)
+		return; /* keep the larger one */
+	for (size_t i = 0; i < count; i++)
+		ring[i] = rt->ring[(rt->head + i) & rt->mask];
+	free(rt->ring);
+	rt->ring = ring;
+	rt->mask = want - 1;
+	rt->head = 0;
+	rt->tail = count;
+}
+
 /* Who runs when `cur` stops: the next ready coroutine, or else main, which
  * is then waiting in corun__drive (it cannot be running, and it is not
  * queued, or the queue would not be empty). */
@@ -162,6 +182,9 @@ int corun__drive(struct corun__rt *rt, const uint8_t *done)
 {
 	struct corun__co *m = &rt->main;
 	CORUN__ASSERT(rt->current == m);
+	/* Main is about to wait for the coroutines: a good moment for memory
+	 * upkeep, counted like a spawn (it reads a clock only now and then). */
+	corun__tick(rt);
 	while (done ? !*done : rt->live > 0) {
 		struct corun__co *next = corun__dequeue(rt);
 		if (!next) {

@@ -14,6 +14,16 @@
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define STACK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STACK_ASAN 1
+#endif
+#endif
+#ifdef STACK_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 /* A slab reserves at least this much address space at first and doubles per
  * slab of the same size, up to SLAB_MAX: few mappings for many stacks, and
@@ -40,15 +50,56 @@ void corun__stack_reuse_vg(const struct corun__stack *st, const char *from)
 #endif
 }
 
+static void unmap_slab(const struct corun__slab *sl)
+{
+#ifdef STACK_ASAN
+	/* Frames that never returned left their redzones poisoned; a mapping
+	 * made later at these addresses must not inherit them. */
+	ASAN_UNPOISON_MEMORY_REGION(sl->base, sl->len);
+#endif
+	munmap(sl->base, sl->len);
+	corun__maps_release(sl->maps);
+}
+
+void corun__slab_forget(struct corun__stacks *s, size_t k)
+{
+	struct corun__slab *sl = &s->slabs[k];
+#ifdef CORUN_HAVE_VALGRIND
+	const char *base = sl->base, *end = base + sl->len;
+	size_t w = 0;
+	for (size_t i = 0; i < s->nvg; i++) {
+		if (s->vg[i].lo >= base && s->vg[i].lo < end)
+			VALGRIND_STACK_DEREGISTER(s->vg[i].id);
+		else
+			s->vg[w++] = s->vg[i];
+	}
+	s->nvg = w;
+#endif
+	unmap_slab(sl);
+	memmove(sl, sl + 1, (s->nslabs - k - 1) * sizeof *sl);
+	s->nslabs--;
+	for (struct corun__stack_class *c = s->classes; c; c = c->next) {
+		if (!c->carve)
+			continue;
+		if (c->slab == k) { /* it was carving this one: the next carve maps anew */
+			c->carve = NULL;
+			c->left = 0;
+		} else if (c->slab > k) {
+			c->slab--;
+		}
+	}
+	s->released++;
+}
+
 void corun__stacks_fini(struct corun__stacks *s)
 {
 #ifdef CORUN_HAVE_VALGRIND
 	for (size_t i = 0; i < s->nvg; i++)
-		VALGRIND_STACK_DEREGISTER(s->vg_ids[i]);
-	free(s->vg_ids);
+		VALGRIND_STACK_DEREGISTER(s->vg[i].id);
+	free(s->vg);
 #endif
 	for (size_t i = 0; i < s->nslabs; i++)
-		munmap(s->slabs[i].base, s->slabs[i].len);
+		unmap_slab(&s->slabs[i]);
 	for (struct corun__stack_class *c = s->classes, *next; c; c = next) {
 		next = c->next;
 		free(c->free);
@@ -72,21 +123,20 @@ static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size
 	if (!c)
 		return NULL;
 	c->size = size;
-	c->hot = CORUN__POOL_HOT_BYTES / size;
-	if (c->hot < CORUN__POOL_HOT)
-		c->hot = CORUN__POOL_HOT;
 	c->next = s->classes;
 	s->classes = c;
 	return s->last = c;
 }
 
-/* Reserve a new slab for class c. 0, or -1 with errno ENOMEM. */
+/* Reserve a new slab for class c. When the address space is short (a
+ * lowered RLIMIT_AS, or a fragmented one), halve the slab until it fits,
+ * down to a single stack, and grow again from there. 0, or -1 with errno
+ * ENOMEM. */
 static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 {
 	size_t slot = c->size + s->page;
 	if (c->next_slots == 0)
 		c->next_slots = SLAB_FIRST / slot ? SLAB_FIRST / slot : 1;
-	size_t n = c->next_slots, len = n * slot;
 
 	if (s->nslabs == s->slabcap) {
 		size_t cap = s->slabcap ? 2 * s->slabcap : 16;
@@ -96,18 +146,30 @@ static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 		s->slabs = t;
 		s->slabcap = cap;
 	}
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	if (corun__maps_reserve(1) < 0)
 		return -1;
+	size_t n = c->next_slots;
+	void *p;
+	for (;;) {
+		p = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED)
+			break;
+		if (errno != ENOMEM || n == 1) {
+			corun__maps_release(1);
+			return -1;
+		}
+		n /= 2;
+	}
+	size_t len = n * slot;
 	/* Where transparent huge pages are "always", the first touch of a stack
 	 * would fault in 2 MiB; a stack wants 4 KiB at a time. */
 	(void)madvise(p, len, MADV_NOHUGEPAGE);
-	s->slabs[s->nslabs++] = (struct corun__slab){ p, len, c->size };
+	s->slabs[s->nslabs++] = (struct corun__slab){ p, len, c->size, 1 };
 	c->carve = p;
+	c->slab = s->nslabs - 1;
 	c->left = n;
-	if (2 * len <= SLAB_MAX)
-		c->next_slots = 2 * n;
+	c->next_slots = 2 * len <= SLAB_MAX ? 2 * n : n;
 	return 0;
 }
 
@@ -120,28 +182,44 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 		out->lo = c->free[--c->nfree];
 		out->size = size;
 		out->cls = c;
+		/* It may have been condemned or given back: either way it is in
+		 * use now, and the marks below it stay below it. */
+		if (c->cold > c->nfree)
+			c->cold = c->nfree;
 		if (c->ntrimmed > c->nfree)
 			c->ntrimmed = c->nfree;
+		if (c->low > c->nfree)
+			c->low = c->nfree;
 		return 0;
 	}
 	if (c->left == 0 && new_slab(s, c) < 0)
 		goto nomem;
-	/* Carve the next slot: its guard is installed now, once for good. */
-	if (corun__guard_install(c->carve, s->page) < 0)
+	/* Carve the next slot: its guard is installed now, once for good. With
+	 * mprotect guards it splits the slab's mapping: up to two more. */
+	size_t maps = corun__guard_kind() == CORUN__GUARD_MPROTECT ? 2 : 0;
+	if (maps && corun__maps_reserve(maps) < 0)
 		goto nomem;
+	if (corun__guard_install(c->carve, s->page) < 0) {
+		corun__maps_release(maps);
+		goto nomem;
+	}
+	s->slabs[c->slab].maps += maps;
 #ifdef CORUN_HAVE_VALGRIND
 	/* Tell valgrind it is a stack, once for the slot's life: switching
 	 * onto it is then not taken for a wild change of stack pointer. */
-	if (s->nvg == s->vgcap) {
-		size_t cap = s->vgcap ? 2 * s->vgcap : 256;
-		unsigned *ids = realloc(s->vg_ids, cap * sizeof *ids);
-		if (!ids)
-			goto nomem;
-		s->vg_ids = ids;
-		s->vgcap = cap;
+	if (s->on_valgrind) {
+		if (s->nvg == s->vgcap) {
+			size_t cap = s->vgcap ? 2 * s->vgcap : 256;
+			struct corun__vg_stack *vg = realloc(s->vg, cap * sizeof *vg);
+			if (!vg)
+				goto nomem;
+			s->vg = vg;
+			s->vgcap = cap;
+		}
+		s->vg[s->nvg].lo = c->carve + s->page;
+		s->vg[s->nvg++].id = VALGRIND_STACK_REGISTER(c->carve + s->page,
+							     c->carve + s->page + size);
 	}
-	s->vg_ids[s->nvg++] = VALGRIND_STACK_REGISTER(c->carve + s->page,
-						      c->carve + s->page + size);
 #endif
 	out->lo = c->carve + s->page;
 	out->size = size;
@@ -174,8 +252,4 @@ void corun__stack_put_slow(const struct corun__stack *st)
 		return;
 	}
 	c->free[c->nfree++] = st->lo;
-	/* Too many warm: give the oldest back until `hot` remain. */
-	if (c->nfree - c->ntrimmed > 2 * c->hot)
-		while (c->nfree - c->ntrimmed > c->hot)
-			(void)madvise(c->free[c->ntrimmed++], c->size, MADV_DONTNEED);
 }

@@ -23,25 +23,33 @@ struct corun__stack {
 	struct corun__stack_class *cls;
 };
 
-/* Freed stacks of one size. The newest ones keep their pages, so a spawn
- * after an end reuses a warm stack; older ones are given back to the kernel
- * (MADV_DONTNEED), so a burst of deep coroutines does not pin memory. "Hot"
- * is the larger of CORUN__POOL_HOT stacks and CORUN__POOL_HOT_BYTES of
- * stack; trimming starts when twice that many are warm and brings them back
- * down to it, so a working set that hovers near the bound does not pay a
- * system call and a refault per spawn. Free stacks are listed in an array,
- * not linked through themselves, so a trimmed stack is never touched. */
-#define CORUN__POOL_HOT 64
-#define CORUN__POOL_HOT_BYTES ((size_t)16 << 20)
-
+/*
+ * Freed stacks of one size wait in a pool, newest on top, so a spawn after
+ * an end takes a stack whose pages are still resident. Memory goes back to
+ * the kernel by age, not by count (jemalloc's decay is the model): time is
+ * cut into epochs of the decay interval, and a stack that stayed in the pool
+ * through a whole epoch (below the pool's low-water mark for that epoch) is
+ * given back at its end, so an idle stack keeps its pages between one and
+ * two intervals. Giving back happens in corun__stacks_purge, a bounded
+ * batch at a time, adjacent stacks coalesced into one madvise, never in
+ * corun__stack_get or corun__stack_put. Free stacks are listed in an array,
+ * not linked through themselves, so a stack given back is never touched.
+ *
+ *   free[0 .. ntrimmed)      given back: no pages
+ *   free[ntrimmed .. cold)   idle for an epoch: to be given back soon
+ *   free[cold .. nfree)      warm; the fast path takes only these
+ */
 struct corun__stack_class {
 	struct corun__stack_class *next;
-	size_t size;   /* usable bytes per stack (page multiple) */
-	char **free;   /* free stacks' lo, oldest first */
+	size_t size;     /* usable bytes per stack (page multiple) */
+	char **free;     /* free stacks' lo, oldest first */
 	size_t nfree, cap;
+	size_t cold;     /* free[0 .. cold) are cold or condemned (above) */
 	size_t ntrimmed; /* free[0 .. ntrimmed) have been given back */
-	size_t hot;      /* warm free stacks kept (see above) */
-	char *carve;     /* next uncarved slot in the newest slab, or NULL */
+	size_t low;      /* the least nfree since this epoch began */
+	size_t fresh;    /* given back since idle slabs were last looked for */
+	char *carve;     /* next uncarved slot in its newest slab, or NULL */
+	size_t slab;     /* that slab's index in corun__stacks.slabs */
 	size_t left;     /* uncarved slots in the newest slab */
 	size_t next_slots; /* slots in the next slab (grows geometrically) */
 };
@@ -50,6 +58,12 @@ struct corun__slab {
 	void *base;
 	size_t len;
 	size_t stack_size; /* of its stacks; each slot is a guard page and one */
+	size_t maps;       /* kernel mappings it may count for (maps.c) */
+};
+
+struct corun__vg_stack {
+	char *lo;
+	unsigned id;
 };
 
 struct corun__stacks {
@@ -58,9 +72,13 @@ struct corun__stacks {
 	struct corun__stack_class *last;    /* the one used last */
 	struct corun__slab *slabs;
 	size_t nslabs, slabcap;
-	unsigned *vg_ids; /* valgrind's ids of the stacks carved (valgrind builds) */
+	struct corun__vg_stack *vg; /* stacks registered with valgrind, if on it */
 	size_t nvg, vgcap;
 	int on_valgrind;  /* running under valgrind: see corun__stack_reuse */
+	int pending;      /* condemned stacks wait to be given back */
+	size_t purged;    /* stacks given back, ever (for tests and benches) */
+	size_t purge_calls; /* madvise calls that gave them back */
+	size_t released;  /* slabs unmapped because all their stacks were idle */
 };
 
 /* A stack is being handed out again, and [from, lo + size) is about to be
@@ -94,42 +112,66 @@ void corun__stack_put_slow(const struct corun__stack *st);
 
 /* Get a stack of `size` bytes (already rounded). 0, or -1 with errno ENOMEM
  * (no memory, no address space, or the kernel's map limit). The common case,
- * a pooled stack of the size used last, is inline: spawning is a few loads. */
+ * a warm pooled stack of the size used last, is inline: a few loads, and the
+ * low-water mark that tells idle stacks from busy ones. */
 static inline int corun__stack_get(struct corun__stacks *s, size_t size,
 				   struct corun__stack *out)
 {
 	struct corun__stack_class *c = s->last;
-	if (__builtin_expect(c && c->size == size && c->nfree > c->ntrimmed, 1)) {
+	if (__builtin_expect(c && c->size == size && c->nfree > c->cold, 1)) {
 		out->lo = c->free[--c->nfree]; /* newest first: warm */
 		out->size = size;
 		out->cls = c;
+		if (c->nfree < c->low)
+			c->low = c->nfree;
 		return 0;
 	}
 	return corun__stack_get_slow(s, size, out);
 }
 
-/* Give a stack back to the pool if that needs neither a system call nor
- * memory: it then only writes the pool's own array, never the stack, so
- * even the coroutine running on it may do it just before it leaves for
- * good. 1 if done; 0 if the caller must use corun__stack_put instead, from
- * another stack. */
+/* Give a stack back to the pool if that needs no memory: it then only
+ * writes the pool's own array, never the stack, so even the coroutine
+ * running on it may do it just before it leaves for good. 1 if done; 0 if
+ * the caller must use corun__stack_put instead, from another stack. */
 static inline int corun__stack_put_fast(const struct corun__stack *st)
 {
 	struct corun__stack_class *c = st->cls;
-	if (__builtin_expect(c->nfree < c->cap && c->nfree - c->ntrimmed < 2 * c->hot, 1)) {
+	if (__builtin_expect(c->nfree < c->cap, 1)) {
 		c->free[c->nfree++] = st->lo;
 		return 1;
 	}
 	return 0;
 }
 
-/* Give a stack back to the pool; it may trim pages. Never from the stack
+/* Give a stack back to the pool; it may allocate. Never from the stack
  * itself: callers defer that case (see the runtime's `dead`). */
 static inline void corun__stack_put(const struct corun__stack *st)
 {
 	if (!corun__stack_put_fast(st))
 		corun__stack_put_slow(st);
 }
+
+/* Pool upkeep (decay.c), driven by the runtime. End an epoch: condemn
+ * what stayed idle through it (below its low-water mark) and start the next.
+ * Purge: give back at most `budget` condemned stacks; 1 if more wait. Trim:
+ * give back every pooled stack now. Each sorts the stacks it gives back, so
+ * that neighbours in a slab go in one madvise. When a purge finishes, and
+ * at every trim, a slab whose stacks have all been given back is unmapped
+ * outright: its page tables, its address space and its kernel mappings go
+ * back too, and the pool forgets its stacks. */
+void corun__stacks_epoch(struct corun__stacks *s);
+/* Unmap slab k (none of its stacks in use or pooled any more) and drop it
+ * from the list (stack.c). */
+void corun__slab_forget(struct corun__stacks *s, size_t k);
+int corun__stacks_purge(struct corun__stacks *s, size_t budget);
+void corun__stacks_trim(struct corun__stacks *s);
+
+/* The kernel's map limit (maps.c). Reserve n mappings before making them:
+ * 0, or -1 with errno ENOMEM when that would leave less than a margin of
+ * vm.max_map_count for the rest of the process. Release gives them back. */
+int corun__maps_reserve(size_t n);
+void corun__maps_release(size_t n);
+size_t corun__maps_budget(void);
 
 /* Guards (guard.c). */
 enum corun__guard_kind { CORUN__GUARD_MADVISE = 1, CORUN__GUARD_MPROTECT = 2 };
