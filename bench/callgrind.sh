@@ -30,6 +30,8 @@ raw 2 corun raw switch, one direction
 park 2 corun_park between two coroutines
 spawn 1 corun_go detached + run + end + reclaim
 spawn-join 1 corun_go + corun_join + run + end + reclaim
+main-run 1 from main: corun_go detached + corun_run
+main-join 1 from main: corun_go + corun_join
 boost-jump 2 boost jump_fcontext, one direction
 boost-spawn 1 boost make_fcontext + jump in + jump out
 OPS

@@ -4,7 +4,8 @@
  * with different counts and divides the difference). Cycle counters are
  * not available on these VMs; instruction counts are repeatable.
  *
- *   corun_instr OP N     OP: park | raw | spawn | spawn-join | boost-jump | boost-spawn
+ *   corun_instr OP N     OP: park | raw | spawn | spawn-join | main-run |
+ *                            main-join | boost-jump | boost-spawn
  */
 #define _GNU_SOURCE
 #include <corun.h>
@@ -66,7 +67,8 @@ static void raw_body(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|boost-jump|boost-spawn N\n", argv[0]);
+		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|boost-jump|"
+				"boost-spawn N\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -84,6 +86,17 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "spawn")) {
 		corun_go(spawner, NULL);
 		corun_run();
+	} else if (!strcmp(op, "main-run")) { /* churn with B = 1, detached */
+		corun_attr a;
+		corun_attr_init(&a);
+		a.flags = CORUN_DETACHED;
+		for (long i = 0; i < n; i++) {
+			corun_go_attr(trivial, NULL, &a);
+			corun_run();
+		}
+	} else if (!strcmp(op, "main-join")) { /* churn with B = 1, joined */
+		for (long i = 0; i < n; i++)
+			corun_join(corun_go(trivial, NULL), NULL);
 	} else if (!strcmp(op, "spawn-join")) {
 		corun_go(joiner, NULL);
 		corun_run();

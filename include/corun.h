@@ -103,12 +103,14 @@ typedef void *(*corun_fn)(void *arg);
  *    creator's state and finds its own again after every park, whatever the
  *    others did meanwhile. Switches into or out of it cost about 6 ns more
  *    (bench/: 9.2 ns against 3.3 for a park).
- *  - Every other coroutine runs with the thread's baseline: the state the
- *    thread had when its runtime was created (its first corun_go). It must
- *    not change it, or must put it back before it parks, blocks or ends;
- *    otherwise the change leaks to other such coroutines (never to main or
- *    to CORUN_FPCTL ones, which get theirs back).
  *  - The thread's main context always keeps its own.
+ *  - Every other coroutine shares main's, as a function called from main
+ *    would: it runs with the state main had when main last handed over to
+ *    the scheduler (corun_run, or corun_park or corun_join from main). It
+ *    must not change it, or must put it back before it parks, blocks or
+ *    ends; otherwise the change leaks to other such coroutines and to main
+ *    (never to CORUN_FPCTL ones, which get theirs back). Switches among
+ *    these touch no FP state at all.
  */
 
 /*
@@ -135,8 +137,8 @@ CORUN_API int corun_attr_init(corun_attr *attr);
  * attributes. It becomes Ready at the back of the queue; it first runs when
  * the scheduler reaches it (a park, a join, or corun_run), never inside this
  * call. May be called from the thread's main context or from a coroutine.
- * It runs with the thread's baseline floating-point control state unless
- * spawned with CORUN_FPCTL (see above).
+ * It shares main's floating-point control state unless spawned with
+ * CORUN_FPCTL (see above).
  *
  * Returns a handle, or -1 with errno:
  *   EINVAL  fn is NULL

@@ -2,8 +2,9 @@
  * Callee-saved state survives a park: general registers (checked by an
  * assembly helper per ABI), and the floating-point control state of the
  * contexts that keep their own (CORUN_FPCTL coroutines and main), each while
- * others set different values; coroutines without the flag always see the
- * thread's baseline.
+ * others set different values; coroutines without the flag share main's,
+ * also when main changes it between steps, and when CORUN_FPCTL coroutines
+ * come and go while main is suspended.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -125,7 +126,7 @@ static void *fp_body(void *arg)
 	return NULL;
 }
 
-/* A coroutine without the flag always finds the thread's baseline. */
+/* A coroutine without the flag always finds main's state. */
 static struct fp_state baseline;
 
 static void *baseline_body(void *arg)
@@ -178,7 +179,8 @@ static void fp_control_state(void)
 }
 
 /* Main changes its own state after the runtime exists: coroutines without
- * the flag keep the baseline; main finds its own after every step. */
+ * the flag share main's new one; main finds its own after every step, and
+ * the CORUN_FPCTL one keeps its own. */
 static void *keep_alive(void *arg)
 {
 	for (int i = 0; i < (int)(intptr_t)arg; i++)
@@ -189,9 +191,9 @@ static void *keep_alive(void *arg)
 static void main_keeps_its_own(void)
 {
 	corun_t keep = spawn(keep_alive, (void *)(intptr_t)1000, 0);
-	baseline = fp_now();
 	CHECK_EQ(fesetround(FE_UPWARD), 0);
 	struct fp_state mine = fp_now();
+	baseline = mine;
 	spawn(baseline_body, NULL, 0);
 	spawn(fp_body, (void *)(intptr_t)FE_TOWARDZERO, CORUN_FPCTL);
 	for (int i = 0; i < 25; i++) {
@@ -203,10 +205,55 @@ static void main_keeps_its_own(void)
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
 }
 
+/* Main's state changes while a coroutine without the flag is parked: it
+ * resumes with main's new one. */
+static struct fp_state seen;
+static void *watch(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_park(), 0);
+	seen = fp_now();
+	return NULL;
+}
+
+/* Started by main, no CORUN_FPCTL coroutine alive: spawns one (the first)
+ * while main is suspended, and outlives it (the last). Main's state must
+ * survive both, and this one sees main's throughout. */
+static void *fpctl_comes_and_goes(void *arg)
+{
+	(void)arg;
+	fp_check(baseline, fp_now());
+	corun_t c = spawn(fp_body, (void *)(intptr_t)FE_DOWNWARD, CORUN_FPCTL);
+	CHECK_EQ(corun_park(), 0);
+	fp_check(baseline, fp_now());
+	CHECK_EQ(corun_join(c, NULL), 0);
+	fp_check(baseline, fp_now());
+	return NULL;
+}
+
+static void sharers_follow_main(void)
+{
+	CHECK_EQ(fesetround(FE_TONEAREST), 0);
+	spawn(watch, NULL, 0);
+	CHECK_EQ(corun_park(), 0); /* watch runs and parks */
+	CHECK_EQ(fesetround(FE_TOWARDZERO), 0);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(seen.round, FE_TOWARDZERO);
+
+	CHECK_EQ(fesetround(FE_UPWARD), 0);
+	baseline = fp_now();
+	spawn(fpctl_comes_and_goes, NULL, 0);
+	spawn(baseline_body, NULL, 0);
+	CHECK_EQ(corun_run(), 0);
+	fp_check(baseline, fp_now());
+	CHECK_EQ(fesetround(FE_TONEAREST), 0);
+}
+
 int main(void)
 {
 	RUN(general_registers);
 	RUN(fp_control_state);
 	RUN(main_keeps_its_own);
+	RUN(sharers_follow_main);
 	return 0;
 }

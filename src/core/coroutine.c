@@ -32,6 +32,8 @@ static _Noreturn void entry(void *p)
 	struct corun__rt *rt = corun__tls; /* coroutines never change threads */
 
 	rt->live--;
+	if (co->fpctl)
+		corun__fpctl_leave(rt);
 	if (co->joiner) { /* hand the result over; the handle dies now */
 		struct corun__co *j = co->joiner;
 		j->join_result = result;
@@ -93,12 +95,24 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	 * Stacks are page-aligned and a whole number of pages apart, so at a
 	 * fixed place every record would fall in the same cache set, and a
 	 * hundred of them would thrash a 32 KiB L1. Each is staggered by one
-	 * of 32 cache lines instead (2 KiB at most: the top page still holds
-	 * the record and the first kilobyte of frames). Every field is set
-	 * here, one by one: a memset of the record cost more than the rest. */
-	rt->color = (rt->color + 1) % CORUN__COLORS;
+	 * of 32 cache lines instead, chosen by the stack's address (2 KiB at
+	 * most: the top page still holds the record and the first kilobyte of
+	 * frames). Every field is set here, one by one: a memset of the record
+	 * cost more than the rest. */
 	struct corun__co *co =
-		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
+		(struct corun__co *)(st.lo + st.size - corun__color(st.lo) * 64) - 1;
+	/* In a burst, every spawn writes to a stack that is cold in cache and
+	 * TLB: fetch the one two spawns on (its record line and the frame line
+	 * below it), as park does for the ring. */
+	if (rt->live > CORUN__PREFETCH_MIN) {
+		const char *soon = corun__stack_peek2(&rt->stacks, st.size);
+		if (soon) {
+			const char *rec = soon + st.size - corun__color(soon) * 64 -
+					  sizeof(struct corun__co);
+			__builtin_prefetch(rec, 1);
+			__builtin_prefetch(rec - 64, 1);
+		}
+	}
 	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
 		corun__tool_spawn(rt, co, &st);
 	corun__stack_reuse(&rt->stacks, &st, (const char *)co - 64); /* + first frame */
@@ -111,8 +125,10 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->arg = arg;
 	co->stack = st;
 	co->named = name != NULL;
-	if (co->fpctl) /* line 2 only when asked for */
+	if (co->fpctl) { /* line 2 only when asked for */
 		co->fp = corun__fpctl_get(); /* starts with its creator's */
+		corun__fpctl_join(rt);
+	}
 	if (name) {
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
 		co->name[CORUN_NAME_MAX - 1] = '\0';

@@ -55,8 +55,10 @@ struct corun__rt *corun__rt_get(void)
 		return NULL;
 	}
 	rt->main.state = CORUN__RUNNABLE;
-	rt->main.fpctl = 1; /* main may change its FP state between any calls */
-	rt->fp_base = corun__fpctl_get();
+	/* Main keeps its own FP control state, and coroutines without
+	 * CORUN_FPCTL share it: switches between them need not touch it. Only
+	 * while CORUN_FPCTL coroutines live does main save its own when it
+	 * leaves (main.fpctl; see corun__fpctl_join). */
 	strcpy(rt->main.name, "main");
 	rt->main.named = 1;
 	rt->current = &rt->main;

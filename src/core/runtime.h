@@ -29,8 +29,19 @@
 	} while (0)
 _Noreturn void corun__panic(const char *file, int line, const char *what);
 
-/* Cache colours for records: see corun_go_attr. */
+/* Fewer coroutines than this fit in cache: no prefetching. */
+#define CORUN__PREFETCH_MIN 64
+
+/* Cache colours for records: see corun_go_attr. A stack's colour depends on
+ * its address only, so the record of the stack a spawn will take next can
+ * be fetched ahead; a multiplicative hash of the page number, not the page
+ * number itself, so that no stack size puts every record in one colour. */
 #define CORUN__COLORS 32
+static inline size_t corun__color(const void *stack_lo)
+{
+	uint32_t page = (uint32_t)((uintptr_t)stack_lo >> 12);
+	return (page * 0x9e3779b1u) >> 27; /* the top 5 bits: 0 .. 31 */
+}
 
 /* The seed had Ready and Running; here they are one state, since which of
  * the runnable ones runs is rt->current's business: a park then writes no
@@ -185,12 +196,11 @@ struct corun__rt {
 	size_t head, tail;
 	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
-	unsigned color;         /* where the last record went (coroutine.c) */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
 	unsigned tick;          /* events until the next upkeep (upkeep.c) */
 	int64_t epoch_end;      /* when the pool's epoch ends (coarse ns) */
-	uint64_t fp_base;       /* what coroutines without CORUN_FPCTL run with */
+	size_t nfpctl;          /* live CORUN_FPCTL coroutines */
 	void *altstack;         /* our alternate signal stack, if we made it */
 #ifdef CORUN__ASAN
 	const void *asan_main_bottom; /* the main context's stack (tooling.c) */
@@ -242,6 +252,30 @@ static inline void corun__tick(struct corun__rt *rt)
  * the ring down to twice what the live coroutines need (sched.c). */
 void corun__handles_shrink(struct corun__handles *t);
 void corun__ready_shrink(struct corun__rt *rt);
+
+/* The floating-point control state. A CORUN_FPCTL coroutine keeps its own
+ * (co->fp while suspended); main and every other coroutine share main's,
+ * as functions called from main would. So a switch between two sharers
+ * touches nothing. For a switch into a CORUN_FPCTL coroutine to be undone
+ * on the way back, main's own must be known whenever main is suspended:
+ * while any CORUN_FPCTL coroutine lives, main is flagged like one, and its
+ * state is saved when it leaves; the sharers' is then main.fp. */
+static inline void corun__fpctl_join(struct corun__rt *rt)
+{
+	if (rt->nfpctl++ == 0) {
+		rt->main.fpctl = 1;
+		/* Main is suspended or running; if suspended, whoever runs
+		 * shares its state, so the state now is main's. */
+		if (rt->current != &rt->main)
+			rt->main.fp = corun__fpctl_get();
+	}
+}
+
+static inline void corun__fpctl_leave(struct corun__rt *rt)
+{
+	if (--rt->nfpctl == 0)
+		rt->main.fpctl = 0; /* main.fp stays valid for the switch out */
+}
 
 /* overflow.c: the SIGSEGV/SIGBUS handler (once per process) and this
  * thread's alternate signal stack. */

@@ -129,6 +129,17 @@ static inline int corun__stack_get(struct corun__stacks *s, size_t size,
 	return corun__stack_get_slow(s, size, out);
 }
 
+/* The stack that the get after next of this size would hand out, if the
+ * pool has it warm; NULL otherwise. Lets a caller fetch ahead what it will
+ * write there (a burst of spawns on cold stacks). */
+static inline const char *corun__stack_peek2(const struct corun__stacks *s, size_t size)
+{
+	const struct corun__stack_class *c = s->last;
+	if (c && c->size == size && c->nfree > c->cold + 2)
+		return c->free[c->nfree - 2];
+	return NULL;
+}
+
 /* Give a stack back to the pool if that needs no memory: it then only
  * writes the pool's own array, never the stack, so even the coroutine
  * running on it may do it just before it leaves for good. 1 if done; 0 if

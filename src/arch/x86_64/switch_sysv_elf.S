@@ -42,10 +42,9 @@
  *   to the others. But reading MXCSR costs more than the whole six-register
  *   switch (stmxcsr alone adds ~2.7 ns above). So the switch leaves it alone,
  *   and corun__fpctl_get / corun__fpctl_set below are called by the
- *   scheduler only around the contexts that keep their own state (the
- *   thread's main context, and coroutines spawned with CORUN_FPCTL); every
- *   other coroutine runs with the thread's baseline state, which the
- *   scheduler puts back whenever it leaves one of those.
+ *   scheduler only around coroutines spawned with CORUN_FPCTL, which keep
+ *   their own state; every other coroutine shares the main context's,
+ *   which the scheduler puts back whenever it leaves one of those.
  *
  * CET: the file claims neither IBT nor shadow stacks (it has no GNU property
  * note), so a program that links it runs with both off. The resume `jmp`
