@@ -127,3 +127,18 @@ void bench_pthread_switch(struct samples *out)
 		add_sample(out, (t1 - t0) / (2.0 * (double)handoffs));
 	}
 }
+
+void bench_calibrate(struct samples *out)
+{
+	for (int t = 0; t < cfg.trials; t++) {
+		long n = iters(50000000);
+		unsigned long a = 1, b = 2, c = 3, d = 4, e = 5, f = 6;
+		double t0 = now_ns();
+		for (long i = 0; i < n; i++) {
+			a += 1, b += 2, c += 3, d += 4, e += 5, f += 6;
+			/* Opaque to the compiler: the adds stay, one each. */
+			__asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f));
+		}
+		add_sample(out, (now_ns() - t0) / (double)n);
+	}
+}

@@ -259,7 +259,13 @@ int main(int argc, char **argv)
 
 	if (wanted(only, "switch")) {
 		struct samples raw = { 0 }, park2 = { 0 }, park2fp = { 0 }, uc = { 0 }, pt = { 0 }, bo = { 0 };
+		struct samples cal = { 0 };
 		header("switch: one switch, one direction (ns)");
+		/* How fast this CPU runs plain code right now: on a shared VM the
+		 * whole process can run slower (a busy SMT sibling on the host);
+		 * this row moves with every other when it does (bench/bimodal.sh). */
+		bench_calibrate(&cal);
+		report("switch", "calibration: 6 independent adds", "-", &cal, "ns");
 		bench_corun_switch(&raw, &park2, &park2fp);
 		report("switch", "corun_park, 2 coroutines", "default", &park2, "ns");
 		report("switch", "corun_park, 2 coroutines, CORUN_FPCTL", "fpctl", &park2fp, "ns");

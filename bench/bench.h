@@ -44,6 +44,10 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t resident_bytes(void);
 long mapping_count(void);
 
+/* baselines.c: ns per iteration of 6 independent register adds, a loop
+ * bound by the core's throughput only. */
+void bench_calibrate(struct samples *out);
+
 /* corun.c */
 void bench_corun_switch(struct samples *raw, struct samples *park2, struct samples *park2_fp);
 void bench_corun_park(long n, size_t stack, struct samples *out);

@@ -95,19 +95,24 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	 * Stacks are page-aligned and a whole number of pages apart, so at a
 	 * fixed place every record would fall in the same cache set, and a
 	 * hundred of them would thrash a 32 KiB L1. Each is staggered by one
-	 * of 32 cache lines instead, chosen by the stack's address (2 KiB at
-	 * most: the top page still holds the record and the first kilobyte of
-	 * frames). Every field is set here, one by one: a memset of the record
-	 * cost more than the rest. */
+	 * of 32 cache lines instead (2 KiB at most: the top page still holds
+	 * the record and the first kilobyte of frames), the next line for each
+	 * spawn: coroutines spawned one after the other, which then switch to
+	 * one another, never save and load frames at the same offset in a page,
+	 * which costs half a switch more (bench/probe/alias.c: 4 KiB aliasing
+	 * of the one's pushes with the other's pops). Every field is set here,
+	 * one by one: a memset of the record cost more than the rest. */
+	rt->color = (rt->color + 1) % CORUN__COLORS;
 	struct corun__co *co =
-		(struct corun__co *)(st.lo + st.size - corun__color(st.lo) * 64) - 1;
+		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
 	/* In a burst, every spawn writes to a stack that is cold in cache and
 	 * TLB: fetch the one two spawns on (its record line and the frame line
 	 * below it), as park does for the ring. */
 	if (rt->live > CORUN__PREFETCH_MIN) {
 		const char *soon = corun__stack_peek2(&rt->stacks, st.size);
 		if (soon) {
-			const char *rec = soon + st.size - corun__color(soon) * 64 -
+			const char *rec = soon + st.size -
+					  (size_t)((rt->color + 2) % CORUN__COLORS) * 64 -
 					  sizeof(struct corun__co);
 			__builtin_prefetch(rec, 1);
 			__builtin_prefetch(rec - 64, 1);

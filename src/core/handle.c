@@ -25,8 +25,8 @@
 
 /* The only state shared between threads. Lock-free. */
 static _Atomic uint64_t serial_source = 1;
-__thread uint64_t corun__serial_next, corun__serial_end
-	__attribute__((tls_model("initial-exec")));
+__thread uint64_t corun__serial_next CORUN__IE;
+__thread uint64_t corun__serial_end CORUN__IE;
 
 uint64_t corun__serial_refill(void)
 {

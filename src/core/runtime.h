@@ -32,16 +32,8 @@ _Noreturn void corun__panic(const char *file, int line, const char *what);
 /* Fewer coroutines than this fit in cache: no prefetching. */
 #define CORUN__PREFETCH_MIN 64
 
-/* Cache colours for records: see corun_go_attr. A stack's colour depends on
- * its address only, so the record of the stack a spawn will take next can
- * be fetched ahead; a multiplicative hash of the page number, not the page
- * number itself, so that no stack size puts every record in one colour. */
+/* Cache colours for records: see corun_go_attr. */
 #define CORUN__COLORS 32
-static inline size_t corun__color(const void *stack_lo)
-{
-	uint32_t page = (uint32_t)((uintptr_t)stack_lo >> 12);
-	return (page * 0x9e3779b1u) >> 27; /* the top 5 bits: 0 .. 31 */
-}
 
 /* The seed had Ready and Running; here they are one state, since which of
  * the runnable ones runs is rt->current's business: a park then writes no
@@ -118,9 +110,12 @@ struct corun__handles {
 void corun__handles_init(struct corun__handles *t);
 void corun__handles_fini(struct corun__handles *t);
 
-/* Serials: this thread's block of the process-wide counter (handle.c). */
-extern __thread uint64_t corun__serial_next, corun__serial_end
-	__attribute__((tls_model("initial-exec")));
+/* Serials: this thread's block of the process-wide counter (handle.c).
+ * One declaration each: an attribute after a list of declarators applies
+ * to the last one only, and the other then went through __tls_get_addr. */
+#define CORUN__IE __attribute__((tls_model("initial-exec")))
+extern __thread uint64_t corun__serial_next CORUN__IE;
+extern __thread uint64_t corun__serial_end CORUN__IE;
 uint64_t corun__serial_refill(void);
 
 static inline uint64_t corun__serial(void)
@@ -196,6 +191,7 @@ struct corun__rt {
 	size_t head, tail;
 	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
+	unsigned color;         /* where the last record went (coroutine.c) */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
 	unsigned tick;          /* events until the next upkeep (upkeep.c) */
