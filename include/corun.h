@@ -142,9 +142,13 @@ CORUN_API int corun_attr_init(corun_attr *attr);
  *
  * Returns a handle, or -1 with errno:
  *   EINVAL  fn is NULL
- *   ENOMEM  no memory for the runtime, the handle table or the stack (this
- *           includes the kernel's limit on mappings, vm.max_map_count, when
- *           guard pages fall back to mprotect)
+ *   ENOMEM  no memory for the runtime, the handle table or the stack: no
+ *           address space for even a one-stack slab (slabs shrink to fit a
+ *           lowered RLIMIT_AS before this), or, when guard pages fall back
+ *           to mprotect, more stacks would leave the rest of the process
+ *           less than an eighth of the kernel's limit on mappings
+ *           (vm.max_map_count; at least 1,024 of it). Nothing is leaked;
+ *           spawning works again once coroutines end.
  *   EAGAIN  2^24 - 1 coroutines of this thread exist or have ended and
  *           wait to be joined
  */
@@ -295,7 +299,8 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  *   ----------------  -------  ---------------------------------------------
  *   corun_attr_init   EINVAL   attr is NULL
  *   corun_go          EINVAL   fn is NULL
- *                     ENOMEM   out of memory, or the kernel's map limit
+ *                     ENOMEM   out of memory or address space, or near the
+ *                              kernel's map limit (mprotect guards)
  *                     EAGAIN   2^24 - 1 coroutines exist or await join
  *   corun_go_attr     (those of corun_go, and)
  *                     EINVAL   attr not initialised, stack_size out of

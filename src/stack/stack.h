@@ -171,11 +171,12 @@ static inline void corun__stack_put(const struct corun__stack *st)
  * outright: its page tables, its address space and its kernel mappings go
  * back too, and the pool forgets its stacks. */
 void corun__stacks_epoch(struct corun__stacks *s);
-/* Unmap slab k (none of its stacks in use or pooled any more) and drop it
- * from the list (stack.c). */
-void corun__slab_forget(struct corun__stacks *s, size_t k);
 int corun__stacks_purge(struct corun__stacks *s, size_t budget);
 void corun__stacks_trim(struct corun__stacks *s);
+
+/* Unmap slab k (none of its stacks in use or pooled any more) and drop it
+ * from the list (stack.c; decay.c decides which). */
+void corun__slab_forget(struct corun__stacks *s, size_t k);
 
 /* The kernel's map limit (maps.c). Reserve n mappings before making them:
  * 0, or -1 with errno ENOMEM when that would leave less than a margin of
