@@ -341,17 +341,22 @@ static void *count_end(void *arg)
 	return NULL;
 }
 
-static void out_of_memory_child(void)
+/* Lower RLIMIT_AS to what is mapped now plus `room` bytes. */
+static void limit_address_space(size_t room)
 {
-	/* Leave a little room above what is mapped now. */
 	struct rlimit rl;
 	CHECK_EQ(getrlimit(RLIMIT_AS, &rl), 0);
 	FILE *f = fopen("/proc/self/statm", "r");
 	unsigned long vm_pages;
 	CHECK(f && fscanf(f, "%lu", &vm_pages) == 1);
 	fclose(f);
-	rl.rlim_cur = vm_pages * page + (256u << 20);
+	rl.rlim_cur = vm_pages * page + room;
 	CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+}
+
+static void out_of_memory_child(void)
+{
+	limit_address_space(256u << 20); /* a little room above what is mapped */
 	int n = 0;
 	corun_t h;
 	while ((h = corun_go(count_end, NULL)) > 0)
@@ -383,14 +388,7 @@ enum { BIG_STACK = 1 << 20 };
 #define HEADROOM ((size_t)3 << 29) /* 1.5 GiB */
 static void address_space_child(void)
 {
-	struct rlimit rl;
-	CHECK_EQ(getrlimit(RLIMIT_AS, &rl), 0);
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long vm_pages;
-	CHECK(f && fscanf(f, "%lu", &vm_pages) == 1);
-	fclose(f);
-	rl.rlim_cur = vm_pages * page + HEADROOM;
-	CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+	limit_address_space(HEADROOM);
 	corun_attr a;
 	corun_attr_init(&a);
 	a.stack_size = BIG_STACK;

@@ -97,47 +97,48 @@ void corun__make_ready(struct corun__rt *rt, struct corun__co *co)
 	corun__enqueue(rt, co);
 }
 
-int corun__ready_reserve(struct corun__rt *rt, size_t n)
+/* Move the queue into a new ring of `size` entries (a power of two that
+ * holds what is queued). 0, or -1 when there is no memory for it. */
+static int ring_resize(struct corun__rt *rt, size_t size)
 {
-	size_t size = rt->mask + 1, count = rt->tail - rt->head;
-	if (rt->ring && n <= size)
-		return 0;
-	size_t want = rt->ring ? 2 * size : 64;
-	while (want < n)
-		want *= 2;
-	struct corun__co **ring = malloc(want * sizeof *ring);
-	if (!ring) {
-		errno = ENOMEM;
+	size_t count = rt->tail - rt->head;
+	struct corun__co **ring = malloc(size * sizeof *ring);
+	if (!ring)
 		return -1;
-	}
 	for (size_t i = 0; i < count; i++) /* unroll the old ring, in order */
 		ring[i] = rt->ring[(rt->head + i) & rt->mask];
 	free(rt->ring);
 	rt->ring = ring;
-	rt->mask = want - 1;
+	rt->mask = size - 1;
 	rt->head = 0;
 	rt->tail = count;
 	return 0;
 }
 
+int corun__ready_reserve(struct corun__rt *rt, size_t n)
+{
+	size_t size = rt->mask + 1;
+	if (rt->ring && n <= size)
+		return 0;
+	size_t want = rt->ring ? 2 * size : 64;
+	while (want < n)
+		want *= 2;
+	if (ring_resize(rt, want) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 void corun__ready_shrink(struct corun__rt *rt)
 {
-	size_t size = rt->mask + 1, need = rt->live + 2, count = rt->tail - rt->head;
+	size_t size = rt->mask + 1, need = rt->live + 2;
 	if (!rt->ring || size <= 64 || need > size / 4)
 		return;
 	size_t want = 64;
 	while (want < 2 * need)
 		want *= 2;
-	struct corun__co **ring = malloc(want * sizeof *ring);
-	if (!ring)
-		return; /* keep the larger one */
-	for (size_t i = 0; i < count; i++)
-		ring[i] = rt->ring[(rt->head + i) & rt->mask];
-	free(rt->ring);
-	rt->ring = ring;
-	rt->mask = want - 1;
-	rt->head = 0;
-	rt->tail = count;
+	(void)ring_resize(rt, want); /* without memory, keep the larger one */
 }
 
 /* Take the next ready coroutine, fetching ahead as park does: coroutines
