@@ -195,22 +195,77 @@ CORUN_API int corun_run(void);
 /*
  * Wait for coroutine h to end and store its return value in *result (if
  * result is not NULL). The handle is stale afterwards. A caller that is a
- * coroutine parks until then (other coroutines run); the main context runs
+ * coroutine waits without holding up the others; the main context runs
  * the scheduler until then, as corun_run does. If h has already ended, this
- * returns at once. A coroutine that is never joined leaks nothing: its stack
- * is reused when it ends; only its result (a few bytes) waits in the handle
- * table, until the join, corun_shutdown, or the thread's exit.
+ * returns at once. Several coroutines (and main) may wait for the same h:
+ * when it ends, each gets its result, and the handle goes stale; a join
+ * made after that gets ESRCH. A coroutine that is never joined or
+ * detached keeps its handle slot (and its result, a few bytes) until the
+ * join, corun_shutdown, or the thread's exit; its stack is reused as soon
+ * as it ends.
  *
  * Returns 0, or -1 with errno:
- *   ESRCH    h is not a coroutine of this thread: stale (already joined, or
- *            detached and ended), from another thread or a released runtime,
- *            or never valid (-1 included)
- *   EDEADLK  h is the caller itself; or, from the main context, h can never
- *            end: no coroutine can run any more (see corun_run). h is left
- *            joinable.
- *   EINVAL   h is detached, or another coroutine is already joining it
+ *   ESRCH      h is not a coroutine of this thread: stale (already joined,
+ *              or detached and ended), from another thread or a released
+ *              runtime, or never valid (-1 included)
+ *   EDEADLK    h is the caller itself; or, from the main context, h can
+ *              never end: nothing can run or fire any more (see corun_run).
+ *              h is left joinable.
+ *   EINVAL     h is detached
+ *   ECANCELED  the caller was canceled (see corun_cancel); h is left
+ *              joinable
  */
 CORUN_API int corun_join(corun_t h, void **result);
+
+/*
+ * corun_join with a deadline (see "Time" below): -1 waits as long as it
+ * takes, 0 only takes a result that is already there. Errors as corun_join,
+ * and:
+ *   ETIMEDOUT  the deadline passed first; h is left joinable
+ *   EINVAL     deadline < -1
+ *   ENOMEM     no memory to arm the deadline
+ */
+CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
+
+/*
+ * Cancel coroutine h: if it is waiting in a blocking call (corun_join,
+ * corun_sleep, a channel, select, a wait group or a mutex), that call
+ * returns -1 with errno ECANCELED at once; every blocking call it makes
+ * afterwards fails the same way, without blocking, until it ends. It is
+ * not stopped: it runs on, ends as it chooses, and can be joined as
+ * before. corun_park is not a blocking call and is not affected: a loop
+ * that only parks runs on. Cancelling twice is the same as once. A
+ * coroutine may cancel itself (its next blocking call fails). Cancelling
+ * one that has ended but not been joined does nothing (returns 0).
+ * Returns 0, or -1 with errno ESRCH for a handle as for corun_join.
+ */
+CORUN_API int corun_cancel(corun_t h);
+
+/*
+ * Time. One clock and one unit everywhere: nanoseconds on the monotonic
+ * clock (CLOCK_MONOTONIC). Every blocking call takes an absolute deadline on
+ * it: -1 for never, 0 for "do not block" (succeed only if that needs no
+ * wait), anything else a time from corun_now(). While deadlines are
+ * pending, the scheduler fires them when they pass, also if other
+ * coroutines never stop running; when nothing is ready the thread sleeps in
+ * the kernel until the nearest one, so a program whose coroutines all sleep
+ * uses no CPU.
+ */
+CORUN_API int64_t corun_now(void);
+
+/*
+ * Wait until corun_now() >= deadline (0, or a time already past: return at
+ * once; -1: until canceled). From main, runs the scheduler meanwhile.
+ * Returns 0, or -1 with errno:
+ *   ECANCELED  the caller was canceled
+ *   EDEADLK    from main with deadline -1: nothing else can run or fire
+ *   EINVAL     deadline < -1
+ *   ENOMEM     no memory to arm the deadline
+ */
+CORUN_API int corun_sleep_until(int64_t deadline);
+
+/* corun_sleep_until(corun_now() + ns). ns < 0 is EINVAL; errors as above. */
+CORUN_API int corun_sleep(int64_t ns);
 
 /*
  * Declare that nobody will join h: when it ends, its result is dropped and

@@ -163,8 +163,11 @@ static void join(void)
 	t = corun_go(park_twice, NULL);
 	corun_t j = corun_go(join_other, &t);
 	CHECK_EQ(corun_park(), 0);                           /* j is joining t now */
-	CHECK_ERRNO(corun_join(t, NULL), EINVAL);
+	CHECK_ERRNO(corun_detach(t), EINVAL);                /* being joined */
+	CHECK_ERRNO(corun_join_until(t, NULL, -2), EINVAL);  /* bad deadline */
+	CHECK_ERRNO(corun_join_until(t, NULL, 0), ETIMEDOUT); /* would wait */
 	CHECK_EQ(corun_join(j, NULL), 0);
+	CHECK_ERRNO(corun_join(t, NULL), ESRCH);             /* j took it */
 	still_works();
 }
 

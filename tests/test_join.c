@@ -141,32 +141,35 @@ static void detach(void)
 	CHECK_ERRNO(corun_id(h), ESRCH);
 }
 
-/* ---- only one joiner at a time */
-static void *second_joiner(void *arg)
-{
-	corun_t t = *(corun_t *)arg;
-	CHECK_ERRNO(corun_join(t, NULL), EINVAL); /* first_joiner is in it */
-	CHECK_ERRNO(corun_detach(t), EINVAL);
-	return NULL;
-}
-
-static void *first_joiner(void *arg)
+/* ---- several joiners: each gets the result; then the handle is stale */
+static int joined;
+static void *a_joiner(void *arg)
 {
 	corun_t t = *(corun_t *)arg;
 	void *r;
+	CHECK_ERRNO(corun_detach(t), EINVAL); /* it is being joined (or soon) */
 	CHECK_EQ(corun_join(t, &r), 0);
 	CHECK_EQ((intptr_t)r, 3);
+	joined++;
 	return NULL;
 }
 
-static void one_joiner(void)
+static void many_joiners(void)
 {
 	static corun_t t;
 	t = corun_go(park_then_ret, (void *)(intptr_t)3);
-	CHECK(corun_go(first_joiner, &t) > 0);
-	CHECK(corun_go(second_joiner, &t) > 0);
+	enum { N = 50 };
+	corun_t j[N];
+	for (int i = 0; i < N; i++)
+		CHECK((j[i] = corun_go(a_joiner, &t)) > 0);
+	void *r;
+	CHECK_EQ(corun_join(t, &r), 0); /* main is one of them */
+	CHECK_EQ((intptr_t)r, 3);
 	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(joined, N);
 	CHECK_ERRNO(corun_join(t, NULL), ESRCH);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(corun_join(j[i], NULL), 0);
 }
 
 /* ---- joining oneself; cycles of joins; the runtime stays usable */
@@ -215,7 +218,7 @@ static void deadlocks(void)
 	CHECK_EQ(corun_count(), 2); /* the bystander finished */
 	CHECK_EQ(corun_join(bystander, &r), 0);
 	CHECK_EQ((intptr_t)r, 4);
-	CHECK_ERRNO(corun_join(cyc[0], NULL), EINVAL); /* cyc[1] joins it */
+	CHECK_ERRNO(corun_join(cyc[0], NULL), EDEADLK); /* it waits for good */
 	CHECK_ERRNO(corun_shutdown(), EBUSY);
 
 	/* Still usable: new coroutines run, and the cycle is reported again. */
@@ -230,13 +233,13 @@ static void deadlocks(void)
 	corun_t stuck = corun_go(block_forever, NULL);
 	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK);
 	CHECK_EQ(corun_count(), 3);
-	/* Its join slot was given back: a coroutine may now try to join it. */
+	/* Main's join was withdrawn; a coroutine may join it too. */
 	static corun_t st;
 	st = stuck;
 	corun_t w = corun_go(second_joiner_ok, &st);
 	CHECK_ERRNO(corun_run(), EDEADLK);
 	CHECK_EQ(corun_count(), 4);
-	CHECK_ERRNO(corun_join(stuck, NULL), EINVAL); /* w is joining it */
+	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK); /* w and main both */
 	CHECK(corun_id(w) > 0);
 }
 
@@ -246,7 +249,7 @@ int main(void)
 	RUN(join_from_coroutine);
 	RUN(join_chain);
 	RUN(detach);
-	RUN(one_joiner);
+	RUN(many_joiners);
 	RUN(deadlocks);
 	return 0;
 }

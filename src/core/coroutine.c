@@ -3,6 +3,7 @@
  * diagnostic accessors.
  */
 #include "runtime.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <string.h>
@@ -34,13 +35,16 @@ static _Noreturn void entry(void *p)
 	rt->live--;
 	if (co->fpctl)
 		corun__fpctl_leave(rt);
-	if (co->joiner) { /* hand the result over; the handle dies now */
-		struct corun__co *j = co->joiner;
-		j->join_result = result;
-		j->join_done = 1;
-		corun__make_ready(rt, j);
+	if (co->joiners) { /* hand the result to each; the handle dies now */
+		struct corun__waiter *w;
+		while ((w = co->joiners)) {
+			co->joiners = w->next;
+			w->prev = w->next = NULL;
+			*(void **)w->ptr = result;
+			corun__fire(rt, w, 0);
+		}
 		corun__slot_free(&rt->handles, co->slot);
-	} else if (co->detached) {
+	} else if (co->flags & CORUN__F_DETACHED) {
 		corun__slot_free(&rt->handles, co->slot);
 	} else { /* keep the result for a later join */
 		struct corun__slot *s = &rt->handles.slots[co->slot];
@@ -123,13 +127,13 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	corun__stack_reuse(&rt->stacks, &st, (const char *)co - 64); /* + first frame */
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
-	co->detached = (flags & CORUN_DETACHED) != 0;
+	co->flags = (uint8_t)(((flags & CORUN_DETACHED) ? CORUN__F_DETACHED : 0) |
+			      (name ? CORUN__F_NAMED : 0));
 	co->slot = idx;
-	co->joiner = NULL; /* join_done and join_result: set by a join */
+	co->joiners = NULL;
 	co->fn = fn;
 	co->arg = arg;
 	co->stack = st;
-	co->named = name != NULL;
 	if (co->fpctl) { /* line 2 only when asked for */
 		co->fp = corun__fpctl_get(); /* starts with its creator's */
 		corun__fpctl_join(rt);
@@ -162,44 +166,82 @@ static struct corun__slot *lookup(struct corun__rt *rt, corun_t h)
 	return s;
 }
 
-int corun_join(corun_t h, void **result)
+/* A join waiter: on the joined coroutine's list, where its end leaves the
+ * result. The list is linked through the waiters, newest first. */
+struct joining {
+	struct corun__waiter w;
+	struct corun__co *target;
+	void *result;
+};
+
+static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
+{
+	struct corun__co *target = ((struct joining *)w)->target;
+	(void)rt;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		target->joiners = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+#define ID_JOINED 1
+
+int corun_join_until(corun_t h, void **result, int64_t deadline)
 {
 	struct corun__rt *rt = corun__tls;
 	struct corun__slot *s = lookup(rt, h);
 	if (!s)
 		return -1;
-	uint32_t idx = (uint32_t)(s - rt->handles.slots);
-	struct corun__co *self = rt->current;
-
-	if (s->state == CORUN__SLOT_LIVE) {
-		struct corun__co *co = s->u.co;
-		if (co == self) {
-			errno = EDEADLK;
-			return -1;
-		}
-		if (co->detached || co->joiner) {
-			errno = EINVAL;
-			return -1;
-		}
-		co->joiner = self;
-		self->join_done = 0;
-		if (self == &rt->main) {
-			if (corun__drive(rt, &self->join_done) < 0) {
-				co->joiner = NULL; /* EDEADLK: leave it joinable */
-				return -1;
-			}
-		} else {
-			corun__block(rt); /* co's end makes us ready */
-		}
-		/* co's end freed the slot and left its result with us. */
-		if (result)
-			*result = self->join_result;
-	} else {
+	if (deadline < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->state != CORUN__SLOT_LIVE) { /* it has ended: take the result */
 		if (result)
 			*result = s->u.result;
-		corun__slot_free(&rt->handles, idx);
+		corun__slot_free(&rt->handles, (uint32_t)(s - rt->handles.slots));
+		return 0;
 	}
+	struct corun__co *co = s->u.co;
+	if (co == rt->current) {
+		errno = EDEADLK;
+		return -1;
+	}
+	if (co->flags & CORUN__F_DETACHED) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (deadline == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	struct joining j = { .target = co };
+	struct corun__timer t;
+	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+		return -1;
+	corun__arm(rt, &j.w, ID_JOINED, withdraw_join);
+	j.w.ptr = &j.result;
+	j.w.next = co->joiners;
+	if (co->joiners)
+		co->joiners->prev = &j.w;
+	co->joiners = &j.w;
+	int err;
+	if (corun__wait(rt, &err) != ID_JOINED) {
+		errno = err; /* ETIMEDOUT, ECANCELED, EDEADLK: still joinable */
+		return -1;
+	}
+	if (result) /* its end freed the slot and left the result with us */
+		*result = j.result;
 	return 0;
+}
+
+int corun_join(corun_t h, void **result)
+{
+	return corun_join_until(h, result, -1);
 }
 
 int corun_detach(corun_t h)
@@ -213,11 +255,11 @@ int corun_detach(corun_t h)
 		return 0;
 	}
 	struct corun__co *co = s->u.co;
-	if (co->detached || co->joiner) {
+	if ((co->flags & CORUN__F_DETACHED) || co->joiners) {
 		errno = EINVAL;
 		return -1;
 	}
-	co->detached = 1;
+	co->flags |= CORUN__F_DETACHED;
 	return 0;
 }
 
@@ -246,7 +288,7 @@ const char *corun_name(corun_t h)
 		errno = ESRCH;
 		return NULL;
 	}
-	return s->u.co->named ? s->u.co->name : "";
+	return (s->u.co->flags & CORUN__F_NAMED) ? s->u.co->name : "";
 }
 
 size_t corun_count(void)

@@ -89,7 +89,7 @@ static void report(struct corun__rt *rt, struct corun__co *co, size_t size)
 		n = put_str(line, n, cap, "corun: stack overflow in coroutine ");
 		n = put_u64(line, n, cap, rt->handles.slots[co->slot].serial);
 		n = put_str(line, n, cap, " \"");
-		n = put_str(line, n, cap, co->named ? co->name : "");
+		n = put_str(line, n, cap, (co->flags & CORUN__F_NAMED) ? co->name : "");
 		n = put_str(line, n, cap, "\" (stack ");
 	} else {
 		n = put_str(line, n, cap, "corun: fault in the guard page of an unused stack (stack ");

@@ -60,7 +60,10 @@ struct corun__rt *corun__rt_get(void)
 	 * while CORUN_FPCTL coroutines live does main save its own when it
 	 * leaves (main.fpctl; see corun__fpctl_join). */
 	strcpy(rt->main.name, "main");
-	rt->main.named = 1;
+	rt->main.flags = CORUN__F_NAMED;
+	rt->epfd = -1;
+	rt->id = corun__serial();
+	rt->rand = rt->id * UINT64_C(0x9e3779b97f4a7c15) | 1;
 	rt->current = &rt->main;
 	rt->tick = CORUN__TICK_EVERY;
 	corun__handles_init(&rt->handles);
@@ -78,6 +81,9 @@ static void release(struct corun__rt *rt)
 	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
 	corun__handles_fini(&rt->handles);
 	free(rt->ring);
+	free(rt->heap);
+	if (rt->epfd >= 0)
+		close(rt->epfd);
 	if (corun__tls == rt)
 		corun__tls = NULL;
 	if (exit_key_ok)

@@ -44,11 +44,20 @@ enum corun__state {
 	CORUN__ENDED,        /* fn returned; its stack is about to be reused */
 };
 
+/* corun__co.flags */
+#define CORUN__F_DETACHED 0x1u /* CORUN_DETACHED */
+#define CORUN__F_NAMED 0x2u    /* name[] holds its name */
+#define CORUN__F_CANCELED 0x4u /* corun_cancel: every blocking call fails */
+#define CORUN__F_ARMED 0x8u    /* armed (line 2) is valid: it waits, or will */
+
+struct corun__waiter;
+struct corun__timer;
+
 /*
  * A coroutine record. It lives at the top of the coroutine's own stack, so a
  * park touches one cache line per coroutine for the record and the lines of
  * saved registers right below it. The first cache line holds everything a
- * spawn writes and a park or an end reads; the second, what only joins,
+ * spawn writes and a park or an end reads; the second, what only waits,
  * names and CORUN_FPCTL use, so a plain spawn writes one line, not two.
  */
 struct corun__co {
@@ -56,16 +65,16 @@ struct corun__co {
 	void *sp;                 /* saved context while not running */
 	uint8_t state;            /* enum corun__state */
 	uint8_t fpctl;            /* keeps its own FP control state (CORUN_FPCTL) */
-	uint8_t detached;         /* CORUN_DETACHED */
-	uint8_t named;            /* name[] holds its name */
+	uint8_t flags;            /* CORUN__F_* */
 	uint32_t slot;            /* index in the handle table */
-	struct corun__co *joiner; /* who is blocked in corun_join on us */
+	struct corun__waiter *joiners; /* waiting in corun_join for us (wait.h) */
 	corun_fn fn;
 	void *arg;
 	struct corun__stack stack;
-	/* line 2 */
-	uint8_t join_done;        /* as a joiner: join_result is set */
-	void *join_result;        /* as a joiner: what the joined one returned */
+	/* line 2: waiting (wait.c) */
+	struct corun__waiter *armed; /* with F_ARMED: what it waits on; first wins */
+	int wake_id;              /* which of them fired (its id), or -1 */
+	int wake_err;             /* why: 0, or ETIMEDOUT, ECANCELED, EPIPE... */
 	uint64_t fp;              /* its FP control state while suspended */
 	char name[CORUN_NAME_MAX];
 #ifdef CORUN__ASAN
@@ -76,7 +85,7 @@ struct corun__co {
 #endif
 } __attribute__((aligned(64)));
 
-_Static_assert(__builtin_offsetof(struct corun__co, join_done) <= 64,
+_Static_assert(__builtin_offsetof(struct corun__co, armed) <= 64,
 	       "what a spawn writes must fit in the record's first cache line");
 
 /* Handle table (handle.c). A slot outlives its coroutine while the result
@@ -198,6 +207,15 @@ struct corun__rt {
 	int64_t epoch_end;      /* when the pool's epoch ends (coarse ns) */
 	size_t nfpctl;          /* live CORUN_FPCTL coroutines */
 	void *altstack;         /* our alternate signal stack, if we made it */
+	/* waiting (wait.c, time.c) */
+	struct corun__timer **heap; /* armed deadlines, a 4-ary min-heap */
+	size_t ntimers, heapcap;
+	uint64_t timer_seq;     /* arming order, for FIFO among equal deadlines */
+	int epfd;               /* the idle step blocks here; -1 until needed */
+	uint8_t main_woken;     /* main's wait has fired */
+	uint64_t id;            /* unique in the process: channels and sync
+				 * objects remember the runtime they belong to */
+	uint64_t rand;          /* select's choice among ready clauses */
 #ifdef CORUN__ASAN
 	const void *asan_main_bottom; /* the main context's stack (tooling.c) */
 	size_t asan_main_size;
@@ -283,9 +301,11 @@ void corun__make_ready(struct corun__rt *rt, struct corun__co *co);
 /* Block the running coroutine (not main) until someone makes it ready.
  * Returns what the waker carried (0). */
 int corun__block(struct corun__rt *rt);
-/* From main: run coroutines until *done becomes nonzero (done == NULL: until
- * none is left). 0, or -1 with EDEADLK when none can run any more. */
-int corun__drive(struct corun__rt *rt, const uint8_t *done);
+/* From main: run coroutines until none is left (until_woken == 0) or until
+ * main's wait fires (1), firing deadlines and blocking the thread for them
+ * when nothing is ready. 0, or -1 with EDEADLK when nothing can run or fire
+ * any more. */
+int corun__drive(struct corun__rt *rt, int until_woken);
 /* Leave an ended coroutine for good. */
 _Noreturn void corun__exit(struct corun__rt *rt, struct corun__co *co);
 

@@ -4,6 +4,7 @@
  * one place and the switch itself stays a tail call.
  */
 #include "runtime.h"
+#include "wait.h"
 
 #include <errno.h>
 
@@ -63,14 +64,34 @@ __attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
 	return carried;
 }
 
+/* corun_park from main: the "step" of its contract. Main waits at the back
+ * of the queue while everyone ahead of it runs once; deadlines that have
+ * passed fire first, so that a program stepping the scheduler from its own
+ * loop wakes its sleepers too. */
+__attribute__((noinline)) static int main_step(struct corun__rt *rt)
+{
+	struct corun__co *m = &rt->main;
+	if (rt->ntimers)
+		corun__timers_fire(rt);
+	struct corun__co *next = corun__dequeue(rt);
+	if (!next)
+		return 0;
+	corun__enqueue(rt, m);
+	switch_to(rt, m, next);
+	corun__reap(rt);
+	return 0;
+}
+
 int corun_park(void)
 {
 	struct corun__rt *rt = corun__tls;
-	if (!rt || rt->head == rt->tail)
-		return 0; /* nobody else is ready: keep running */
-	/* From main this is the "step" of corun_park's contract: main waits at
-	 * the back of the queue while everyone ahead of it runs once. */
+	if (!rt)
+		return 0;
 	struct corun__co *cur = rt->current;
+	if (__builtin_expect(cur == &rt->main, 0))
+		return main_step(rt);
+	if (rt->head == rt->tail)
+		return 0; /* nobody else is ready: keep running */
 	size_t h = rt->head;
 	struct corun__co *next = rt->ring[h & rt->mask];
 	rt->ring[rt->tail++ & rt->mask] = cur;
@@ -200,27 +221,39 @@ void corun__exit(struct corun__rt *rt, struct corun__co *co)
 	corun__panic(__FILE__, __LINE__, "an ended coroutine was resumed");
 }
 
-int corun__drive(struct corun__rt *rt, const uint8_t *done)
+int corun__drive(struct corun__rt *rt, int until_woken)
 {
 	struct corun__co *m = &rt->main;
 	CORUN__ASSERT(rt->current == m);
 	/* Main is about to wait for the coroutines: a good moment for memory
 	 * upkeep, counted like a spawn (it reads a clock only now and then). */
 	corun__tick(rt);
-	while (done ? !*done : rt->live > 0) {
+	for (;;) {
+		if (rt->ntimers)
+			corun__timers_fire(rt);
+		if (until_woken ? rt->main_woken : rt->live == 0)
+			return 0;
 		struct corun__co *next = dequeue_ahead(rt);
 		if (!next) {
-			errno = EDEADLK;
-			return -1;
+			/* Nothing ready: block the thread until a deadline. */
+			if (corun__idle(rt) < 0) {
+				errno = EDEADLK;
+				return -1;
+			}
+			continue;
 		}
-		m->state = CORUN__BLOCKED;
+		/* While deadlines are pending, main takes a turn in the ring,
+		 * so that they fire even if the others never stop running;
+		 * otherwise it waits aside, resumed only when nothing is ready
+		 * (next_or_main) or when its wait fires (wait.c). */
+		if (rt->ntimers)
+			corun__enqueue(rt, m);
+		else
+			m->state = CORUN__BLOCKED;
 		switch_to(rt, m, next);
 		m->state = CORUN__RUNNABLE;
-		/* Back because nothing was ready, or because main was made
-		 * ready (its join finished): the loop's condition tells. */
 		corun__reap(rt);
 	}
-	return 0;
 }
 
 int corun_run(void)
@@ -232,5 +265,5 @@ int corun_run(void)
 		errno = EPERM;
 		return -1;
 	}
-	return corun__drive(rt, NULL);
+	return corun__drive(rt, 0);
 }

@@ -1,0 +1,99 @@
+/*
+ * The wait core (see wait.h) and cancellation.
+ */
+#include "wait.h"
+
+#include <errno.h>
+
+void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int id,
+		void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w))
+{
+	struct corun__co *co = rt->current;
+	if (!(co->flags & CORUN__F_ARMED)) { /* line 2 is not set at spawn */
+		co->armed = NULL;
+		co->flags |= CORUN__F_ARMED;
+	}
+	w->co = co;
+	w->id = id;
+	w->withdraw = withdraw;
+	w->prev = w->next = NULL;
+	w->next_armed = co->armed;
+	co->armed = w;
+}
+
+/* Withdraw every armed waiter of co but `fired`, and forget them all. */
+static void disarm(struct corun__rt *rt, struct corun__co *co, struct corun__waiter *fired)
+{
+	struct corun__waiter *w = co->armed;
+	co->armed = NULL;
+	co->flags &= (uint8_t)~CORUN__F_ARMED;
+	for (; w; w = w->next_armed)
+		if (w != fired && w->withdraw)
+			w->withdraw(rt, w);
+}
+
+/* Make co run again: into the ready queue, unless it is main and already
+ * there or running (main keeps itself in the ring while deadlines are
+ * pending, and fires its own deadlines when idle). */
+static void wake(struct corun__rt *rt, struct corun__co *co)
+{
+	if (co == &rt->main) {
+		rt->main_woken = 1;
+		if (co->state != CORUN__BLOCKED || rt->current == co)
+			return;
+	}
+	corun__make_ready(rt, co);
+}
+
+void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err)
+{
+	struct corun__co *co = w->co;
+	disarm(rt, co, w);
+	co->wake_id = w->id;
+	co->wake_err = err;
+	wake(rt, co);
+}
+
+void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err)
+{
+	if (!(co->flags & CORUN__F_ARMED))
+		return; /* not waiting */
+	disarm(rt, co, NULL);
+	co->wake_id = -1;
+	co->wake_err = err;
+	wake(rt, co);
+}
+
+int corun__wait(struct corun__rt *rt, int *err)
+{
+	struct corun__co *self = rt->current;
+	if (self == &rt->main) {
+		rt->main_woken = 0;
+		if (corun__drive(rt, 1) < 0) { /* nothing can fire any more */
+			disarm(rt, self, NULL);
+			*err = EDEADLK;
+			return -1;
+		}
+	} else {
+		corun__block(rt);
+	}
+	*err = self->wake_err;
+	return self->wake_id;
+}
+
+int corun_cancel(corun_t h)
+{
+	struct corun__rt *rt = corun__tls;
+	struct corun__slot *s = rt ? corun__slot_get(&rt->handles, h) : NULL;
+	if (!s) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (s->state != CORUN__SLOT_LIVE)
+		return 0; /* it has ended: nothing left to cancel */
+	struct corun__co *co = s->u.co;
+	co->flags |= CORUN__F_CANCELED;
+	if (co != rt->current)
+		corun__interrupt(rt, co, ECANCELED);
+	return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * Waiting: the one mechanism under every blocking call (join, sleep,
+ * channels, select, wait groups, mutexes, and later descriptors).
+ *
+ * A blocking call puts one waiter per thing it waits on (a channel, a
+ * deadline, a coroutine's end) on its own stack, arms them, and waits. The
+ * first to fire wins: whoever fires it has already taken it off the queue
+ * it was on and done the work (handed over a message, a result), and the
+ * wait core withdraws all the others in O(1) each before the waiter runs
+ * again, so nothing the sleeper armed outlives its call. Why it woke, which
+ * waiter fired and with what error, is written into its record, not carried
+ * through the switch.
+ *
+ * The waiting coroutine may be main: then corun__wait drives the scheduler
+ * until main is fired, as corun_run does, and fails with EDEADLK when
+ * nothing can fire any more.
+ */
+#ifndef CORUN_WAIT_H
+#define CORUN_WAIT_H
+
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+struct corun__waiter {
+	struct corun__co *co;            /* who waits */
+	struct corun__waiter *next_armed; /* co->armed: all that co waits on */
+	/* Take the waiter off whatever holds it; not called for the one that
+	 * fired, which its firer has already taken off. */
+	void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w);
+	/* Links in the queue of what it waits on (a channel's senders, a
+	 * coroutine's joiners, a mutex's queue), FIFO. */
+	struct corun__waiter *prev, *next;
+	void *ptr;                       /* the kind's payload: an element, a result */
+	int id;                          /* what corun__wait returns if this fires */
+};
+
+/* A FIFO of waiters: the queue a channel, a mutex or a coroutine's end keeps
+ * its waiters in. Doubly linked, so that a waiter leaves from anywhere in
+ * O(1). */
+struct corun__wq {
+	struct corun__waiter *head, *tail;
+};
+
+static inline void corun__wq_push(struct corun__wq *q, struct corun__waiter *w)
+{
+	w->next = NULL;
+	w->prev = q->tail;
+	if (q->tail)
+		q->tail->next = w;
+	else
+		q->head = w;
+	q->tail = w;
+}
+
+static inline void corun__wq_remove(struct corun__wq *q, struct corun__waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		q->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		q->tail = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static inline struct corun__waiter *corun__wq_pop(struct corun__wq *q)
+{
+	struct corun__waiter *w = q->head;
+	if (w)
+		corun__wq_remove(q, w);
+	return w;
+}
+
+/* Arm w for the running coroutine (or main): it will return `id` from
+ * corun__wait if it fires first. */
+void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int id,
+		void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w));
+
+/* Wait until one of the armed waiters fires, and return its id with *err
+ * set to the error it fired with (0 when it did its job). Every armed
+ * waiter is withdrawn before this returns. From main, drives the scheduler
+ * meanwhile; if nothing can fire any more, withdraws them and returns -1
+ * with *err EDEADLK. */
+int corun__wait(struct corun__rt *rt, int *err);
+
+/* Fire w (already taken off its queue by the caller) with err: its waiter
+ * will return w->id. */
+void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err);
+
+/* Wake co from whatever it waits on, with id -1 and err (cancellation). No
+ * effect if co is not waiting. */
+void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err);
+
+/* What every blocking call checks first: 0, or -1 with errno ECANCELED for
+ * a canceled coroutine. */
+static inline int corun__may_block(const struct corun__rt *rt)
+{
+	if (__builtin_expect(rt->current->flags & CORUN__F_CANCELED, 0)) {
+		errno = ECANCELED;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- time.c: deadlines ---- */
+
+/* A deadline, armed like any waiter: fires with ETIMEDOUT. Lives on the
+ * waiting coroutine's stack, in a 4-ary min-heap by (deadline, seq). */
+struct corun__timer {
+	struct corun__waiter w;
+	int64_t deadline;
+	uint64_t seq;      /* arming order: FIFO among equal deadlines */
+	size_t idx;        /* its place in the heap */
+};
+
+/* Arm a deadline as waiter `id` (deadline > 0; -1 arms nothing). 0, or -1
+ * with errno ENOMEM when the heap cannot grow. */
+int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline);
+
+/* Fire every deadline that has passed; 1 if any fired. Cheap when none is
+ * near: a coarse clock read. */
+int corun__timers_fire(struct corun__rt *rt);
+
+/* Nothing is ready: block the thread until the nearest deadline (one
+ * epoll_wait, for the descriptors of a later version too), then fire what
+ * expired. 0, or -1 when nothing is pending that could ever make anything
+ * ready. */
+int corun__idle(struct corun__rt *rt);
+
+/* The id a deadline fires with, in every blocking call. */
+#define CORUN__ID_DEADLINE (-2)
+
+#endif
