@@ -103,6 +103,10 @@ int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id, in
 	t->seq = rt->timer_seq++;
 	corun__arm(rt, &t->w, id, withdraw_deadline);
 	sift_up(rt, rt->ntimers++, t);
+	/* Main, waiting aside in corun__drive, must take turns in the ring
+	 * now, or busy coroutines could keep it from ever firing this. */
+	if (rt->main.state == CORUN__BLOCKED)
+		corun__make_ready(rt, &rt->main);
 	return 0;
 }
 
