@@ -268,6 +268,73 @@ CORUN_API int corun_sleep_until(int64_t deadline);
 CORUN_API int corun_sleep(int64_t ns);
 
 /*
+ * Channels: typed by size, FIFO, for coroutines of one thread. A channel of
+ * capacity 0 is unbuffered: a send waits for a receiver and hands its
+ * element straight over. Otherwise sends go into a buffer of `capacity`
+ * elements and wait only when it is full. Elements are copied in and out
+ * (elem_size bytes; 0 makes a channel of signals, whose elem may be NULL).
+ * A channel belongs to the runtime of the thread that made it: used from
+ * another thread (or after that runtime's corun_shutdown), every call fails
+ * with EPERM. Waiters are served in the order they came.
+ *
+ * Blocking calls take a deadline (see "Time"); from main they run the
+ * scheduler while they wait. Each returns 0, or -1 with errno:
+ *   EPIPE      the channel is closed (a receive first takes what is left)
+ *   ETIMEDOUT  the deadline passed (with deadline 0: it would have waited)
+ *   ECANCELED  the caller was canceled
+ *   EDEADLK    from main: nothing can run or fire any more
+ *   EINVAL     ch is NULL; deadline < -1; elem is NULL for a send with
+ *              elem_size > 0
+ *   EPERM      ch belongs to another thread's runtime
+ *   ENOMEM     no memory to arm the deadline
+ */
+typedef struct corun_chan corun_chan;
+
+/* Make a channel. NULL with errno ENOMEM, or EINVAL when elem_size *
+ * capacity does not fit in memory. */
+CORUN_API corun_chan *corun_chan_make(size_t elem_size, size_t capacity);
+CORUN_API int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline);
+/* elem may be NULL: the element is taken and dropped. */
+CORUN_API int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline);
+
+/*
+ * Close ch: every waiting sender and receiver wakes with EPIPE, later
+ * sends fail with EPIPE, later receives take what is buffered and then
+ * fail with EPIPE. Returns 0, or -1 with errno EPIPE (already closed),
+ * EINVAL (NULL) or EPERM (another thread's).
+ */
+CORUN_API int corun_chan_close(corun_chan *ch);
+
+/*
+ * Close ch if it is open (waking its waiters with EPIPE: they return
+ * without touching it again) and free it. NULL does nothing. A channel of
+ * another thread's runtime is left alone, with errno set to EPERM.
+ */
+CORUN_API void corun_chan_free(corun_chan *ch);
+
+/* select: one of several sends and receives, whichever can go first. */
+#define CORUN_SEND 1
+#define CORUN_RECV 2
+typedef struct corun_case {
+	corun_chan *chan;
+	int op;     /* CORUN_SEND or CORUN_RECV */
+	void *elem; /* what to send, or where to receive (NULL: drop it) */
+	int err;    /* out, for the case that was taken: 0, or EPIPE (closed) */
+} corun_case;
+
+/*
+ * Take one of the n cases: if some can go now (a closed channel counts: it
+ * goes at once with EPIPE), one of those, chosen at random so that none
+ * starves; otherwise wait for the first that can, or for the deadline.
+ * Returns the index of the case taken, its err set; or -1 with errno as for
+ * the channel calls (EINVAL also for a NULL cases with n > 0, an unknown
+ * op, or n > INT32_MAX; ENOMEM also for waiting on more than 16 cases
+ * without memory). With n == 0 it waits for the deadline and fails with
+ * ETIMEDOUT (or ECANCELED, or, from main with deadline -1, EDEADLK).
+ */
+CORUN_API int corun_select(corun_case *cases, size_t n, int64_t deadline);
+
+/*
  * Declare that nobody will join h: when it ends, its result is dropped and
  * its handle goes stale at once. If it has already ended, the result is
  * dropped now.

@@ -1,0 +1,356 @@
+/*
+ * Channels and select, over the wait core.
+ *
+ * A channel is a ring buffer of `cap` elements and two FIFO queues of
+ * waiters: senders waiting for room (or for a receiver, when cap is 0) and
+ * receivers waiting for an element. Whoever finds a waiter on the other
+ * side does the whole transfer itself, copying straight to or from the
+ * waiter's own buffer on its stack, and then fires it: a handoff is one
+ * copy and one wake, and the woken side has nothing left to do. So a
+ * receiver queued on an empty channel never sees the buffer, and a sender
+ * queued on a full one has its element moved into the buffer by the
+ * receiver that made room, keeping the order in which elements were sent.
+ */
+#include "wait.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct corun_chan {
+	uint64_t owner;    /* the runtime's id (runtime.h) */
+	size_t elem_size, cap;
+	size_t head, count; /* the buffer: count elements from head, wrapping */
+	int closed;
+	struct corun__wq senders, receivers;
+	char buf[];
+};
+
+/* A waiter on one of a channel's queues. */
+struct chanwait {
+	struct corun__waiter w;
+	struct corun__wq *q;
+};
+
+static void withdraw_chan(struct corun__rt *rt, struct corun__waiter *w)
+{
+	(void)rt;
+	corun__wq_remove(((struct chanwait *)w)->q, w);
+}
+
+corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
+{
+	if (capacity && elem_size > (SIZE_MAX - sizeof(corun_chan)) / capacity) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct corun__rt *rt = corun__rt_get();
+	if (!rt)
+		return NULL;
+	corun_chan *ch = malloc(sizeof *ch + elem_size * capacity);
+	if (!ch) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(ch, 0, sizeof *ch);
+	ch->owner = rt->id;
+	ch->elem_size = elem_size;
+	ch->cap = capacity;
+	return ch;
+}
+
+/* The calling thread's runtime if ch belongs to it; NULL with EINVAL (no
+ * channel) or EPERM (another thread's, or a runtime since shut down). */
+static struct corun__rt *owner_of(const corun_chan *ch)
+{
+	struct corun__rt *rt = corun__tls;
+	if (!ch) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!rt || rt->id != ch->owner) {
+		errno = EPERM;
+		return NULL;
+	}
+	return rt;
+}
+
+static char *slot_at(corun_chan *ch, size_t i)
+{
+	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+/* Whether a send or a receive could complete now (closed counts: it
+ * completes with EPIPE). */
+static int can_send(const corun_chan *ch)
+{
+	return ch->closed || ch->receivers.head || ch->count < ch->cap;
+}
+
+static int can_recv(const corun_chan *ch)
+{
+	return ch->count || ch->senders.head || ch->closed;
+}
+
+/* Send now; the caller knows can_send. 0, or EPIPE. */
+static int send_now(struct corun__rt *rt, corun_chan *ch, const void *elem)
+{
+	if (ch->closed)
+		return EPIPE;
+	struct corun__waiter *w = corun__wq_pop(&ch->receivers);
+	if (w) { /* straight into the waiting receiver's buffer */
+		if (w->ptr && ch->elem_size)
+			memcpy(w->ptr, elem, ch->elem_size);
+		corun__fire(rt, w, 0);
+		return 0;
+	}
+	if (ch->elem_size)
+		memcpy(slot_at(ch, ch->count), elem, ch->elem_size);
+	ch->count++;
+	return 0;
+}
+
+/* Receive now; the caller knows can_recv. 0, or EPIPE. */
+static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
+{
+	if (ch->count) {
+		if (elem && ch->elem_size)
+			memcpy(elem, slot_at(ch, 0), ch->elem_size);
+		ch->head = (ch->head + 1) % ch->cap;
+		ch->count--;
+		/* Room now: the longest-waiting sender's element goes in last. */
+		struct corun__waiter *w = corun__wq_pop(&ch->senders);
+		if (w) {
+			if (ch->elem_size)
+				memcpy(slot_at(ch, ch->count), w->ptr, ch->elem_size);
+			ch->count++;
+			corun__fire(rt, w, 0);
+		}
+		return 0;
+	}
+	struct corun__waiter *w = corun__wq_pop(&ch->senders);
+	if (w) { /* unbuffered: straight from the waiting sender */
+		if (elem && ch->elem_size)
+			memcpy(elem, w->ptr, ch->elem_size);
+		corun__fire(rt, w, 0);
+		return 0;
+	}
+	return EPIPE; /* closed and drained */
+}
+
+/* Queue a waiter for op on ch, as clause `id`. */
+static void arm_on(struct corun__rt *rt, struct chanwait *cw, corun_chan *ch, int op, void *elem,
+		   int id)
+{
+	cw->q = op == CORUN_SEND ? &ch->senders : &ch->receivers;
+	corun__arm(rt, &cw->w, id, withdraw_chan);
+	cw->w.ptr = elem;
+	corun__wq_push(cw->q, &cw->w);
+}
+
+/* Wait for the armed clauses (and the deadline, armed first by the caller)
+ * and return the clause that fired, its error in *err; or -1 with errno. */
+static int wait_armed(struct corun__rt *rt, int *err)
+{
+	int id = corun__wait(rt, err);
+	if (id < 0) {
+		errno = *err;
+		return -1;
+	}
+	return id;
+}
+
+static int check_deadline(int64_t deadline)
+{
+	if (deadline < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the caller may wait: not canceled, and the deadline allows it. */
+static int may_wait(struct corun__rt *rt, int64_t deadline)
+{
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (deadline == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
+{
+	struct corun__rt *rt = owner_of(ch);
+	if (!rt || check_deadline(deadline) < 0)
+		return -1;
+	if (!elem && ch->elem_size) {
+		errno = EINVAL;
+		return -1;
+	}
+	int err;
+	if (can_send(ch)) {
+		if ((err = send_now(rt, ch, elem))) {
+			errno = err;
+			return -1;
+		}
+		return 0;
+	}
+	struct corun__timer t;
+	if (may_wait(rt, deadline) < 0 ||
+	    corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+		return -1;
+	struct chanwait cw;
+	arm_on(rt, &cw, ch, CORUN_SEND, (void *)elem, 0);
+	if (wait_armed(rt, &err) < 0)
+		return -1;
+	if (err) { /* closed while we waited */
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
+{
+	struct corun__rt *rt = owner_of(ch);
+	if (!rt || check_deadline(deadline) < 0)
+		return -1;
+	int err;
+	if (can_recv(ch)) {
+		if ((err = recv_now(rt, ch, elem))) {
+			errno = err;
+			return -1;
+		}
+		return 0;
+	}
+	struct corun__timer t;
+	if (may_wait(rt, deadline) < 0 ||
+	    corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+		return -1;
+	struct chanwait cw;
+	arm_on(rt, &cw, ch, CORUN_RECV, elem, 0);
+	if (wait_armed(rt, &err) < 0)
+		return -1;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Wake every waiter of ch with EPIPE. */
+static void wake_all(struct corun__rt *rt, corun_chan *ch)
+{
+	struct corun__waiter *w;
+	while ((w = corun__wq_pop(&ch->receivers)))
+		corun__fire(rt, w, EPIPE);
+	while ((w = corun__wq_pop(&ch->senders)))
+		corun__fire(rt, w, EPIPE);
+}
+
+int corun_chan_close(corun_chan *ch)
+{
+	struct corun__rt *rt = owner_of(ch);
+	if (!rt)
+		return -1;
+	if (ch->closed) {
+		errno = EPIPE;
+		return -1;
+	}
+	ch->closed = 1;
+	wake_all(rt, ch);
+	return 0;
+}
+
+void corun_chan_free(corun_chan *ch)
+{
+	if (!ch)
+		return;
+	struct corun__rt *rt = owner_of(ch);
+	if (!rt)
+		return; /* not ours to free: errno says so */
+	ch->closed = 1;
+	wake_all(rt, ch); /* they return EPIPE without touching it again */
+	free(ch);
+}
+
+/* xorshift64: select's choice among the clauses that are ready. */
+static uint64_t next_rand(struct corun__rt *rt)
+{
+	uint64_t x = rt->rand;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rt->rand = x;
+}
+
+#define SELECT_ON_STACK 16
+
+int corun_select(corun_case *cases, size_t n, int64_t deadline)
+{
+	if ((n && !cases) || n > (size_t)INT32_MAX || check_deadline(deadline) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* With no clause, it only waits for the deadline (or cancellation). */
+	struct corun__rt *rt = n ? corun__tls : corun__rt_get();
+	if (!rt) { /* no runtime: no channel can be ours */
+		if (n)
+			errno = EPERM;
+		return -1;
+	}
+	size_t nready = 0;
+	for (size_t i = 0; i < n; i++) {
+		corun_case *c = &cases[i];
+		if (!owner_of(c->chan))
+			return -1;
+		if ((c->op != CORUN_SEND && c->op != CORUN_RECV) ||
+		    (c->op == CORUN_SEND && !c->elem && c->chan->elem_size)) {
+			errno = EINVAL;
+			return -1;
+		}
+		nready += c->op == CORUN_SEND ? can_send(c->chan) : can_recv(c->chan);
+	}
+	if (nready) { /* pick one of the ready ones at random: fairness */
+		size_t pick = (size_t)(next_rand(rt) % nready);
+		for (size_t i = 0;; i++) {
+			corun_case *c = &cases[i];
+			int ready = c->op == CORUN_SEND ? can_send(c->chan) : can_recv(c->chan);
+			if (ready && pick-- == 0) {
+				c->err = c->op == CORUN_SEND ? send_now(rt, c->chan, c->elem)
+							     : recv_now(rt, c->chan, c->elem);
+				return (int)i;
+			}
+		}
+	}
+	if (may_wait(rt, deadline) < 0)
+		return -1;
+	struct chanwait local[SELECT_ON_STACK], *cw = local;
+	if (n > SELECT_ON_STACK && !(cw = malloc(n * sizeof *cw))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	struct corun__timer t;
+	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0) {
+		if (cw != local)
+			free(cw);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (deadline < 0 && n == 0) /* forever: a waiter only cancellation fires */
+		corun__arm(rt, &t.w, CORUN__ID_DEADLINE, NULL);
+	for (size_t i = 0; i < n; i++)
+		arm_on(rt, &cw[i], cases[i].chan, cases[i].op, cases[i].elem, (int)i);
+	int err, id = wait_armed(rt, &err);
+	if (cw != local) {
+		int saved = errno;
+		free(cw);
+		errno = saved;
+	}
+	if (id >= 0)
+		cases[id].err = err;
+	return id;
+}
