@@ -335,6 +335,45 @@ typedef struct corun_case {
 CORUN_API int corun_select(corun_case *cases, size_t n, int64_t deadline);
 
 /*
+ * Wait groups and mutexes that park the coroutine instead of spinning.
+ * Like channels, each belongs to the runtime of the thread that made it:
+ * from another thread (or after that runtime's corun_shutdown) every call
+ * fails with EPERM; free them before the runtime goes. Blocking calls take
+ * a deadline and from main run the scheduler while they wait; they fail
+ * with ETIMEDOUT, ECANCELED, EDEADLK (main: nothing can run or fire any
+ * more), EINVAL (NULL, deadline < -1) or ENOMEM (no memory to arm the
+ * deadline), as the channel calls do.
+ */
+typedef struct corun_wg corun_wg;
+typedef struct corun_mutex corun_mutex;
+
+/* A wait group: a counter that corun_wg_wait waits to see reach zero. NULL
+ * with errno ENOMEM. */
+CORUN_API corun_wg *corun_wg_make(void);
+/* Add delta (may be negative). When the counter reaches zero every waiter
+ * wakes. -1 with EINVAL if it would go below zero (or overflow): it is
+ * left as it was. */
+CORUN_API int corun_wg_add(corun_wg *wg, int64_t delta);
+/* corun_wg_add(wg, -1). */
+CORUN_API int corun_wg_done(corun_wg *wg);
+/* Wait until the counter is zero (at once if it is). */
+CORUN_API int corun_wg_wait(corun_wg *wg, int64_t deadline);
+/* Free it (NULL: nothing). -1 with EBUSY while some coroutine waits on it. */
+CORUN_API int corun_wg_free(corun_wg *wg);
+
+/* A mutex among the coroutines (and main) of one thread. NULL with errno
+ * ENOMEM. */
+CORUN_API corun_mutex *corun_mutex_make(void);
+/* Take it, waiting in line if it is held: unlock hands it to the longest
+ * waiter. EDEADLK if the caller already holds it. */
+CORUN_API int corun_mutex_lock(corun_mutex *mu, int64_t deadline);
+/* Give it up, to the next in line if any. EPERM if the caller does not
+ * hold it. */
+CORUN_API int corun_mutex_unlock(corun_mutex *mu);
+/* Free it (NULL: nothing). -1 with EBUSY while it is held. */
+CORUN_API int corun_mutex_free(corun_mutex *mu);
+
+/*
  * Declare that nobody will join h: when it ends, its result is dropped and
  * its handle goes stale at once. If it has already ended, the result is
  * dropped now.

@@ -1,0 +1,222 @@
+/*
+ * Wait groups and mutexes, over the wait core: a coroutine that has to wait
+ * parks on the object's queue and lets the others run; nothing spins.
+ *
+ * A mutex is handed over, not released: unlock gives it straight to the
+ * longest waiter, which cannot then lose it to a coroutine that came later
+ * (no barging, so no waiter starves). Who holds it is remembered by the
+ * coroutine's serial (0 for main), never by its record, whose memory the
+ * next coroutine may reuse.
+ */
+#include "wait.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct corun_wg {
+	uint64_t owner; /* the runtime's id */
+	int64_t count;
+	struct corun__wq waiters;
+};
+
+struct corun_mutex {
+	uint64_t owner;
+	uint64_t holder; /* serial of the coroutine holding it, 0 for main */
+	int locked;
+	struct corun__wq waiters;
+};
+
+struct syncwait {
+	struct corun__waiter w;
+	struct corun__wq *q;
+};
+
+static void withdraw_sync(struct corun__rt *rt, struct corun__waiter *w)
+{
+	(void)rt;
+	corun__wq_remove(((struct syncwait *)w)->q, w);
+}
+
+/* The calling thread's runtime if the object (its owner id) belongs to it;
+ * NULL with EINVAL (no object) or EPERM (another runtime's). */
+static struct corun__rt *owned(const void *obj, uint64_t owner)
+{
+	struct corun__rt *rt = corun__tls;
+	if (!obj) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!rt || rt->id != owner) {
+		errno = EPERM;
+		return NULL;
+	}
+	return rt;
+}
+
+static void *make(size_t size)
+{
+	struct corun__rt *rt = corun__rt_get();
+	if (!rt)
+		return NULL;
+	uint64_t *obj = calloc(1, size);
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*obj = rt->id; /* each struct starts with its owner */
+	return obj;
+}
+
+/* Wait on queue q as one waiter, with a deadline. 0 when fired without
+ * error; -1 with errno otherwise. */
+static int wait_on(struct corun__rt *rt, struct corun__wq *q, int64_t deadline)
+{
+	if (deadline < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (deadline == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	struct corun__timer t;
+	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+		return -1;
+	struct syncwait sw = { .q = q };
+	corun__arm(rt, &sw.w, 0, withdraw_sync);
+	corun__wq_push(q, &sw.w);
+	int err, id = corun__wait(rt, &err);
+	if (id != 0 || err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- wait groups ---- */
+
+corun_wg *corun_wg_make(void)
+{
+	return make(sizeof(corun_wg));
+}
+
+int corun_wg_add(corun_wg *wg, int64_t delta)
+{
+	struct corun__rt *rt = owned(wg, wg ? wg->owner : 0);
+	if (!rt)
+		return -1;
+	if ((delta < 0 && delta < -wg->count) || (delta > 0 && wg->count > INT64_MAX - delta)) {
+		errno = EINVAL;
+		return -1;
+	}
+	wg->count += delta;
+	if (wg->count == 0) {
+		struct corun__waiter *w;
+		while ((w = corun__wq_pop(&wg->waiters)))
+			corun__fire(rt, w, 0);
+	}
+	return 0;
+}
+
+int corun_wg_done(corun_wg *wg)
+{
+	return corun_wg_add(wg, -1);
+}
+
+int corun_wg_wait(corun_wg *wg, int64_t deadline)
+{
+	struct corun__rt *rt = owned(wg, wg ? wg->owner : 0);
+	if (!rt)
+		return -1;
+	if (deadline < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (wg->count == 0)
+		return 0;
+	return wait_on(rt, &wg->waiters, deadline);
+}
+
+int corun_wg_free(corun_wg *wg)
+{
+	if (!wg)
+		return 0;
+	if (!owned(wg, wg->owner))
+		return -1;
+	if (wg->waiters.head) {
+		errno = EBUSY;
+		return -1;
+	}
+	free(wg);
+	return 0;
+}
+
+/* ---- mutexes ---- */
+
+static uint64_t who(const struct corun__rt *rt, const struct corun__co *co)
+{
+	return co == &rt->main ? 0 : rt->handles.slots[co->slot].serial;
+}
+
+corun_mutex *corun_mutex_make(void)
+{
+	return make(sizeof(corun_mutex));
+}
+
+int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
+{
+	struct corun__rt *rt = owned(mu, mu ? mu->owner : 0);
+	if (!rt)
+		return -1;
+	uint64_t me = who(rt, rt->current);
+	if (deadline < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!mu->locked) {
+		mu->locked = 1;
+		mu->holder = me;
+		return 0;
+	}
+	if (mu->holder == me) {
+		errno = EDEADLK;
+		return -1;
+	}
+	/* unlock hands it over with the holder already set to us */
+	return wait_on(rt, &mu->waiters, deadline);
+}
+
+int corun_mutex_unlock(corun_mutex *mu)
+{
+	struct corun__rt *rt = owned(mu, mu ? mu->owner : 0);
+	if (!rt)
+		return -1;
+	if (!mu->locked || mu->holder != who(rt, rt->current)) {
+		errno = EPERM;
+		return -1;
+	}
+	struct corun__waiter *w = corun__wq_pop(&mu->waiters);
+	if (w) {
+		mu->holder = who(rt, w->co);
+		corun__fire(rt, w, 0);
+	} else {
+		mu->locked = 0;
+	}
+	return 0;
+}
+
+int corun_mutex_free(corun_mutex *mu)
+{
+	if (!mu)
+		return 0;
+	if (!owned(mu, mu->owner))
+		return -1;
+	if (mu->locked) {
+		errno = EBUSY;
+		return -1;
+	}
+	free(mu);
+	return 0;
+}

@@ -1,0 +1,214 @@
+/*
+ * Wait groups and mutexes: thousands of coroutines, mutual exclusion with
+ * parks inside the critical section, first-come first-served handoff,
+ * deadlines, cancellation, main taking part, and every error return.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <corun.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../src/core/runtime.h" /* white box: pending deadlines */
+
+#define MS ((int64_t)1000000)
+
+static corun_wg *wg;
+static corun_mutex *mu;
+
+/* ---- wait groups */
+static int finished;
+static void *worker(void *arg)
+{
+	int parks = (int)(intptr_t)arg;
+	for (int i = 0; i < parks; i++)
+		CHECK_EQ(corun_park(), 0);
+	finished++;
+	CHECK_EQ(corun_wg_done(wg), 0);
+	return NULL;
+}
+
+static int waiters_done;
+static void *wg_waiter(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_wg_wait(wg, -1), 0);
+	CHECK_EQ(finished, 2000);
+	waiters_done++;
+	return NULL;
+}
+
+static void wait_group(void)
+{
+	enum { N = 2000 };
+	wg = corun_wg_make();
+	CHECK(wg != NULL);
+	CHECK_EQ(corun_wg_wait(wg, 0), 0); /* zero already */
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = CORUN_STACK_MIN;
+	a.flags = CORUN_DETACHED;
+	finished = waiters_done = 0;
+	CHECK_EQ(corun_wg_add(wg, N), 0);
+	for (int i = 0; i < 5; i++)
+		CHECK(corun_go_attr(wg_waiter, NULL, &a) > 0);
+	for (int i = 0; i < N; i++)
+		CHECK(corun_go_attr(worker, (void *)(intptr_t)(i % 7), &a) > 0);
+	CHECK_ERRNO(corun_wg_wait(wg, 0), ETIMEDOUT);
+	CHECK_EQ(corun_park(), 0); /* the waiters are waiting now */
+	CHECK_ERRNO(corun_wg_free(wg), EBUSY);
+	CHECK_EQ(corun_wg_wait(wg, -1), 0); /* main too */
+	CHECK_EQ(finished, N);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(waiters_done, 5);
+	/* Below zero is refused and changes nothing. */
+	CHECK_ERRNO(corun_wg_done(wg), EINVAL);
+	CHECK_ERRNO(corun_wg_add(wg, INT64_MIN), EINVAL);
+	CHECK_EQ(corun_wg_add(wg, 1), 0);
+	CHECK_ERRNO(corun_wg_add(wg, INT64_MAX), EINVAL);
+	CHECK_ERRNO(corun_wg_wait(wg, corun_now() + 1 * MS), ETIMEDOUT);
+	CHECK_ERRNO(corun_wg_wait(wg, -2), EINVAL);
+	CHECK_ERRNO(corun_wg_wait(wg, -1), EDEADLK); /* nobody can bring it down */
+	CHECK_EQ(corun_wg_done(wg), 0);
+	CHECK_EQ(corun__tls->ntimers, 0);
+	CHECK_EQ(corun_wg_free(wg), 0);
+	CHECK_EQ(corun_wg_free(NULL), 0);
+}
+
+/* ---- mutexes */
+static int inside, total, order[64], norder;
+static void *locker(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	CHECK_EQ(inside, 0);
+	inside = 1;
+	if (norder < 64)
+		order[norder++] = id;
+	for (int i = 0; i < 3; i++) /* others run meanwhile, and try to lock */
+		CHECK_EQ(corun_park(), 0);
+	total++;
+	inside = 0;
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	return NULL;
+}
+
+static void mutual_exclusion(void)
+{
+	enum { N = 3000 };
+	mu = corun_mutex_make();
+	CHECK(mu != NULL);
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = CORUN_STACK_MIN;
+	a.flags = CORUN_DETACHED;
+	inside = total = norder = 0;
+	for (int i = 0; i < N; i++)
+		CHECK(corun_go_attr(locker, (void *)(intptr_t)i, &a) > 0);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(total, N);
+	/* Handed over in the order they asked. */
+	for (int i = 0; i < 64; i++)
+		CHECK_EQ(order[i], i);
+	/* Main takes part like anyone else. */
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, -1), EDEADLK);
+	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
+	corun_t h = corun_go(locker, (void *)(intptr_t)-1);
+	CHECK_EQ(corun_park(), 0); /* it waits for main */
+	CHECK_EQ(inside, 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM); /* handed to h: not main's */
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM); /* nobody holds it */
+	CHECK_EQ(corun_mutex_free(mu), 0);
+	CHECK_EQ(corun_mutex_free(NULL), 0);
+}
+
+static void *lock_timeout(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_mutex_lock(mu, corun_now() + 1 * MS), ETIMEDOUT);
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM);
+	return NULL;
+}
+
+static void *lock_canceled(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_mutex_lock(mu, -1), ECANCELED);
+	return NULL;
+}
+
+static void *lock_then_end(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	return NULL; /* ends holding it */
+}
+
+static void mutex_waits(void)
+{
+	mu = corun_mutex_make();
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	corun_t t = corun_go(lock_timeout, NULL);
+	CHECK_EQ(corun_join(t, NULL), 0);
+	corun_t c = corun_go(lock_canceled, NULL);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(corun_cancel(c), 0);
+	CHECK_EQ(corun_join(c, NULL), 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0); /* nobody waits any more */
+	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, -2), EINVAL);
+	/* A holder that ends keeps it held; a later coroutine, even one on
+	 * the same stack, is not taken for it. */
+	corun_t e = corun_go(lock_then_end, NULL);
+	CHECK_EQ(corun_join(e, NULL), 0);
+	corun_t f = corun_go(lock_timeout, NULL);
+	CHECK_EQ(corun_join(f, NULL), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, -1), EDEADLK); /* main, nobody to unlock */
+	CHECK_EQ(corun__tls->ntimers, 0);
+	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
+	free(mu); /* held for good: what corun_mutex_free would have done */
+}
+
+/* ---- errors */
+static void *foreign(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_wg_add(wg, 1), EPERM);
+	CHECK_ERRNO(corun_wg_wait(wg, 0), EPERM);
+	CHECK_ERRNO(corun_wg_free(wg), EPERM);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EPERM);
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM);
+	CHECK_ERRNO(corun_mutex_free(mu), EPERM);
+	return NULL;
+}
+
+static void errors(void)
+{
+	CHECK_ERRNO(corun_wg_add(NULL, 1), EINVAL);
+	CHECK_ERRNO(corun_wg_done(NULL), EINVAL);
+	CHECK_ERRNO(corun_wg_wait(NULL, 0), EINVAL);
+	CHECK_ERRNO(corun_mutex_lock(NULL, 0), EINVAL);
+	CHECK_ERRNO(corun_mutex_unlock(NULL), EINVAL);
+	wg = corun_wg_make();
+	mu = corun_mutex_make();
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, foreign, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(corun_wg_free(wg), 0);
+	CHECK_EQ(corun_mutex_free(mu), 0);
+}
+
+int main(void)
+{
+	RUN(wait_group);
+	RUN(mutual_exclusion);
+	RUN(mutex_waits);
+	RUN(errors);
+	return 0;
+}
