@@ -10,11 +10,18 @@
  * not).
  *
  * A model of every coroutine (spawned, ended, joined or detached, who joins
- * whom) is kept alongside. It is updated by whoever acts, at the moment it
- * acts (a coroutine marks itself ended right before it returns), so it never
- * guesses the order the scheduler picks. After every operation check() holds
- * the runtime to the model: corun_count, handle validity and errno, ids,
- * names, results, and, white box, the handle table and the ready ring.
+ * whom, what it waits on) and of two channels (buffer, queues of waiting
+ * senders and receivers, in order) is kept alongside. It is updated by
+ * whoever acts, at the moment it acts: a coroutine marks itself ended right
+ * before it returns, a sender that hands an element to a waiting receiver
+ * writes down what that receiver's call will return; so it never guesses the
+ * order the scheduler picks. After every operation check() holds the
+ * runtime to the model: corun_count, handle validity and errno, ids, names,
+ * results, and, white box, the handle table, the ready ring, every
+ * coroutine's joiners and both channels' buffers and queues. The one thing
+ * the model cannot know is when a sleep's deadline fires: a sleeping
+ * coroutine may be found waiting or ready, and a cancel that comes after
+ * its deadline fired finds nothing to interrupt.
  *
  * Encoding (see make_corpus.py, which writes the seeds):
  *   main op, byte % 8:      coroutine op, byte % 8:
@@ -24,15 +31,26 @@
  *     4   detach HANDLE       4     detach HANDLE
  *     5   run                 5     end (return its result)
  *     6   misc   SUB          6     misc   SUB
+ *   main misc, SUB % 8: 0 bad spawns, 1 shutdown, 2 corun_self, 3 join an
+ *     ended one, 4 cancel HANDLE, 5 send CH (deadline 0), 6 receive CH
+ *     (deadline 0), 7 close CH
+ *   coroutine misc, SUB % 12: 0 corun_run, 1 corun_shutdown, 2 join itself,
+ *     3 bad spawns, 4 corun_self, 5 cancel HANDLE, 6 sleep ARG, 7 send CH DL,
+ *     8 receive CH DL, 9 select SEL, 10 close CH, 11 join HANDLE deadline 0
  *   ATTR bits: 0-1 stack size (MIN, 2*MIN, 64 KiB), 2 detached, 3 named,
  *              4 long name (cut to CORUN_NAME_MAX - 1), 5 CORUN_FPCTL
  *   HANDLE: % (spawned + 5): a handle ever issued in this input, else -1,
  *           0, made up, a mangled real one, one from the previous input
+ *   CH: bit 0: channel 0 (unbuffered) or 1 (capacity 2); DL: bit 0: wait
+ *       (-1) or not (0); ARG: 0 mod 4 sleeps until 0, else ARG µs
+ *   SEL: two cases; bits 0, 1: case 0, 1 sends (else receives); bits 2, 3:
+ *        their channels; bit 4: wait (-1) or not (0)
  * When the bytes run out every coroutine returns as soon as it runs; main
  * runs what can run, joins every result left and checks the end state.
  */
 #include <corun.h>
 
+#include "../src/core/chan.h"
 #include "../src/core/runtime.h"
 
 #include <errno.h>
@@ -65,19 +83,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NONE (-2)
 #define MAIN (-1)
 #define RESULT(i) ((void *)(uintptr_t)(0x5eed0000u + (unsigned)(i)))
+#define NCHAN 2
+#define QMAX (2 * MAX_CO) /* a select puts a coroutine on two queues */
+
+/* What a coroutine is blocked in, as the model sees it. */
+enum { K_NONE, K_JOIN, K_CHAN, K_SLEEP };
 
 struct mco {
 	corun_t h;
 	int64_t id;
 	void *result;        /* what it returns: fixed at spawn */
 	void *join_res;      /* where its own corun_join stores */
-	int joiner;          /* NONE, MAIN or a model index */
+	uint64_t joiners;    /* model indices joining it, one bit each */
+	uint8_t main_joins;  /* main is joining it */
 	int waiting_on;      /* whom it is joining (blocked), or NONE */
+	uint8_t blocked;     /* in a blocking call nobody has woken yet */
+	uint8_t kind;        /* K_* of that call */
+	uint8_t canceled;    /* corun_cancel was called on it */
+	/* What its blocking call returns, written by whoever wakes it: the
+	 * case (select) or 0, the error, the element received. */
+	int out_case, out_err, out_val;
+	int xfer;            /* the element its send or receive works on */
+	int sel_val[2];      /* select's elements, one per case */
+	corun_case cases[2]; /* its select's cases: must outlive its wait */
 	unsigned runs;       /* times it got the CPU */
 	uint8_t ended;       /* its body returned */
 	uint8_t stale;       /* its handle must be refused (ESRCH) */
 	uint8_t detached;
 	char name[CORUN_NAME_MAX];
+};
+
+/* A waiter on a channel's queue: coroutine co, case cs of its call, and
+ * for a sender the element it sends. */
+struct mwait {
+	int co, cs, val;
+};
+
+struct mchan {
+	corun_chan *ch;
+	int cap;
+	int buf[4];
+	int head, count;
+	uint8_t closed;
+	struct mwait q[2][QMAX]; /* [0] senders, [1] receivers, oldest first */
+	int nq[2];
 };
 
 /* Per input. Only the input's thread touches it while it runs; no
@@ -87,9 +136,12 @@ static struct {
 	const uint8_t *data;
 	size_t size, pos;
 	struct mco co[MAX_CO];
+	struct mchan chan[NCHAN];
 	int n;            /* spawned so far */
 	int live;         /* spawned and not ended */
 	int has_rt;       /* spawned since the start or the last shutdown */
+	int next_val;     /* elements sent are 1, 2, 3... */
+	int main_val;
 	int64_t last_id;
 	corun_attr attr;
 	void *main_res;
@@ -211,6 +263,35 @@ NOCOV static struct corun__co *record_of(struct corun__rt *rt, int i)
 	return s->u.co;
 }
 
+/* The channel of CH byte b, made at its first use (which may make the
+ * runtime). */
+static struct mchan *chan_of(unsigned b)
+{
+	struct mchan *c = &g.chan[b & 1];
+	if (!c->ch) {
+		memset(c, 0, sizeof *c);
+		c->cap = (b & 1) ? 2 : 0;
+		c->ch = corun_chan_make(sizeof(int), (size_t)c->cap);
+		EXPECT(c->ch != NULL);
+		g.has_rt = 1;
+	}
+	return c;
+}
+
+/* Free both channels (before the runtime goes: shutdown, thread exit). */
+static void chans_free(void)
+{
+	for (int k = 0; k < NCHAN; k++) {
+		corun_chan_free(g.chan[k].ch);
+		g.chan[k].ch = NULL;
+	}
+}
+
+static int popcount64(uint64_t v)
+{
+	return __builtin_popcountll(v);
+}
+
 /* The runtime agrees with the model. self: MAIN or the running coroutine. */
 NOCOV static void check(int self)
 {
@@ -277,7 +358,8 @@ NOCOV static void check(int self)
 		EXPECT(record_of(rt, (int)i) == c);
 		g.seen[i] = 1;
 	}
-	/* Main is running, or queued (parked), or blocked in a drive. */
+	/* Main is running, or queued (parked, or taking turns while deadlines
+	 * are pending), or blocked in a drive. */
 	if (self != MAIN)
 		EXPECT(rt->main.state == (main_seen ? CORUN__RUNNABLE : CORUN__BLOCKED));
 
@@ -296,6 +378,7 @@ NOCOV static void check(int self)
 			EXPECT(s->state == CORUN__SLOT_DONE);
 			EXPECT(s->u.result == m->result);
 			EXPECT(!m->detached);
+			EXPECT(!m->joiners && !m->main_joins);
 			EXPECT(corun_name(m->h) == NULL && errno == ESRCH);
 			continue;
 		}
@@ -303,43 +386,162 @@ NOCOV static void check(int self)
 		struct corun__co *c = s->u.co;
 		EXPECT(c->slot == (uint32_t)(m->h & CORUN__SLOT_MASK));
 		EXPECT(c->arg == (void *)(uintptr_t)i);
-		EXPECT(c->detached == m->detached);
+		EXPECT(((c->flags & CORUN__F_DETACHED) != 0) == m->detached);
+		EXPECT(((c->flags & CORUN__F_CANCELED) != 0) == m->canceled);
 		const char *nm = corun_name(m->h);
 		EXPECT(nm != NULL && strcmp(nm, m->name) == 0);
-		if (m->joiner == NONE)
-			EXPECT(c->joiner == NULL);
-		else if (m->joiner == MAIN)
-			EXPECT(c->joiner == &rt->main);
-		else
-			EXPECT(c->joiner == record_of(rt, m->joiner));
+		/* Its joiners, each once. */
+		int nj = 0;
+		for (struct corun__waiter *w = c->joiners; w; w = w->next) {
+			nj++;
+			EXPECT(nj <= MAX_CO + 1);
+			if (w->co == &rt->main) {
+				EXPECT(m->main_joins);
+			} else {
+				uintptr_t j = (uintptr_t)w->co->arg;
+				EXPECT(j < (uintptr_t)g.n && (m->joiners >> j & 1));
+				EXPECT(record_of(rt, (int)j) == w->co);
+			}
+		}
+		EXPECT(nj == popcount64(m->joiners) + m->main_joins);
 		if (c == rt->current)
 			EXPECT(i == self);
 		else if (c->state == CORUN__RUNNABLE)
-			EXPECT(g.seen[i]); /* no lost wakeup */
+			EXPECT(g.seen[i] && (!m->blocked || m->kind == K_SLEEP)); /* no lost wakeup */
 		else
-			EXPECT(c->state == CORUN__BLOCKED && m->waiting_on != NONE);
-		if (m->waiting_on != NONE) {
+			EXPECT(c->state == CORUN__BLOCKED && m->blocked);
+		if (m->blocked && m->kind == K_JOIN) {
 			struct mco *t = &g.co[m->waiting_on];
-			EXPECT(t->joiner == i);
-			if (!t->ended)
-				EXPECT(c->state == CORUN__BLOCKED);
+			EXPECT(!t->ended && (t->joiners >> i & 1));
+		}
+	}
+
+	/* The channels: buffer, closed, and their queues in order. */
+	for (int k = 0; k < NCHAN; k++) {
+		struct mchan *mc = &g.chan[k];
+		if (!mc->ch)
+			continue;
+		EXPECT(mc->ch->count == (size_t)mc->count);
+		EXPECT(mc->ch->closed == mc->closed);
+		for (int j = 0; j < mc->count; j++) {
+			const int *e = (const int *)(mc->ch->buf + ((mc->ch->head + (size_t)j) %
+								    mc->ch->cap) * sizeof(int));
+			EXPECT(*e == mc->buf[(mc->head + j) % 4]);
+		}
+		for (int d = 0; d < 2; d++) {
+			struct corun__waiter *w = d ? mc->ch->receivers.head : mc->ch->senders.head;
+			for (int j = 0; j < mc->nq[d]; j++, w = w->next) {
+				EXPECT(w != NULL);
+				EXPECT(w->co == record_of(rt, mc->q[d][j].co));
+				EXPECT(w->id == mc->q[d][j].cs);
+			}
+			EXPECT(w == NULL);
 		}
 	}
 }
 
-/* After EDEADLK: nothing ready, every coroutine left waits on a live one. */
+/* After EDEADLK: nothing ready, nothing pending; every coroutine left waits
+ * on a live one or on a channel. */
 NOCOV static void check_stuck(void)
 {
 	struct corun__rt *rt = corun__tls;
 	EXPECT(g.live > 0);
-	EXPECT(rt != NULL && rt->head == rt->tail);
+	EXPECT(rt != NULL && rt->head == rt->tail && rt->ntimers == 0);
 	for (int i = 0; i < g.n; i++) {
 		struct mco *m = &g.co[i];
 		if (m->ended)
 			continue;
-		EXPECT(m->waiting_on != NONE);
-		EXPECT(!g.co[m->waiting_on].ended);
+		EXPECT(m->blocked && (m->kind == K_JOIN || m->kind == K_CHAN));
+		if (m->kind == K_JOIN)
+			EXPECT(!g.co[m->waiting_on].ended);
 	}
+}
+
+/* ---- the model's side of waking */
+
+/* Take coroutine i off every channel queue it is on. */
+static void unqueue(int i)
+{
+	for (int k = 0; k < NCHAN; k++)
+		for (int d = 0; d < 2; d++) {
+			struct mchan *c = &g.chan[k];
+			int w = 0;
+			for (int j = 0; j < c->nq[d]; j++)
+				if (c->q[d][j].co != i)
+					c->q[d][w++] = c->q[d][j];
+			c->nq[d] = w;
+		}
+}
+
+/* Coroutine i's blocking call will return case cs with err (and val). */
+static void wake(int i, int cs, int err, int val)
+{
+	struct mco *m = &g.co[i];
+	EXPECT(m->blocked);
+	if (m->kind == K_JOIN)
+		g.co[m->waiting_on].joiners &= ~((uint64_t)1 << i);
+	if (m->kind == K_CHAN)
+		unqueue(i);
+	m->blocked = 0;
+	m->out_case = cs;
+	m->out_err = err;
+	m->out_val = val;
+}
+
+/* The oldest waiter of queue d (0 senders, 1 receivers) of c, taken off. */
+static struct mwait qpop(struct mchan *c, int d)
+{
+	struct mwait w = c->q[d][0];
+	memmove(&c->q[d][0], &c->q[d][1], (size_t)(c->nq[d] - 1) * sizeof w);
+	c->nq[d]--;
+	return w;
+}
+
+static int can_send(const struct mchan *c)
+{
+	return c->closed || c->nq[1] || c->count < c->cap;
+}
+
+static int can_recv(const struct mchan *c)
+{
+	return c->count || c->nq[0] || c->closed;
+}
+
+/* A send that can go now: 0 or EPIPE, as the runtime's. */
+static int send_now(struct mchan *c, int v)
+{
+	if (c->closed)
+		return EPIPE;
+	if (c->nq[1]) {
+		struct mwait r = qpop(c, 1);
+		wake(r.co, r.cs, 0, v);
+		return 0;
+	}
+	c->buf[(c->head + c->count++) % 4] = v;
+	return 0;
+}
+
+/* A receive that can go now: 0 with *v, or EPIPE. */
+static int recv_now(struct mchan *c, int *v)
+{
+	if (c->count) {
+		*v = c->buf[c->head];
+		c->head = (c->head + 1) % 4;
+		c->count--;
+		if (c->nq[0]) {
+			struct mwait s = qpop(c, 0);
+			c->buf[(c->head + c->count++) % 4] = s.val;
+			wake(s.co, s.cs, 0, 0);
+		}
+		return 0;
+	}
+	if (c->nq[0]) {
+		struct mwait s = qpop(c, 0);
+		*v = s.val;
+		wake(s.co, s.cs, 0, 0);
+		return 0;
+	}
+	return EPIPE;
 }
 
 /* ---- operations, from main (self == MAIN) or a coroutine */
@@ -356,7 +558,6 @@ static void do_spawn(int self)
 	int i = g.n;
 	struct mco *m = &g.co[i];
 	memset(m, 0, sizeof *m);
-	m->joiner = NONE;
 	m->waiting_on = NONE;
 	m->result = RESULT(i);
 	m->detached = (b & 4) != 0;
@@ -395,7 +596,7 @@ static void do_spawn(int self)
 	(void)self;
 }
 
-enum { E_STALE, E_SELF, E_DONE, E_BUSY, E_FREE };
+enum { E_STALE, E_SELF, E_DONE, E_DETACHED, E_LIVE };
 
 static int classify(int t, int self)
 {
@@ -405,24 +606,36 @@ static int classify(int t, int self)
 		return E_SELF;
 	if (g.co[t].ended)
 		return E_DONE;
-	if (g.co[t].detached || g.co[t].joiner != NONE)
-		return E_BUSY;
-	return E_FREE;
+	if (g.co[t].detached)
+		return E_DETACHED;
+	return E_LIVE;
 }
 
-static void do_join(int self, int t)
+static int canceled(int self)
+{
+	return self != MAIN && g.co[self].canceled;
+}
+
+/* corun_join (deadline -1), or corun_join_until with deadline 0. */
+static void do_join(int self, int t, int now)
 {
 	corun_t h = handle_of(t);
 	int e = classify(t, self);
 	void **res = self == MAIN ? &g.main_res : &g.co[self].join_res;
 	*res = (void *)(uintptr_t)0xbad;
-	if (e == E_FREE) {
-		g.co[t].joiner = self;
-		if (self != MAIN)
+	int blocks = e == E_LIVE && !canceled(self) && !now;
+	if (blocks) {
+		if (self == MAIN) {
+			g.co[t].main_joins = 1;
+		} else {
+			g.co[t].joiners |= (uint64_t)1 << self;
 			g.co[self].waiting_on = t;
+			g.co[self].blocked = 1;
+			g.co[self].kind = K_JOIN;
+		}
 	}
 	errno = 0;
-	int rc = corun_join(h, res);
+	int rc = now ? corun_join_until(h, res, 0) : corun_join(h, res);
 	switch (e) {
 	case E_STALE:
 		EXPECT_ERR(rc, ESRCH);
@@ -430,7 +643,7 @@ static void do_join(int self, int t)
 	case E_SELF:
 		EXPECT_ERR(rc, EDEADLK);
 		break;
-	case E_BUSY:
+	case E_DETACHED:
 		EXPECT_ERR(rc, EINVAL);
 		break;
 	case E_DONE:
@@ -438,10 +651,20 @@ static void do_join(int self, int t)
 		EXPECT(*res == g.co[t].result);
 		g.co[t].stale = 1;
 		break;
-	case E_FREE:
-		if (self != MAIN) { /* parked until t ended, whatever ran meanwhile */
-			g.co[self].runs++;
-			g.co[self].waiting_on = NONE;
+	case E_LIVE:
+		if (!blocks) {
+			EXPECT_ERR(rc, canceled(self) ? ECANCELED : ETIMEDOUT);
+			break;
+		}
+		if (self != MAIN) { /* until t ended or we were canceled */
+			struct mco *m = &g.co[self];
+			m->runs++;
+			m->waiting_on = NONE;
+			EXPECT(!m->blocked);
+			if (m->out_err) {
+				EXPECT_ERR(rc, m->out_err);
+				break;
+			}
 			EXPECT(rc == 0);
 		}
 		if (rc == 0) {
@@ -451,7 +674,7 @@ static void do_join(int self, int t)
 			EXPECT(self == MAIN);
 			EXPECT_ERR(rc, EDEADLK);
 			EXPECT(!g.co[t].ended);
-			g.co[t].joiner = NONE;
+			g.co[t].main_joins = 0;
 			check_stuck();
 		}
 		break;
@@ -463,14 +686,16 @@ static void do_detach(int self, int t)
 	corun_t h = handle_of(t);
 	int e = classify(t, self);
 	if (e == E_SELF) /* a coroutine may detach itself */
-		e = g.co[t].detached || g.co[t].joiner != NONE ? E_BUSY : E_FREE;
+		e = g.co[t].detached ? E_DETACHED : E_LIVE;
+	if (e == E_LIVE && (g.co[t].joiners || g.co[t].main_joins))
+		e = E_DETACHED; /* being joined: refused the same way */
 	errno = 0;
 	int rc = corun_detach(h);
 	switch (e) {
 	case E_STALE:
 		EXPECT_ERR(rc, ESRCH);
 		break;
-	case E_BUSY:
+	case E_DETACHED:
 		EXPECT_ERR(rc, EINVAL);
 		break;
 	case E_DONE: /* the result is dropped now */
@@ -482,6 +707,219 @@ static void do_detach(int self, int t)
 		g.co[t].detached = 1;
 		break;
 	}
+}
+
+static void do_cancel(int self, int t)
+{
+	corun_t h = handle_of(t);
+	errno = 0;
+	int rc = corun_cancel(h);
+	if (t >= g.n || g.co[t].stale) {
+		EXPECT_ERR(rc, ESRCH);
+		return;
+	}
+	EXPECT(rc == 0);
+	struct mco *m = &g.co[t];
+	if (m->ended)
+		return; /* nothing to cancel */
+	m->canceled = 1;
+	/* A sleeper whose deadline has fired is ready already: nothing left
+	 * to interrupt, and its sleep returns 0 (do_sleep accepts both). */
+	if (t != self && m->blocked && m->kind != K_SLEEP)
+		wake(t, -1, ECANCELED, 0);
+}
+
+/* Coroutine sleeps: until 0 (returns at once), or for a few µs. */
+static void do_sleep(int self, unsigned arg)
+{
+	struct mco *m = &g.co[self];
+	errno = 0;
+	if (arg % 4 == 0) {
+		int rc = corun_sleep_until(0);
+		if (m->canceled)
+			EXPECT_ERR(rc, ECANCELED);
+		else
+			EXPECT(rc == 0);
+		return;
+	}
+	int was = m->canceled;
+	if (!was) {
+		m->blocked = 1;
+		m->kind = K_SLEEP;
+	}
+	uint64_t armed = corun__tls ? corun__tls->timer_seq : 0;
+	int rc = corun_sleep((int64_t)arg * 1000);
+	m->blocked = 0;
+	if (was) {
+		EXPECT_ERR(rc, ECANCELED);
+		return;
+	}
+	/* It waited only if its deadline had not passed by the time it looked
+	 * (white box: it armed one). */
+	if (corun__tls->timer_seq != armed)
+		m->runs++;
+	/* Canceled while it slept: ECANCELED if the deadline had not fired. */
+	EXPECT(rc == 0 || (m->canceled && errno == ECANCELED));
+}
+
+/* Queue coroutine self as case cs for op d (0 send, 1 receive) on c. */
+static void enqueue(struct mchan *c, int d, int self, int cs, int val)
+{
+	EXPECT(c->nq[d] < QMAX);
+	c->q[d][c->nq[d]++] = (struct mwait){ self, cs, val };
+}
+
+/* After a coroutine's channel call that blocked: it returns what the one
+ * who woke it wrote down. */
+static void resumed(int self)
+{
+	struct mco *m = &g.co[self];
+	EXPECT(!m->blocked);
+	m->runs++;
+}
+
+static void do_send(int self, unsigned chb, int wait)
+{
+	struct mchan *c = chan_of(chb);
+	int v = ++g.next_val;
+	int *elem = self == MAIN ? &g.main_val : &g.co[self].xfer;
+	*elem = v;
+	int blocks = 0, want = 0;
+	if (can_send(c))
+		want = send_now(c, v);
+	else if (canceled(self))
+		want = ECANCELED;
+	else if (!wait)
+		want = ETIMEDOUT;
+	else
+		blocks = 1;
+	if (blocks) {
+		EXPECT(self != MAIN);
+		enqueue(c, 0, self, 0, v);
+		g.co[self].blocked = 1;
+		g.co[self].kind = K_CHAN;
+	}
+	errno = 0;
+	int rc = corun_chan_send(c->ch, elem, wait ? -1 : 0);
+	if (blocks) {
+		resumed(self);
+		want = g.co[self].out_err;
+	}
+	if (want)
+		EXPECT_ERR(rc, want);
+	else
+		EXPECT(rc == 0);
+}
+
+static void do_recv(int self, unsigned chb, int wait)
+{
+	struct mchan *c = chan_of(chb);
+	int *elem = self == MAIN ? &g.main_val : &g.co[self].xfer;
+	*elem = -1;
+	int blocks = 0, want = 0, v = -1;
+	if (can_recv(c))
+		want = recv_now(c, &v);
+	else if (canceled(self))
+		want = ECANCELED;
+	else if (!wait)
+		want = ETIMEDOUT;
+	else
+		blocks = 1;
+	if (blocks) {
+		EXPECT(self != MAIN);
+		enqueue(c, 1, self, 0, 0);
+		g.co[self].blocked = 1;
+		g.co[self].kind = K_CHAN;
+	}
+	errno = 0;
+	int rc = corun_chan_recv(c->ch, elem, wait ? -1 : 0);
+	if (blocks) {
+		resumed(self);
+		want = g.co[self].out_err;
+		v = g.co[self].out_val;
+	}
+	if (want) {
+		EXPECT_ERR(rc, want);
+	} else {
+		EXPECT(rc == 0);
+		EXPECT(*elem == v);
+	}
+}
+
+static void do_close(unsigned chb)
+{
+	struct mchan *c = chan_of(chb);
+	errno = 0;
+	int rc = corun_chan_close(c->ch);
+	if (c->closed) {
+		EXPECT_ERR(rc, EPIPE);
+		return;
+	}
+	EXPECT(rc == 0);
+	c->closed = 1;
+	while (c->nq[1]) {
+		struct mwait r = qpop(c, 1);
+		wake(r.co, r.cs, EPIPE, 0);
+	}
+	while (c->nq[0]) {
+		struct mwait s = qpop(c, 0);
+		wake(s.co, s.cs, EPIPE, 0);
+	}
+}
+
+/* A coroutine's select over two cases. */
+static void do_select(int self, unsigned sel)
+{
+	struct mco *m = &g.co[self];
+	struct mchan *c[2];
+	int op[2], ready[2], nready = 0;
+	for (int k = 0; k < 2; k++) {
+		c[k] = chan_of(sel >> (2 + k));
+		op[k] = (sel >> k) & 1 ? CORUN_SEND : CORUN_RECV;
+		m->sel_val[k] = op[k] == CORUN_SEND ? ++g.next_val : -1;
+		m->cases[k] = (corun_case){ c[k]->ch, op[k], &m->sel_val[k], -7 };
+		ready[k] = op[k] == CORUN_SEND ? can_send(c[k]) : can_recv(c[k]);
+		nready += ready[k];
+	}
+	int wait = (sel >> 4) & 1;
+	int blocks = !nready && !m->canceled && wait;
+	if (blocks) {
+		for (int k = 0; k < 2; k++)
+			enqueue(c[k], op[k] == CORUN_SEND ? 0 : 1, self, k,
+				op[k] == CORUN_SEND ? m->sel_val[k] : 0);
+		m->blocked = 1;
+		m->kind = K_CHAN;
+	}
+	int sent[2] = { m->sel_val[0], m->sel_val[1] };
+	errno = 0;
+	int rc = corun_select(m->cases, 2, wait ? -1 : 0);
+	if (nready) { /* it took one that was ready: do the same here */
+		EXPECT(rc == 0 || rc == 1);
+		EXPECT(ready[rc]);
+		int v = -1, err;
+		if (op[rc] == CORUN_SEND) {
+			err = send_now(c[rc], sent[rc]);
+		} else {
+			err = recv_now(c[rc], &v);
+			if (!err)
+				EXPECT(m->sel_val[rc] == v);
+		}
+		EXPECT(m->cases[rc].err == err);
+		return;
+	}
+	if (!blocks) {
+		EXPECT_ERR(rc, m->canceled ? ECANCELED : ETIMEDOUT);
+		return;
+	}
+	resumed(self);
+	if (m->out_case < 0) { /* canceled */
+		EXPECT_ERR(rc, m->out_err);
+		return;
+	}
+	EXPECT(rc == m->out_case);
+	EXPECT(m->cases[rc].err == m->out_err);
+	if (op[rc] == CORUN_RECV && !m->out_err)
+		EXPECT(m->sel_val[rc] == m->out_val);
 }
 
 static void *nop(void *arg)
@@ -509,7 +947,8 @@ static void bad_spawns(void)
 }
 
 /* corun_park from main: everyone ready now runs exactly once; those made
- * ready or spawned meanwhile wait for the next round. */
+ * ready or spawned meanwhile wait for the next round. Sleepers whose
+ * deadline passes by then are made ready first, and may run once too. */
 static void main_park(void)
 {
 	struct corun__rt *rt = corun__tls;
@@ -518,12 +957,17 @@ static void main_park(void)
 	if (rt)
 		for (size_t k = rt->head; k != rt->tail; k++)
 			g.inring[(uintptr_t)rt->ring[k & rt->mask]->arg] = 1;
-	for (int i = 0; i < n0; i++)
+	for (int i = 0; i < n0; i++) {
 		g.runs0[i] = g.co[i].runs;
+		if (g.co[i].blocked && g.co[i].kind == K_SLEEP)
+			g.inring[i] |= 2; /* may wake now */
+	}
 	EXPECT(corun_park() == 0);
 	for (int i = 0; i < g.n; i++) {
 		unsigned before = i < n0 ? g.runs0[i] : 0;
-		EXPECT(g.co[i].runs - before == (i < n0 ? g.inring[i] : 0u));
+		unsigned ran = g.co[i].runs - before;
+		unsigned want = i < n0 ? (g.inring[i] & 1u) : 0u;
+		EXPECT(ran == want || (ran == 1 && i < n0 && (g.inring[i] & 2)));
 	}
 }
 
@@ -542,7 +986,7 @@ static void main_run(void)
 
 static void main_misc(void)
 {
-	switch (arg_byte() % 4) {
+	switch (arg_byte() % 8) {
 	case 0:
 		bad_spawns();
 		break;
@@ -551,6 +995,7 @@ static void main_misc(void)
 		if (g.live) {
 			EXPECT_ERR(corun_shutdown(), EBUSY);
 		} else {
+			chans_free(); /* they belong to the runtime: free them first */
 			EXPECT(corun_shutdown() == 0);
 			EXPECT(corun__tls == NULL);
 			g.has_rt = 0;
@@ -562,12 +1007,24 @@ static void main_misc(void)
 		errno = 0;
 		EXPECT_ERR(corun_self(), EPERM);
 		break;
-	default: /* a join that must not block: an ended or invalid one */
+	case 3: /* a join that must not block: an ended or invalid one */
 		for (int i = 0; i < g.n; i++)
 			if (g.co[i].ended && !g.co[i].stale) {
-				do_join(MAIN, i);
+				do_join(MAIN, i, 0);
 				break;
 			}
+		break;
+	case 4:
+		do_cancel(MAIN, pick());
+		break;
+	case 5:
+		do_send(MAIN, arg_byte(), 0);
+		break;
+	case 6:
+		do_recv(MAIN, arg_byte(), 0);
+		break;
+	default:
+		do_close(arg_byte());
 		break;
 	}
 }
@@ -575,7 +1032,7 @@ static void main_misc(void)
 static void co_misc(int self)
 {
 	errno = 0;
-	switch (arg_byte() % 5) {
+	switch (arg_byte() % 12) {
 	case 0:
 		EXPECT_ERR(corun_run(), EPERM);
 		break;
@@ -583,13 +1040,38 @@ static void co_misc(int self)
 		EXPECT_ERR(corun_shutdown(), EPERM);
 		break;
 	case 2:
-		do_join(self, self); /* EDEADLK */
+		do_join(self, self, 0); /* EDEADLK */
 		break;
 	case 3:
 		bad_spawns();
 		break;
-	default:
+	case 4:
 		EXPECT(corun_self() == g.co[self].h);
+		break;
+	case 5:
+		do_cancel(self, pick());
+		break;
+	case 6:
+		do_sleep(self, arg_byte());
+		break;
+	case 7: {
+		unsigned c = arg_byte();
+		do_send(self, c, (int)(arg_byte() & 1));
+		break;
+	}
+	case 8: {
+		unsigned c = arg_byte();
+		do_recv(self, c, (int)(arg_byte() & 1));
+		break;
+	}
+	case 9:
+		do_select(self, arg_byte());
+		break;
+	case 10:
+		do_close(arg_byte());
+		break;
+	default:
+		do_join(self, pick(), 1);
 		break;
 	}
 }
@@ -610,7 +1092,7 @@ static void *body(void *arg)
 			do_spawn(self);
 			break;
 		case 3:
-			do_join(self, pick());
+			do_join(self, pick(), 0);
 			break;
 		case 4:
 			do_detach(self, pick());
@@ -628,11 +1110,16 @@ static void *body(void *arg)
 		check(self);
 	}
 out:
-	/* Ends now: the runtime frees the handle at once if someone joins it
-	 * or it is detached, else keeps the result for a join. */
+	/* Ends now: its joiners get the result and the handle goes stale, or
+	 * it is detached and goes stale, or the result waits for a join. */
 	m->ended = 1;
-	if (m->joiner != NONE || m->detached)
+	if (m->joiners || m->main_joins || m->detached)
 		m->stale = 1;
+	for (int j = 0; j < g.n; j++)
+		if (m->joiners >> j & 1)
+			wake(j, 0, 0, 0);
+	m->joiners = 0;
+	m->main_joins = 0;
 	g.live--;
 	return m->result;
 }
@@ -649,7 +1136,7 @@ static void program(void)
 			do_spawn(MAIN);
 			break;
 		case 3:
-			do_join(MAIN, pick());
+			do_join(MAIN, pick(), 0);
 			break;
 		case 4:
 			do_detach(MAIN, pick());
@@ -672,7 +1159,7 @@ static void program(void)
 	check(MAIN);
 	for (int i = 0; i < g.n; i++)
 		if (g.co[i].ended && !g.co[i].stale) {
-			do_join(MAIN, i);
+			do_join(MAIN, i, 0);
 			check(MAIN);
 		}
 	errno = 0;
@@ -685,7 +1172,7 @@ static void program(void)
 	}
 	check(MAIN);
 
-#ifdef FZ_ASAN
+	#ifdef FZ_ASAN
 	/* The stacks of the coroutines blocked forever are unmapped at the
 	 * thread's exit with their frames' redzones still poisoned. corun
 	 * unpoisons the top 64 KiB of a stack when it spawns on it (all of ours);
@@ -704,6 +1191,7 @@ static void *input_thread(void *arg)
 {
 	(void)arg;
 	program();
+	chans_free(); /* waking any coroutine left waiting on them */
 	return NULL; /* the runtime, if any is left, is released at exit */
 }
 

@@ -47,10 +47,10 @@ SEEDS = {
     "stale_handles": [SPAWN, MIN, RUN, C_END, JOIN, 0, JOIN, 0]
     + [x for k in range(5) for x in (JOIN, handle_extra(1, k))]
     + [DETACH, 0, DETACH, handle_extra(1, 2), MISC, 3],
-    # two coroutines join the same one: the second gets EINVAL.
+    # two coroutines join the same one: both get its result.
     "double_join": [SPAWN, MIN, SPAWN, MIN, SPAWN, MIN, PARK,
                     C_JOIN, 2,            # co0 blocks on co2
-                    C_JOIN, 2, C_END,     # co1: EINVAL, ends
+                    C_JOIN, 2,            # co1 blocks on co2 too
                     C_PARK,               # co2 parks (main's turn comes)
                     RUN, C_END, C_END, JOIN, 0, JOIN, 1, JOIN, 2],
     # main joins co0, which joins co1: main's join drives both.
@@ -72,6 +72,36 @@ SEEDS = {
     # a coroutine detaches itself, then one joined by another tries to.
     "self_detach": [SPAWN, MIN, SPAWN, MIN, PARK, C_DETACH, 0, C_JOIN, 1,
                     C_DETACH, 1, C_END, RUN, JOIN, 0],
+    # channels: co0 sends on the unbuffered channel and waits, co1 receives;
+    # co1 sends twice into the buffered one, main receives one (deadline 0),
+    # closes it, co0 receives what is left and then gets EPIPE.
+    "channels": [SPAWN, MIN, SPAWN, MIN, PARK,
+                 C_MISC, 7, 0, 1,       # co0: send on ch0, wait
+                 C_MISC, 8, 0, 1,       # co1: receive from ch0: co0 wakes
+                 C_MISC, 7, 1, 0, C_MISC, 7, 1, 0, C_PARK,  # co1: two into ch1
+                 C_MISC, 8, 1, 1,       # co0: receives one
+                 C_PARK,                # co1 parks; main's turn
+                 MISC, 6, 1, MISC, 7, 1, RUN,
+                 C_MISC, 8, 1, 1, C_MISC, 8, 1, 1, C_END, C_END],
+    # select: co0 selects (wait) over receive ch0 / receive ch1; co1 sends on
+    # ch1 and wakes it; then both select without waiting on ready cases.
+    "select": [SPAWN, MIN, SPAWN, MIN, PARK,
+               C_MISC, 9, 0x1c,         # co0: recv ch0 | recv ch1, wait
+               C_MISC, 7, 1, 1,         # co1: send ch1: co0 takes it
+               C_MISC, 9, 0x0b, C_END,  # co1: send ch0 / send ch1, no wait
+               C_MISC, 9, 0x13, C_END,  # co0: one of each, wait
+               RUN],
+    # sleep and cancel: co0 sleeps, co1 sleeps until 0, cancels co0 (which
+    # may have woken), joins co0 with deadline 0, and co0 blocks forever
+    # on a channel until main cancels it.
+    "sleep_cancel": [SPAWN, MIN, SPAWN, MIN, PARK,
+                     C_MISC, 6, 50,           # co0 sleeps 50 µs
+                     C_MISC, 6, 0,            # co1: sleep until 0
+                     C_MISC, 5, 0,            # co1 cancels co0
+                     C_MISC, 11, 0, C_END,    # co1 joins co0 at once: ETIMEDOUT
+                     C_MISC, 8, 0, 1,         # co0: canceled: ECANCELED
+                     C_MISC, 6, 3, C_END,     # and sleeping too
+                     RUN, MISC, 4, 1, JOIN, 0, JOIN, 1],
     # many spawns with every attribute mix, then one long run.
     "many_spawns": [x for i in range(40) for x in (SPAWN, (i * 7) & 0x3f)]
     + [RUN] + [C_PARK, C_END] * 40 + [JOIN, 3, JOIN, 39],

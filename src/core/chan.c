@@ -11,20 +11,11 @@
  * queued on a full one has its element moved into the buffer by the
  * receiver that made room, keeping the order in which elements were sent.
  */
-#include "wait.h"
+#include "chan.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct corun_chan {
-	uint64_t owner;    /* the runtime's id (runtime.h) */
-	size_t elem_size, cap;
-	size_t head, count; /* the buffer: count elements from head, wrapping */
-	int closed;
-	struct corun__wq senders, receivers;
-	char buf[];
-};
 
 /* A waiter on one of a channel's queues. */
 struct chanwait {
