@@ -11,6 +11,12 @@
  *   corun_run()            drive this thread's coroutines until none is left
  *   corun_join(h, &res)    wait for a coroutine to end and take its result
  *
+ * and, for coroutines that wait: corun_sleep, channels (corun_chan_*) with
+ * corun_select, wait groups, mutexes, deadlines on every blocking call, and
+ * corun_cancel. All of them are built on one wait core: a coroutine that
+ * waits lets the others run, and when none can, the thread sleeps in the
+ * kernel until the nearest deadline.
+ *
  * Every runtime belongs to one OS thread. The first corun_go on a thread
  * creates it; it then lives until the thread exits or the thread calls
  * corun_shutdown. Running out of work does not release it: corun_run
@@ -468,10 +474,15 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  *                              range, unknown flags
  *   corun_park        (none)
  *   corun_run         EPERM    called from a coroutine
- *                     EDEADLK  coroutines left, none can ever run
+ *                     EDEADLK  coroutines left, none can ever run or wake
  *   corun_join        ESRCH    stale, foreign or invalid handle
  *                     EDEADLK  joining itself; main context: h never ends
- *                     EINVAL   h detached, or already being joined
+ *                     EINVAL   h detached
+ *                     ECANCELED the caller was canceled
+ *   corun_join_until  (those of corun_join, and)
+ *                     ETIMEDOUT the deadline passed first
+ *                     EINVAL   deadline < -1
+ *                     ENOMEM   no memory to arm the deadline
  *   corun_detach      ESRCH    stale, foreign or invalid handle
  *                     EINVAL   already detached, or being joined
  *   corun_self        EPERM    called from the main context
@@ -483,6 +494,43 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  *   corun_trim        (none)
  *   corun_set_stack_decay
  *                     EINVAL   ns < -1
+ *   corun_cancel      ESRCH    stale, foreign or invalid handle
+ *   corun_now         (none)
+ *   corun_sleep_until ECANCELED the caller was canceled
+ *                     EDEADLK  main, deadline -1: nothing can wake it
+ *                     EINVAL   deadline < -1
+ *                     ENOMEM   no memory to arm the deadline
+ *   corun_sleep       (those of corun_sleep_until; EINVAL for ns < 0)
+ *   corun_chan_make   EINVAL   elem_size * capacity too large
+ *                     ENOMEM   out of memory
+ *   corun_chan_send,  EPIPE    the channel is closed (receive: and drained)
+ *   corun_chan_recv   ETIMEDOUT the deadline passed (0: it would wait)
+ *                     ECANCELED the caller was canceled
+ *                     EDEADLK  main: nothing can run or wake any more
+ *                     EINVAL   ch NULL, deadline < -1, send of NULL elem
+ *                     EPERM    another thread's (or shut down) channel
+ *                     ENOMEM   no memory to arm the deadline
+ *   corun_chan_close  EPIPE    already closed
+ *                     EINVAL   ch is NULL
+ *                     EPERM    another thread's channel
+ *   corun_chan_free   EPERM    (in errno) another thread's channel: kept
+ *   corun_select      (those of corun_chan_send, except EPIPE, which is
+ *                              the err of the case taken, and)
+ *                     EINVAL   cases NULL with n > 0, unknown op, n too big
+ *                     ENOMEM   no memory to wait on more than 16 cases
+ *   corun_wg_make,    ENOMEM   out of memory
+ *   corun_mutex_make
+ *   corun_wg_add,     EINVAL   wg NULL; the counter would go below zero
+ *   corun_wg_done              or overflow
+ *                     EPERM    another thread's wait group
+ *   corun_wg_wait,    ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, EPERM, ENOMEM
+ *   corun_mutex_lock           as for corun_chan_recv; and, lock only:
+ *                     EDEADLK  the caller already holds it
+ *   corun_mutex_unlock EPERM   the caller does not hold it, or another
+ *                              thread's mutex
+ *                     EINVAL   mu is NULL
+ *   corun_wg_free,    EBUSY    waited on (wait group), held (mutex)
+ *   corun_mutex_free  EPERM    another thread's
  */
 
 #ifdef __cplusplus

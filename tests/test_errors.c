@@ -248,6 +248,71 @@ static void trim_and_decay(void)
 	CHECK_EQ(corun_set_stack_decay(10000000000), 0);
 }
 
+/* ---- the waiting calls: one provocation per row (their own programs,
+ * test_time, test_chan and test_sync, cover the behaviour) */
+static void *sleeps_forever(void *arg)
+{
+	(void)arg;
+	corun_sleep_until(-1); /* until canceled */
+	CHECK_ERRNO(corun_sleep(0), ECANCELED);
+	CHECK_ERRNO(corun_join_until(corun_self(), NULL, 0), EDEADLK);
+	return NULL;
+}
+
+static void waiting(void)
+{
+	corun_t h = corun_go(sleeps_forever, NULL);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_ERRNO(corun_cancel(-1), ESRCH);
+	CHECK_EQ(corun_cancel(h), 0);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_ERRNO(corun_cancel(h), ESRCH);
+	CHECK(corun_now() > 0);
+	CHECK_ERRNO(corun_sleep(-1), EINVAL);
+	CHECK_ERRNO(corun_sleep_until(-2), EINVAL);
+	CHECK_ERRNO(corun_sleep_until(-1), EDEADLK);
+	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX, 2), EINVAL);
+	corun_chan *ch = corun_chan_make(sizeof(int), 0);
+	int v = 0;
+	CHECK_ERRNO(corun_chan_send(ch, &v, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, -1), EDEADLK);
+	CHECK_ERRNO(corun_chan_send(ch, NULL, 0), EINVAL);
+	CHECK_ERRNO(corun_chan_recv(NULL, &v, 0), EINVAL);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, -2), EINVAL);
+	corun_case c[1] = { { ch, 99, &v, 0 } };
+	CHECK_ERRNO(corun_select(c, 1, 0), EINVAL);
+	CHECK_ERRNO(corun_select(NULL, 1, 0), EINVAL);
+	c[0].op = CORUN_RECV;
+	CHECK_ERRNO(corun_select(c, 1, 0), ETIMEDOUT);
+	CHECK_EQ(corun_chan_close(ch), 0);
+	CHECK_ERRNO(corun_chan_close(ch), EPIPE);
+	CHECK_ERRNO(corun_chan_close(NULL), EINVAL);
+	CHECK_ERRNO(corun_chan_send(ch, &v, 0), EPIPE);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, 0), EPIPE);
+	CHECK_EQ(corun_select(c, 1, 0), 0);
+	CHECK_EQ(c[0].err, EPIPE);
+	corun_chan_free(ch);
+
+	corun_wg *wg = corun_wg_make();
+	CHECK_ERRNO(corun_wg_add(NULL, 1), EINVAL);
+	CHECK_ERRNO(corun_wg_done(wg), EINVAL);
+	CHECK_EQ(corun_wg_add(wg, 1), 0);
+	CHECK_ERRNO(corun_wg_wait(wg, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_wg_wait(wg, -1), EDEADLK);
+	CHECK_ERRNO(corun_wg_wait(wg, -2), EINVAL);
+	CHECK_EQ(corun_wg_done(wg), 0);
+	CHECK_EQ(corun_wg_free(wg), 0);
+	corun_mutex *mu = corun_mutex_make();
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM);
+	CHECK_ERRNO(corun_mutex_unlock(NULL), EINVAL);
+	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EDEADLK);
+	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_EQ(corun_mutex_free(mu), 0);
+	still_works();
+}
+
 int main(void)
 {
 	RUN(attr_init);
@@ -261,5 +326,6 @@ int main(void)
 	RUN(name);
 	RUN(shutdown);
 	RUN(trim_and_decay);
+	RUN(waiting);
 	return 0;
 }
