@@ -7,7 +7,7 @@
  *   corun_bench [--quick] [--trials N] [--scale X] [--csv FILE] [--only LIST]
  *
  * LIST is a comma-separated subset of: switch,park,spawn,churn,threads,
- * growth,giveback,memory,capacity.
+ * growth,giveback,wait,memory,capacity.
  * --quick runs every benchmark small, as a smoke test (CI); it judges
  * nothing. Timings belong here, never in the tests.
  */
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: %s [--quick] [--trials N] [--scale X] "
 					"[--csv FILE] [--only switch,park,spawn,churn,threads,"
-					"growth,giveback,memory,capacity]\n",
+					"growth,giveback,wait,memory,capacity]\n",
 				argv[0]);
 			return 2;
 		}
@@ -434,6 +434,56 @@ int main(int argc, char **argv)
 				fprintf(csv, "giveback,%s,resident after,%.1f,%.1f,%.1f,bytes,%d\n", name[k], median(&l), smin(&l), smax(&l), l.n);
 			}
 		}
+	}
+	if (wanted(only, "wait")) {
+		struct samples park = { 0 }, un = { 0 }, bu = { 0 }, und = { 0 };
+		header("wait: channels, select, deadlines (ns per operation)");
+		bench_corun_park(2, 64 << 10, &park);
+		report("wait", "corun_park, 2 coroutines", "-", &park, "ns");
+		bench_chan_pingpong(0, 0, &un);
+		report("wait", "channel ping-pong, unbuffered", "per message", &un, "ns");
+		bench_chan_pingpong(1, 0, &bu);
+		report("wait", "channel ping-pong, capacity 1", "per message", &bu, "ns");
+		bench_chan_pingpong(0, 1, &und);
+		report("wait", "the same, unbuffered, deadline each", "per message", &und, "ns");
+		ratio("ping-pong unbuffered / park", &un, &park);
+		ratio("ping-pong capacity 1 / park", &bu, &park);
+		double gu = 0, gb = 0;
+		if (bench_go_pingpong(&gu, &gb)) {
+			struct samples g1 = { 0 }, g2 = { 0 };
+			add_sample(&g1, gu);
+			add_sample(&g2, gb);
+			report("wait", "Go channel ping-pong, unbuffered", "GOMAXPROCS=1", &g1, "ns");
+			report("wait", "Go channel ping-pong, capacity 1", "GOMAXPROCS=1", &g2, "ns");
+			ratio("corun / Go, unbuffered", &un, &g1);
+			ratio("corun / Go, capacity 1", &bu, &g2);
+		} else {
+			note("Go: not run (install golang-go)");
+		}
+		int ks[] = { 1, 4, 16 };
+		for (unsigned i = 0; i < 3; i++) {
+			struct samples s = { 0 };
+			char param[32];
+			snprintf(param, sizeof param, "%d channels", ks[i]);
+			bench_select(ks[i], &s);
+			report("wait", "select that waits, woken by a send", param, &s, "ns");
+		}
+		long pend[] = { 0, cfg.quick ? 10000 : 1000000 };
+		for (unsigned i = 0; i < 2; i++) {
+			struct samples f = { 0 }, w = { 0 }, p = { 0 };
+			char param[32];
+			snprintf(param, sizeof param, "%ld pending", pend[i]);
+			bench_timers(pend[i], &f, &w, &p);
+			report("wait", "sleep of 1 ns: armed, fired, resumed", param, &f, "ns");
+			report("wait", "ping-pong, deadline armed+withdrawn", param, &w, "ns");
+			report("wait", "ping-pong, no deadline", param, &p, "ns");
+		}
+		long n = cfg.quick ? 1000 : 10000;
+		double ms = bench_idle(n, 1);
+		note("idle: %ld coroutines asleep for 1 s used %.2f ms of CPU", n, ms);
+		if (csv)
+			fprintf(csv, "idle,corun %ld coroutines asleep 1 s,cpu,%.3f,%.3f,%.3f,ms,1\n", n,
+				ms, ms, ms);
 	}
 	if (wanted(only, "memory")) {
 		printf("\nmemory: resident bytes (VmRSS + VmPTE) per suspended coroutine, 1 KiB of stack touched\n");

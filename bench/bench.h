@@ -60,6 +60,14 @@ double bench_threads(int nthreads, long b);
 void bench_growth(long n, size_t stack, struct samples *corun, struct samples *floor);
 void bench_give_back(long n, int advice, double *madv_ns, double *refault_ns, double *left_b);
 
+/* wait.c */
+void bench_chan_pingpong(size_t capacity, int deadline, struct samples *out);
+void bench_select(int k, struct samples *out);
+void bench_timers(long pending, struct samples *fires, struct samples *withdrawn,
+		  struct samples *plain);
+double bench_idle(long n, int secs);
+int bench_go_pingpong(double *unbuffered, double *buffered);
+
 /* baselines.c */
 void bench_ucontext_switch(struct samples *out);
 void bench_ucontext_spawn(struct samples *out);

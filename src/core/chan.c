@@ -71,6 +71,24 @@ static char *slot_at(corun_chan *ch, size_t i)
 	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
 }
 
+/* Copy one element: the common sizes as plain moves, not a call. */
+static inline void copy(void *dst, const void *src, size_t size)
+{
+	switch (size) {
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, size);
+	}
+}
+
 /* Whether a send or a receive could complete now (closed counts: it
  * completes with EPIPE). */
 static int can_send(const corun_chan *ch)
@@ -91,12 +109,12 @@ static int send_now(struct corun__rt *rt, corun_chan *ch, const void *elem)
 	struct corun__waiter *w = corun__wq_pop(&ch->receivers);
 	if (w) { /* straight into the waiting receiver's buffer */
 		if (w->ptr && ch->elem_size)
-			memcpy(w->ptr, elem, ch->elem_size);
+			copy(w->ptr, elem, ch->elem_size);
 		corun__fire(rt, w, 0);
 		return 0;
 	}
 	if (ch->elem_size)
-		memcpy(slot_at(ch, ch->count), elem, ch->elem_size);
+		copy(slot_at(ch, ch->count), elem, ch->elem_size);
 	ch->count++;
 	return 0;
 }
@@ -106,14 +124,14 @@ static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 {
 	if (ch->count) {
 		if (elem && ch->elem_size)
-			memcpy(elem, slot_at(ch, 0), ch->elem_size);
+			copy(elem, slot_at(ch, 0), ch->elem_size);
 		ch->head = (ch->head + 1) % ch->cap;
 		ch->count--;
 		/* Room now: the longest-waiting sender's element goes in last. */
 		struct corun__waiter *w = corun__wq_pop(&ch->senders);
 		if (w) {
 			if (ch->elem_size)
-				memcpy(slot_at(ch, ch->count), w->ptr, ch->elem_size);
+				copy(slot_at(ch, ch->count), w->ptr, ch->elem_size);
 			ch->count++;
 			corun__fire(rt, w, 0);
 		}
@@ -122,7 +140,7 @@ static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 	struct corun__waiter *w = corun__wq_pop(&ch->senders);
 	if (w) { /* unbuffered: straight from the waiting sender */
 		if (elem && ch->elem_size)
-			memcpy(elem, w->ptr, ch->elem_size);
+			copy(elem, w->ptr, ch->elem_size);
 		corun__fire(rt, w, 0);
 		return 0;
 	}

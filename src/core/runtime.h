@@ -297,7 +297,6 @@ void corun__overflow_init(struct corun__rt *rt);
 void corun__overflow_fini(struct corun__rt *rt);
 
 /* sched.c */
-void corun__make_ready(struct corun__rt *rt, struct corun__co *co);
 /* Block the running coroutine (not main) until someone makes it ready.
  * Returns what the waker carried (0). */
 int corun__block(struct corun__rt *rt);
@@ -315,6 +314,15 @@ int corun__ready_reserve(struct corun__rt *rt, size_t n);
 static inline void corun__enqueue(struct corun__rt *rt, struct corun__co *co)
 {
 	rt->ring[rt->tail++ & rt->mask] = co;
+}
+
+/* A blocked coroutine (or main, waiting in corun__drive) becomes ready: to
+ * the back of the queue. Never fails: the ring has room for all. */
+static inline void corun__make_ready(struct corun__rt *rt, struct corun__co *co)
+{
+	CORUN__ASSERT(co->state == CORUN__BLOCKED);
+	co->state = CORUN__RUNNABLE;
+	corun__enqueue(rt, co);
 }
 
 static inline struct corun__co *corun__dequeue(struct corun__rt *rt)

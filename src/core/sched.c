@@ -111,13 +111,6 @@ int corun_park(void)
 	return switch_to(rt, cur, next);
 }
 
-void corun__make_ready(struct corun__rt *rt, struct corun__co *co)
-{
-	CORUN__ASSERT(co->state == CORUN__BLOCKED);
-	co->state = CORUN__RUNNABLE;
-	corun__enqueue(rt, co);
-}
-
 /* Move the queue into a new ring of `size` entries (a power of two that
  * holds what is queued). 0, or -1 when there is no memory for it. */
 static int ring_resize(struct corun__rt *rt, size_t size)

@@ -85,10 +85,8 @@ static void withdraw_deadline(struct corun__rt *rt, struct corun__waiter *w)
 	heap_remove(rt, (struct corun__timer *)w);
 }
 
-int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline)
+int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline)
 {
-	if (deadline < 0)
-		return 0; /* never */
 	if (rt->ntimers == rt->heapcap) {
 		size_t cap = rt->heapcap ? 2 * rt->heapcap : 64;
 		struct corun__timer **h = realloc(rt->heap, cap * sizeof *h);

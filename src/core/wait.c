@@ -5,22 +5,6 @@
 
 #include <errno.h>
 
-void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int id,
-		void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w))
-{
-	struct corun__co *co = rt->current;
-	if (!(co->flags & CORUN__F_ARMED)) { /* line 2 is not set at spawn */
-		co->armed = NULL;
-		co->flags |= CORUN__F_ARMED;
-	}
-	w->co = co;
-	w->id = id;
-	w->withdraw = withdraw;
-	w->prev = w->next = NULL;
-	w->next_armed = co->armed;
-	co->armed = w;
-}
-
 /* Withdraw every armed waiter of co but `fired`, and forget them all. */
 static void disarm(struct corun__rt *rt, struct corun__co *co, struct corun__waiter *fired)
 {
@@ -45,7 +29,7 @@ static void wake(struct corun__rt *rt, struct corun__co *co)
 	corun__make_ready(rt, co);
 }
 
-void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err)
+void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
 {
 	struct corun__co *co = w->co;
 	disarm(rt, co, w);
@@ -64,18 +48,14 @@ void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err)
 	wake(rt, co);
 }
 
-int corun__wait(struct corun__rt *rt, int *err)
+int corun__wait_main(struct corun__rt *rt, int *err)
 {
 	struct corun__co *self = rt->current;
-	if (self == &rt->main) {
-		rt->main_woken = 0;
-		if (corun__drive(rt, 1) < 0) { /* nothing can fire any more */
-			disarm(rt, self, NULL);
-			*err = EDEADLK;
-			return -1;
-		}
-	} else {
-		corun__block(rt);
+	rt->main_woken = 0;
+	if (corun__drive(rt, 1) < 0) { /* nothing can fire any more */
+		disarm(rt, self, NULL);
+		*err = EDEADLK;
+		return -1;
 	}
 	*err = self->wake_err;
 	return self->wake_id;

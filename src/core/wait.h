@@ -77,19 +77,55 @@ static inline struct corun__waiter *corun__wq_pop(struct corun__wq *q)
 
 /* Arm w for the running coroutine (or main): it will return `id` from
  * corun__wait if it fires first. */
-void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int id,
-		void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w));
+static inline void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int id,
+			      void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w))
+{
+	struct corun__co *co = rt->current;
+	if (!(co->flags & CORUN__F_ARMED)) { /* line 2 is not set at spawn */
+		co->armed = NULL;
+		co->flags |= CORUN__F_ARMED;
+	}
+	w->co = co;
+	w->id = id;
+	w->withdraw = withdraw;
+	w->prev = w->next = NULL;
+	w->next_armed = co->armed;
+	co->armed = w;
+}
 
 /* Wait until one of the armed waiters fires, and return its id with *err
  * set to the error it fired with (0 when it did its job). Every armed
  * waiter is withdrawn before this returns. From main, drives the scheduler
  * meanwhile; if nothing can fire any more, withdraws them and returns -1
  * with *err EDEADLK. */
-int corun__wait(struct corun__rt *rt, int *err);
+int corun__wait_main(struct corun__rt *rt, int *err);
+static inline int corun__wait(struct corun__rt *rt, int *err)
+{
+	struct corun__co *self = rt->current;
+	if (__builtin_expect(self == &rt->main, 0))
+		return corun__wait_main(rt, err);
+	corun__block(rt);
+	*err = self->wake_err;
+	return self->wake_id;
+}
 
 /* Fire w (already taken off its queue by the caller) with err: its waiter
- * will return w->id. */
-void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err);
+ * will return w->id. Inline for the common case, a waiter that was armed
+ * alone, woken into the ready queue. */
+void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err);
+static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err)
+{
+	struct corun__co *co = w->co;
+	if (__builtin_expect(co->armed != w || w->next_armed || co == &rt->main, 0)) {
+		corun__fire_slow(rt, w, err);
+		return;
+	}
+	co->armed = NULL;
+	co->flags &= (uint8_t)~CORUN__F_ARMED;
+	co->wake_id = w->id;
+	co->wake_err = err;
+	corun__make_ready(rt, co);
+}
 
 /* Wake co from whatever it waits on, with id -1 and err (cancellation). No
  * effect if co is not waiting. */
@@ -119,7 +155,12 @@ struct corun__timer {
 
 /* Arm a deadline as waiter `id` (deadline > 0; -1 arms nothing). 0, or -1
  * with errno ENOMEM when the heap cannot grow. */
-int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline);
+int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline);
+static inline int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id,
+				      int64_t deadline)
+{
+	return deadline < 0 ? 0 : corun__arm_timer(rt, t, id, deadline);
+}
 
 /* Fire every deadline that has passed; 1 if any fired. Cheap when none is
  * near: a coarse clock read. */
