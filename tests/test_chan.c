@@ -200,6 +200,14 @@ static void *recv_canceled(void *arg)
 	return NULL;
 }
 
+static void *send_canceled(void *arg)
+{
+	(void)arg;
+	int v = 1;
+	CHECK_ERRNO(corun_chan_send(ch, &v, -1), ECANCELED);
+	return NULL;
+}
+
 static void deadlines_and_cancel(void)
 {
 	ch = corun_chan_make(sizeof(int), 0);
@@ -215,6 +223,11 @@ static void deadlines_and_cancel(void)
 	CHECK_EQ(corun_join(c, NULL), 0);
 	/* It left the queue: nobody waits, so a send would block. */
 	CHECK_ERRNO(corun_chan_send(ch, &v, 0), ETIMEDOUT);
+	corun_t s = corun_go(send_canceled, NULL);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(corun_cancel(s), 0);
+	CHECK_EQ(corun_join(s, NULL), 0);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, 0), ETIMEDOUT); /* its send was withdrawn */
 	/* Main waiting on a channel nobody can ever send on: EDEADLK. */
 	CHECK_ERRNO(corun_chan_recv(ch, &v, -1), EDEADLK);
 	corun_chan_free(ch);

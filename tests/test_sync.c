@@ -39,6 +39,13 @@ static void *wg_waiter(void *arg)
 	return NULL;
 }
 
+static void *wg_canceled(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_wg_wait(wg, -1), ECANCELED);
+	return NULL;
+}
+
 static void wait_group(void)
 {
 	enum { N = 2000 };
@@ -70,6 +77,11 @@ static void wait_group(void)
 	CHECK_ERRNO(corun_wg_wait(wg, corun_now() + 1 * MS), ETIMEDOUT);
 	CHECK_ERRNO(corun_wg_wait(wg, -2), EINVAL);
 	CHECK_ERRNO(corun_wg_wait(wg, -1), EDEADLK); /* nobody can bring it down */
+	corun_t c = corun_go(wg_canceled, NULL);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_ERRNO(corun_wg_free(wg), EBUSY);
+	CHECK_EQ(corun_cancel(c), 0);
+	CHECK_EQ(corun_join(c, NULL), 0);
 	CHECK_EQ(corun_wg_done(wg), 0);
 	CHECK_EQ(corun__tls->ntimers, 0);
 	CHECK_EQ(corun_wg_free(wg), 0);
