@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -152,8 +153,11 @@ int corun__timers_fire(struct corun__rt *rt)
 
 /* Block the thread until `deadline`: in epoll_wait on the runtime's epoll
  * descriptor (made at the first need), with nanosecond timeouts where the
- * kernel has epoll_pwait2; a plain clock_nanosleep if no descriptor can be
- * made. Returns early on a signal; the caller looks at the clock again. */
+ * kernel has epoll_pwait2 (since 5.11; valgrind 3.19 does not know it); a
+ * plain clock_nanosleep if no descriptor can be made. Returns early on a
+ * signal; the caller looks at the clock again. */
+static _Atomic int no_pwait2; /* it failed with ENOSYS once: stop trying */
+
 static void block_until(struct corun__rt *rt, int64_t deadline, int64_t now)
 {
 	if (rt->epfd < 0)
@@ -166,10 +170,13 @@ static void block_until(struct corun__rt *rt, int64_t deadline, int64_t now)
 	struct epoll_event ev;
 	int64_t wait = deadline - now;
 	struct timespec ts = { wait / 1000000000, wait % 1000000000 };
-	if (epoll_pwait2(rt->epfd, &ev, 1, &ts, NULL) < 0 && errno == ENOSYS) {
-		int64_t ms = (wait + 999999) / 1000000;
-		epoll_wait(rt->epfd, &ev, 1, ms > 1000000000 ? 1000000000 : (int)ms);
+	if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		if (epoll_pwait2(rt->epfd, &ev, 1, &ts, NULL) >= 0 || errno != ENOSYS)
+			return;
+		atomic_store_explicit(&no_pwait2, 1, memory_order_relaxed);
 	}
+	int64_t ms = (wait + 999999) / 1000000; /* round up: never wake early */
+	epoll_wait(rt->epfd, &ev, 1, ms > 1000000000 ? 1000000000 : (int)ms);
 }
 
 int corun__idle(struct corun__rt *rt)
