@@ -158,7 +158,7 @@ inval:
 }
 
 /* The slot of h in the calling thread's runtime, or NULL with ESRCH. */
-static struct corun__slot *lookup(struct corun__rt *rt, corun_t h)
+static inline struct corun__slot *lookup(struct corun__rt *rt, corun_t h)
 {
 	struct corun__slot *s = rt ? corun__slot_get(&rt->handles, h) : NULL;
 	if (!s)
@@ -188,7 +188,7 @@ static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
 
 #define ID_JOINED 1
 
-int corun_join_until(corun_t h, void **result, int64_t deadline)
+static inline int join(corun_t h, void **result, int64_t deadline)
 {
 	struct corun__rt *rt = corun__tls;
 	struct corun__slot *s = lookup(rt, h);
@@ -219,8 +219,9 @@ int corun_join_until(corun_t h, void **result, int64_t deadline)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	struct joining j = { .target = co };
+	struct joining j;
 	struct corun__timer t;
+	j.target = co;
 	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	corun__arm(rt, &j.w, ID_JOINED, withdraw_join);
@@ -241,7 +242,12 @@ int corun_join_until(corun_t h, void **result, int64_t deadline)
 
 int corun_join(corun_t h, void **result)
 {
-	return corun_join_until(h, result, -1);
+	return join(h, result, -1);
+}
+
+int corun_join_until(corun_t h, void **result, int64_t deadline)
+{
+	return join(h, result, deadline);
 }
 
 int corun_detach(corun_t h)

@@ -116,14 +116,21 @@ void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err);
 static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err)
 {
 	struct corun__co *co = w->co;
-	if (__builtin_expect(co->armed != w || w->next_armed || co == &rt->main, 0)) {
-		corun__fire_slow(rt, w, err);
+	if (__builtin_expect(co->armed != w || w->next_armed != NULL, 0)) {
+		corun__fire_slow(rt, w, err); /* others to withdraw */
 		return;
 	}
 	co->armed = NULL;
 	co->flags &= (uint8_t)~CORUN__F_ARMED;
 	co->wake_id = w->id;
 	co->wake_err = err;
+	/* Main may be queued already (taking turns while deadlines are
+	 * pending) or running (firing its own deadline when idle). */
+	if (__builtin_expect(co == &rt->main, 0)) {
+		rt->main_woken = 1;
+		if (co->state != CORUN__BLOCKED || rt->current == co)
+			return;
+	}
 	corun__make_ready(rt, co);
 }
 
