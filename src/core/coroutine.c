@@ -39,7 +39,6 @@ static _Noreturn void entry(void *p)
 		struct corun__waiter *w;
 		while ((w = co->joiners)) {
 			co->joiners = w->next;
-			w->prev = w->next = NULL;
 			*(void **)w->ptr = result;
 			corun__fire(rt, w, 0);
 		}
@@ -226,6 +225,7 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		return -1;
 	corun__arm(rt, &j.w, ID_JOINED, withdraw_join);
 	j.w.ptr = &j.result;
+	j.w.prev = NULL;
 	j.w.next = co->joiners;
 	if (co->joiners)
 		co->joiners->prev = &j.w;

@@ -85,10 +85,9 @@ static inline void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int
 		co->armed = NULL;
 		co->flags |= CORUN__F_ARMED;
 	}
-	w->co = co;
+	w->co = co; /* prev and next: set by the queue it goes on, if any */
 	w->id = id;
 	w->withdraw = withdraw;
-	w->prev = w->next = NULL;
 	w->next_armed = co->armed;
 	co->armed = w;
 }
