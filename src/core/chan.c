@@ -17,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A waiter on one of a channel's queues. */
-struct chanwait {
-	struct corun__waiter w;
-	struct corun__wq *q;
-};
-
-static void withdraw_chan(struct corun__rt *rt, struct corun__waiter *w)
-{
-	(void)rt;
-	corun__wq_remove(((struct chanwait *)w)->q, w);
-}
-
 corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 {
 	if (capacity && elem_size > (SIZE_MAX - sizeof(corun_chan)) / capacity) {
@@ -147,44 +135,16 @@ static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 	return EPIPE; /* closed and drained */
 }
 
-/* Queue a waiter for op on ch, as clause `id`. */
-static void arm_on(struct corun__rt *rt, struct chanwait *cw, corun_chan *ch, int op, void *elem,
-		   int id)
+/* The queue a waiter for op on ch goes on. */
+static struct corun__wq *queue_for(corun_chan *ch, int op)
 {
-	cw->q = op == CORUN_SEND ? &ch->senders : &ch->receivers;
-	corun__arm(rt, &cw->w, id, withdraw_chan);
-	cw->w.ptr = elem;
-	corun__wq_push(cw->q, &cw->w);
-}
-
-/* Wait for the armed clauses (and the deadline, armed first by the caller)
- * and return the clause that fired, its error in *err; or -1 with errno. */
-static int wait_armed(struct corun__rt *rt, int *err)
-{
-	int id = corun__wait(rt, err);
-	if (id < 0) {
-		errno = *err;
-		return -1;
-	}
-	return id;
+	return op == CORUN_SEND ? &ch->senders : &ch->receivers;
 }
 
 static int check_deadline(int64_t deadline)
 {
 	if (deadline < -1) {
 		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Whether the caller may wait: not canceled, and the deadline allows it. */
-static int may_wait(struct corun__rt *rt, int64_t deadline)
-{
-	if (corun__may_block(rt) < 0)
-		return -1;
-	if (deadline == 0) {
-		errno = ETIMEDOUT;
 		return -1;
 	}
 	return 0;
@@ -207,19 +167,9 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 		}
 		return 0;
 	}
-	struct corun__timer t;
-	if (may_wait(rt, deadline) < 0 ||
-	    corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	struct chanwait cw;
-	arm_on(rt, &cw, ch, CORUN_SEND, (void *)elem, 0);
-	if (wait_armed(rt, &err) < 0)
-		return -1;
-	if (err) { /* closed while we waited */
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return corun__wait_queued(rt, &ch->senders, (void *)elem, deadline);
 }
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
@@ -235,19 +185,9 @@ int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 		}
 		return 0;
 	}
-	struct corun__timer t;
-	if (may_wait(rt, deadline) < 0 ||
-	    corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
+	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	struct chanwait cw;
-	arm_on(rt, &cw, ch, CORUN_RECV, elem, 0);
-	if (wait_armed(rt, &err) < 0)
-		return -1;
-	if (err) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return corun__wait_queued(rt, &ch->receivers, elem, deadline);
 }
 
 /* Wake every waiter of ch with EPIPE. */
@@ -335,9 +275,9 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 			}
 		}
 	}
-	if (may_wait(rt, deadline) < 0)
+	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	struct chanwait local[SELECT_ON_STACK], *cw = local;
+	struct corun__qwait local[SELECT_ON_STACK], *cw = local;
 	if (n > SELECT_ON_STACK && !(cw = malloc(n * sizeof *cw))) {
 		errno = ENOMEM;
 		return -1;
@@ -352,8 +292,13 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 	if (deadline < 0 && n == 0) /* forever: a waiter only cancellation fires */
 		corun__arm(rt, &t.w, CORUN__ID_DEADLINE, NULL);
 	for (size_t i = 0; i < n; i++)
-		arm_on(rt, &cw[i], cases[i].chan, cases[i].op, cases[i].elem, (int)i);
-	int err, id = wait_armed(rt, &err);
+		corun__arm_queued(rt, &cw[i], queue_for(cases[i].chan, cases[i].op), cases[i].elem,
+				  (int)i);
+	int err, id = corun__wait(rt, &err);
+	if (id < 0) { /* the deadline (CORUN__ID_DEADLINE), cancellation, EDEADLK */
+		errno = err;
+		id = -1;
+	}
 	if (cw != local) {
 		int saved = errno;
 		free(cw);

@@ -212,12 +212,8 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
-	if (corun__may_block(rt) < 0)
+	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	if (deadline == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
 	struct joining j;
 	struct corun__timer t;
 	j.target = co;

@@ -26,17 +26,6 @@ struct corun_mutex {
 	struct corun__wq waiters;
 };
 
-struct syncwait {
-	struct corun__waiter w;
-	struct corun__wq *q;
-};
-
-static void withdraw_sync(struct corun__rt *rt, struct corun__waiter *w)
-{
-	(void)rt;
-	corun__wq_remove(((struct syncwait *)w)->q, w);
-}
-
 /* The calling thread's runtime if the object (its owner id) belongs to it;
  * NULL with EINVAL (no object) or EPERM (another runtime's). */
 static struct corun__rt *owned(const void *obj, uint64_t owner)
@@ -75,24 +64,9 @@ static int wait_on(struct corun__rt *rt, struct corun__wq *q, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
-	if (corun__may_block(rt) < 0)
+	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	if (deadline == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	struct corun__timer t;
-	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
-		return -1;
-	struct syncwait sw = { .q = q };
-	corun__arm(rt, &sw.w, 0, withdraw_sync);
-	corun__wq_push(q, &sw.w);
-	int err, id = corun__wait(rt, &err);
-	if (id != 0 || err) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return corun__wait_queued(rt, q, NULL, deadline);
 }
 
 /* ---- wait groups ---- */

@@ -148,6 +148,44 @@ static inline int corun__may_block(const struct corun__rt *rt)
 	return 0;
 }
 
+/* And when it finds it would have to wait: 0 if it may, or -1 with errno
+ * ECANCELED, or ETIMEDOUT for deadline 0 (do not wait). */
+static inline int corun__may_wait(const struct corun__rt *rt, int64_t deadline)
+{
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (deadline == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+/* A waiter on a FIFO queue of waiters (a channel's, a mutex's...), which
+ * withdraws itself from that queue. */
+struct corun__qwait {
+	struct corun__waiter w;
+	struct corun__wq *q;
+};
+void corun__withdraw_queued(struct corun__rt *rt, struct corun__waiter *w);
+
+/* Arm qw as waiter `id` at the back of q, with ptr for whoever fires it. */
+static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *qw,
+				     struct corun__wq *q, void *ptr, int id)
+{
+	qw->q = q;
+	corun__arm(rt, &qw->w, id, corun__withdraw_queued);
+	qw->w.ptr = ptr;
+	corun__wq_push(q, &qw->w);
+}
+
+/* The whole of a blocking call that waits in one queue (after it found it
+ * must, and corun__may_wait allowed it): arm the deadline and a waiter at
+ * the back of q, wait. 0 when the waiter fired with no error; otherwise -1
+ * with errno: what it fired with (EPIPE...), ETIMEDOUT, ECANCELED,
+ * EDEADLK (main), ENOMEM (the deadline). */
+int corun__wait_queued(struct corun__rt *rt, struct corun__wq *q, void *ptr, int64_t deadline);
+
 /* ---- time.c: deadlines ---- */
 
 /* A deadline, armed like any waiter: fires with ETIMEDOUT. Lives on the
