@@ -177,10 +177,12 @@ CORUN_API corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr);
  * coroutine that is ready now run once, until it parks, blocks or ends, then
  * return. Coroutines spawned meanwhile wait for the next round. This lets a
  * program that owns its own loop step the scheduler; corun_run is the usual
- * way. With no runtime or nothing ready, returns at once.
+ * way. With no runtime or nothing ready, returns at once. From main, it
+ * first fires the deadlines that have passed, so a program that steps the
+ * scheduler from its own loop wakes its sleepers too.
  *
- * Returns 0. It has no error today; a later version may return -1 (for
- * cancellation), so callers should check.
+ * Returns 0. It is not a blocking call: cancellation (corun_cancel) does
+ * not affect it. It has no error.
  */
 CORUN_API int corun_park(void);
 

@@ -298,7 +298,7 @@ void corun__overflow_fini(struct corun__rt *rt);
 
 /* sched.c */
 /* Block the running coroutine (not main) until someone makes it ready.
- * Returns what the waker carried (0). */
+ * Returns 0 (the switch carries nothing; why it woke is in its record). */
 int corun__block(struct corun__rt *rt);
 /* From main: run coroutines until none is left (until_woken == 0) or until
  * main's wait fires (1), firing deadlines and blocking the thread for them
