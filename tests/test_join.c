@@ -7,7 +7,7 @@
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/runtime.h" /* white box: corun__block */
+#include "../src/core/sched.h" /* white box: corun__block */
 
 static void *ret_arg(void *arg)
 {

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: stacks, pool, guard kind */
+#include "../src/core/upkeep.h" /* white box: stacks, pool, guard kind, decay */
 
 static size_t page;
 

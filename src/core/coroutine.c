@@ -3,6 +3,9 @@
  * diagnostic accessors.
  */
 #include "runtime.h"
+#include "fpctl.h"
+#include "sched.h"
+#include "upkeep.h"
 #include "wait.h"
 
 #include <errno.h>
@@ -10,6 +13,9 @@
 
 #define ATTR_MAGIC 0x636f7275u /* "coru" */
 #define KNOWN_FLAGS (CORUN_DETACHED | CORUN_FPCTL)
+
+/* Cache colours for records: see corun_go_attr. */
+#define COLORS 32
 
 int corun_attr_init(corun_attr *attr)
 {
@@ -84,8 +90,8 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
 	corun__tick(rt); /* memory upkeep, now and then */
-	if (rt->live + 2 > rt->mask + 1 && corun__ready_reserve(rt, rt->live + 2) < 0)
-		return -1; /* room for all of them and main, so waking never fails */
+	if (corun__ready_admit(rt) < 0)
+		return -1;
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
 		return -1;
 	slot = corun__slot_new(&rt->handles, &idx);
@@ -105,7 +111,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	 * which costs half a switch more (bench/probe/alias.c: 4 KiB aliasing
 	 * of the one's pushes with the other's pops). Every field is set here,
 	 * one by one: a memset of the record cost more than the rest. */
-	rt->color = (rt->color + 1) % CORUN__COLORS;
+	rt->color = (rt->color + 1) % COLORS;
 	struct corun__co *co =
 		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
 	/* In a burst, every spawn writes to a stack that is cold in cache and
@@ -115,7 +121,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		const char *soon = corun__stack_peek2(&rt->stacks, st.size);
 		if (soon) {
 			const char *rec = soon + st.size -
-					  (size_t)((rt->color + 2) % CORUN__COLORS) * 64 -
+					  (size_t)((rt->color + 2) % COLORS) * 64 -
 					  sizeof(struct corun__co);
 			__builtin_prefetch(rec, 1);
 			__builtin_prefetch(rec - 64, 1);

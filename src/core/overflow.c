@@ -11,7 +11,7 @@
  * it would have without corun (core dump, "killed by SIGSEGV"). Any other
  * fault goes to the previous handler, or to the default action, unchanged.
  */
-#include "runtime.h"
+#include "overflow.h"
 
 #include <errno.h>
 #include <pthread.h>

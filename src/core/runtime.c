@@ -6,6 +6,8 @@
  * coroutine, joins it, and spawns again would pay them every time.
  */
 #include "runtime.h"
+#include "overflow.h"
+#include "upkeep.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -3,7 +3,9 @@
  * Every switch goes through switch_to, so the bookkeeping of a switch is in
  * one place and the switch itself stays a tail call.
  */
-#include "runtime.h"
+#include "sched.h"
+#include "fpctl.h"
+#include "upkeep.h"
 #include "wait.h"
 
 #include <errno.h>
@@ -129,9 +131,9 @@ static int ring_resize(struct corun__rt *rt, size_t size)
 	return 0;
 }
 
-int corun__ready_reserve(struct corun__rt *rt, size_t n)
+int corun__ready_grow(struct corun__rt *rt)
 {
-	size_t size = rt->mask + 1;
+	size_t size = rt->mask + 1, n = corun__ready_need(rt);
 	if (rt->ring && n <= size)
 		return 0;
 	size_t want = rt->ring ? 2 * size : 64;
@@ -146,7 +148,7 @@ int corun__ready_reserve(struct corun__rt *rt, size_t n)
 
 void corun__ready_shrink(struct corun__rt *rt)
 {
-	size_t size = rt->mask + 1, need = rt->live + 2;
+	size_t size = rt->mask + 1, need = corun__ready_need(rt);
 	if (!rt->ring || size <= 64 || need > size / 4)
 		return;
 	size_t want = 64;

@@ -5,7 +5,8 @@
  * of entries, shrink at the end of an epoch when they are mostly empty.
  * Nothing here runs on a fast path: corun__tick is a decrement and a branch.
  */
-#include "runtime.h"
+#include "upkeep.h"
+#include "sched.h"
 
 #include <errno.h>
 #include <stdatomic.h>

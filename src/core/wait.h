@@ -19,6 +19,7 @@
 #define CORUN_WAIT_H
 
 #include "runtime.h"
+#include "sched.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,0 +1,67 @@
+/*
+ * A coroutine record: what the runtime keeps of one coroutine, at the top of
+ * its own stack. The scheduler, the wait core and spawn read and write it;
+ * nothing outside src/core knows it.
+ */
+#ifndef CORUN_CO_H
+#define CORUN_CO_H
+
+#include "corun.h"
+#include "../stack/stack.h"
+#include "tooling.h"
+
+#include <stdint.h>
+
+/* Ready and Running are one state: which of the runnable ones runs is
+ * rt->current's business, so a park writes no state at all. */
+enum corun__state {
+	CORUN__RUNNABLE = 1, /* in the ready queue, or rt->current */
+	CORUN__BLOCKED,      /* waiting for something that will make it ready */
+	CORUN__ENDED,        /* fn returned; its stack is about to be reused */
+};
+
+/* corun__co.flags */
+#define CORUN__F_DETACHED 0x1u /* CORUN_DETACHED */
+#define CORUN__F_NAMED 0x2u    /* name[] holds its name */
+#define CORUN__F_CANCELED 0x4u /* corun_cancel: every blocking call fails */
+#define CORUN__F_ARMED 0x8u    /* armed (line 2) is valid: it waits, or will */
+
+struct corun__waiter;
+struct corun__timer;
+
+/*
+ * A coroutine record. It lives at the top of the coroutine's own stack, so a
+ * park touches one cache line per coroutine for the record and the lines of
+ * saved registers right below it. The first cache line holds everything a
+ * spawn writes and a park or an end reads; the second, what only waits,
+ * names and CORUN_FPCTL use, so a plain spawn writes one line, not two.
+ */
+struct corun__co {
+	/* line 1 */
+	void *sp;                 /* saved context while not running */
+	uint8_t state;            /* enum corun__state */
+	uint8_t fpctl;            /* keeps its own FP control state (CORUN_FPCTL) */
+	uint8_t flags;            /* CORUN__F_* */
+	uint32_t slot;            /* index in the handle table */
+	struct corun__waiter *joiners; /* waiting in corun_join for us (wait.h) */
+	corun_fn fn;
+	void *arg;
+	struct corun__stack stack;
+	/* line 2: waiting (wait.c) */
+	struct corun__waiter *armed; /* with F_ARMED: what it waits on; first wins */
+	int wake_id;              /* which of them fired (its id), or -1 */
+	int wake_err;             /* why: 0, or ETIMEDOUT, ECANCELED, EPIPE... */
+	uint64_t fp;              /* its FP control state while suspended */
+	char name[CORUN_NAME_MAX];
+#ifdef CORUN__ASAN
+	void *asan_fake;          /* its fake stack while suspended (tooling.c) */
+#endif
+#ifdef CORUN__TSAN
+	void *tsan_fiber;
+#endif
+} __attribute__((aligned(64)));
+
+_Static_assert(__builtin_offsetof(struct corun__co, armed) <= 64,
+	       "what a spawn writes must fit in the record's first cache line");
+
+#endif
