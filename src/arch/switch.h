@@ -12,6 +12,16 @@
 
 #include <stdint.h>
 
+/* Each ABI's header defines CORUN__CTX_FRAME: the bytes a context's saved
+ * frame takes, which corun__ctx_make writes right below `top` and a
+ * suspended context keeps at its address. The runtime needs it to prepare
+ * a reused stack (under valgrind) and to fetch a fresh context ahead. */
+#if defined(__x86_64__)
+#include "x86_64/ctx.h"
+#else
+#error "corun has no context switch for this architecture"
+#endif
+
 /* Stack tops handed to corun__ctx_make must be aligned to this (every ABI
  * we target asks for 16 bytes at a call). */
 #define CORUN__CTX_ALIGN 16

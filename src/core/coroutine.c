@@ -124,12 +124,12 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 					  (size_t)((rt->color + 2) % COLORS) * 64 -
 					  sizeof(struct corun__co);
 			__builtin_prefetch(rec, 1);
-			__builtin_prefetch(rec - 64, 1);
+			__builtin_prefetch(rec - CORUN__CTX_FRAME, 1);
 		}
 	}
 	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
 		corun__tool_spawn(rt, co, &st);
-	corun__stack_reuse(&rt->stacks, &st, (const char *)co - 64); /* + first frame */
+	corun__stack_reuse(&rt->stacks, &st, (const char *)co - CORUN__CTX_FRAME);
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->flags = (uint8_t)(((flags & CORUN_DETACHED) ? CORUN__F_DETACHED : 0) |

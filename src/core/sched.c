@@ -29,7 +29,7 @@ static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 }
 
 /* When either side keeps its own FP control state. A coroutine without
- * CORUN_FPCTL runs with main's (runtime.h), so leaving one needs no save,
+ * CORUN_FPCTL runs with main's (fpctl.h), so leaving one needs no save,
  * and entering one loads main's back. Loading is the costly half, so it
  * is skipped when the state is already the one wanted. */
 static inline void fp_handoff(struct corun__rt *rt, struct corun__co *cur,

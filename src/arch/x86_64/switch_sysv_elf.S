@@ -55,6 +55,8 @@
  * per-coroutine shadow stacks and the matching landing pads.
  */
 
+#include "ctx.h"
+
 #if defined(__CET__) && (__CET__ & 1)
 #define ENDBR endbr64
 #else
@@ -72,7 +74,7 @@
 corun__ctx_make:
 	.cfi_startproc
 	ENDBR
-	leaq	-0x38(%rdi), %rax	/* the frame sits right below top */
+	leaq	-CORUN__CTX_FRAME(%rdi), %rax	/* the frame sits right below top */
 	xorl	%ecx, %ecx
 	movq	%rcx, 0x00(%rax)	/* r15 */
 	movq	%rcx, 0x08(%rax)	/* r14 */
