@@ -90,7 +90,7 @@ typedef int64_t corun_t;
 typedef void *(*corun_fn)(void *arg);
 
 /* Stack sizes, in bytes. Requests are rounded up to whole pages. */
-#define CORUN_STACK_DEFAULT ((size_t)2 << 20) /* 2 MiB, as in the seed */
+#define CORUN_STACK_DEFAULT ((size_t)2 << 20) /* 2 MiB */
 #define CORUN_STACK_MIN ((size_t)16 << 10)    /* 16 KiB */
 #define CORUN_STACK_MAX ((size_t)1 << 30)     /* 1 GiB */
 
@@ -107,8 +107,8 @@ typedef void *(*corun_fn)(void *arg);
  * ABI, but reading it costs more than the rest of a switch. So:
  *  - A coroutine spawned with CORUN_FPCTL keeps its own: it starts with its
  *    creator's state and finds its own again after every park, whatever the
- *    others did meanwhile. Switches into or out of it cost about 6 ns more
- *    (bench/: 9.2 ns against 3.3 for a park).
+ *    others did meanwhile. Switches into or out of it cost more: bench/
+ *    measures it (the "corun_park, 2 coroutines, CORUN_FPCTL" row).
  *  - The thread's main context always keeps its own.
  *  - Every other coroutine shares main's, as a function called from main
  *    would: it runs with the state main had when main last handed over to
@@ -117,6 +117,10 @@ typedef void *(*corun_fn)(void *arg);
  *    ends; otherwise the change leaks to other such coroutines and to main
  *    (never to CORUN_FPCTL ones, which get theirs back). Switches among
  *    these touch no FP state at all.
+ * The exception flags (FE_DIVBYZERO, FE_INEXACT, ...) are status, not
+ * control: they are the thread's, as between function calls. No switch
+ * saves, clears or restores them: a flag raised before a park is still
+ * raised after it, whoever ran in between, until some code clears it.
  */
 
 /*

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include "../src/core/runtime.h" /* white box: where the running stack lies */
+
 #include <corun.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 
 
 int clash_frame(size_t n); /* overflow_clash.c, with -fstack-clash-protection */
+int skip_frame(size_t n);  /* overflow_skip.c, without */
 
 struct death {
 	int signaled, sig, exited, code;
@@ -134,6 +137,31 @@ static void *probed_frame(void *arg)
 	return (void *)(intptr_t)clash_frame(7);
 }
 
+/* A frame that skips its own guard and the whole stack below it, and
+ * stores into the guard of that stack: the report must still blame this
+ * coroutine, and say whose guard it hit. */
+static void *skipping_frame(void *arg)
+{
+	(void)arg;
+	const struct corun__stack *st = &corun__tls->current->stack;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const char *target = st->lo - page - st->size - page / 2;
+	const char *here = __builtin_frame_address(0);
+	return (void *)(intptr_t)skip_frame((size_t)(here - target));
+}
+
+/* A stray store into the guard of the stack above this one (the next slot
+ * carved), with the stack pointer where it belongs: not an overflow. */
+static void *stray_store(void *arg)
+{
+	(void)arg;
+	const struct corun__stack *st = &corun__tls->current->stack;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char *p = st->lo + st->size + page / 2;
+	*p = 1;
+	return NULL;
+}
+
 static int *volatile nowhere;
 static void *null_deref(void *arg)
 {
@@ -179,6 +207,50 @@ static void child_null(void)
 static void child_sent(void)
 {
 	spawn_and_run(sent_segv, NULL, CORUN_STACK_MIN);
+}
+
+/* The stack below the culprit's belongs to "innocent", spawned just
+ * before it (the slab is carved upwards), or to nobody yet. */
+static void child_skip(void)
+{
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = CORUN_STACK_MIN;
+	a.name = "innocent";
+	corun_t innocent = corun_go_attr(bystander, NULL, &a);
+	CHECK(innocent > 0);
+	a.name = "culprit";
+	corun_t culprit = corun_go_attr(skipping_frame, NULL, &a);
+	CHECK(culprit > 0);
+	char line[256];
+	int len = snprintf(line, sizeof line,
+			   "corun: stack overflow in coroutine %lld \"culprit\" (stack %zu bytes), "
+			   "into the guard page of coroutine %lld \"innocent\"\n",
+			   (long long)corun_id(culprit), CORUN_STACK_MIN, (long long)corun_id(innocent));
+	CHECK(write(expect_fd, line, (size_t)len) == len);
+	close(expect_fd);
+	corun_run();
+}
+
+static void child_stray(void)
+{
+	corun_attr a;
+	corun_attr_init(&a);
+	a.stack_size = CORUN_STACK_MIN;
+	a.name = "stray";
+	corun_t stray = corun_go_attr(stray_store, NULL, &a);
+	CHECK(stray > 0);
+	a.name = "victim";
+	corun_t victim = corun_go_attr(bystander, NULL, &a);
+	CHECK(victim > 0);
+	char line[256];
+	int len = snprintf(line, sizeof line,
+			   "corun: fault in the guard page of coroutine %lld \"victim\" (stack %zu bytes), "
+			   "by coroutine %lld \"stray\"\n",
+			   (long long)corun_id(victim), CORUN_STACK_MIN, (long long)corun_id(stray));
+	CHECK(write(expect_fd, line, (size_t)len) == len);
+	close(expect_fd);
+	corun_run();
 }
 
 static void own_handler(int sig, siginfo_t *si, void *uc)
@@ -253,6 +325,14 @@ int main(void)
 
 	fprintf(stderr, "-- a frame larger than the guard, with stack-clash probes\n");
 	d = run_child(child_probed);
+	check_overflow(&d);
+
+	fprintf(stderr, "-- a frame that skips its guard into the next stack's: the culprit is named\n");
+	d = run_child(child_skip);
+	check_overflow(&d);
+
+	fprintf(stderr, "-- a stray store into another stack's guard is named as such\n");
+	d = run_child(child_stray);
 	check_overflow(&d);
 
 	fprintf(stderr, "-- a null dereference is not an overflow\n");

@@ -249,11 +249,62 @@ static void sharers_follow_main(void)
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
 }
 
+/* Exception flags are status, not control: they belong to the thread, as
+ * between functions, and no switch clears them. A flag a coroutine raises
+ * is still raised after it parks, whoever ran meanwhile: main, or a
+ * CORUN_FPCTL coroutine whose own control state was loaded and unloaded. */
+static volatile double zero = 0.0, huge = 1e308;
+
+static void *raises_divbyzero(void *arg)
+{
+	(void)arg;
+	volatile double r = 1.0 / zero; /* FE_DIVBYZERO */
+	(void)r;
+	CHECK(fetestexcept(FE_DIVBYZERO));
+	for (int i = 0; i < 4; i++) {
+		park_once();
+		CHECK(fetestexcept(FE_DIVBYZERO));
+#if defined(__x86_64__)
+		CHECK(get_mxcsr() & 0x4u); /* ZE, where SSE arithmetic raised it */
+#endif
+	}
+	return NULL;
+}
+
+static void *raises_overflow_own_mode(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(fesetround(FE_UPWARD), 0);
+	volatile double r = huge * 10.0; /* FE_OVERFLOW */
+	(void)r;
+	for (int i = 0; i < 4; i++) {
+		park_once();
+		CHECK(fetestexcept(FE_OVERFLOW));
+		CHECK_EQ(fegetround(), FE_UPWARD);
+	}
+	return NULL;
+}
+
+static void exception_flags_survive(void)
+{
+	CHECK_EQ(feclearexcept(FE_ALL_EXCEPT), 0);
+	struct fp_state before = fp_now();
+	spawn(raises_divbyzero, NULL, 0);
+	spawn(raises_overflow_own_mode, NULL, CORUN_FPCTL);
+	while (corun_count() > 0) /* main takes a turn between theirs */
+		park_once();
+	CHECK(fetestexcept(FE_DIVBYZERO));
+	CHECK(fetestexcept(FE_OVERFLOW));
+	fp_check(before, fp_now()); /* and its control state is its own */
+	CHECK_EQ(feclearexcept(FE_ALL_EXCEPT), 0);
+}
+
 int main(void)
 {
 	RUN(general_registers);
 	RUN(fp_control_state);
 	RUN(main_keeps_its_own);
 	RUN(sharers_follow_main);
+	RUN(exception_flags_survive);
 	return 0;
 }

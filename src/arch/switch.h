@@ -52,9 +52,11 @@ void *corun__ctx_make(void *top, void (*entry)(void *), void *arg);
 int corun__ctx_switch(void **save, void *to, int carry);
 
 /* The floating-point control state the ABI makes callee-saved (x86_64:
- * MXCSR and the x87 control word; AArch64: FPCR; RISC-V: frm), packed in
- * 64 bits, which hold it on every ABI we target. Equal values mean equal
- * states, so a caller can skip a load that would change nothing. */
+ * MXCSR's control bits and the x87 control word; AArch64: FPCR; RISC-V:
+ * frm), packed in 64 bits, which hold it on every ABI we target. Equal
+ * values mean equal states, so a caller can skip a load that would change
+ * nothing. The exception flags are not part of it: get leaves them out, and
+ * set keeps the ones raised now (where one register holds both, as MXCSR). */
 uint64_t corun__fpctl_get(void);
 void corun__fpctl_set(uint64_t state);
 

@@ -4,7 +4,8 @@
  * process (at the first runtime's creation), a SIGSEGV and SIGBUS handler
  * that runs on an alternate signal stack (the faulting stack has no room
  * left), chaining to whatever handler the program had before. When the
- * fault address lies in a corun guard page, it writes one line,
+ * fault address lies in a corun guard page, it writes one line naming the
+ * coroutine that was running (see report() for the cases),
  *     corun: stack overflow in coroutine <id> "<name>" (stack <N> bytes)
  * with async-signal-safe calls only, puts the signal's default action back
  * and returns: the faulting instruction runs again and the process ends as
@@ -18,45 +19,21 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static struct sigaction prev_segv, prev_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-/* The record of the coroutine whose guard page holds addr, or NULL; *size
- * is set to the stack's size whenever addr is in a guard at all. Reads
- * only memory corun keeps mapped for the runtime's life. */
-static struct corun__co *guard_owner(struct corun__rt *rt, const char *addr, size_t *size,
-				     int *in_guard)
+/* The live coroutine whose stack lies right above the guard ending at lo,
+ * or NULL when that stack is pooled. Reads only memory corun keeps mapped
+ * for the runtime's life. */
+static struct corun__co *stack_owner(struct corun__rt *rt, const char *lo)
 {
-	size_t page = rt->stacks.page;
-	struct corun__co *cur = rt->current;
-	*in_guard = 0;
-	/* Almost always: the running coroutine ran off its own stack. */
-	if (cur != &rt->main && addr < cur->stack.lo && addr >= cur->stack.lo - page) {
-		*in_guard = 1;
-		*size = cur->stack.size;
-		return cur;
-	}
-	/* Otherwise, some other stack's guard (a stray pointer). */
-	for (size_t i = 0; i < rt->stacks.nslabs; i++) {
-		const struct corun__slab *sl = &rt->stacks.slabs[i];
-		const char *base = sl->base;
-		if (addr < base || addr >= base + sl->len)
-			continue;
-		size_t slot = sl->stack_size + page;
-		const char *start = base + (size_t)(addr - base) / slot * slot;
-		if (addr >= start + page)
-			return NULL; /* inside a stack, not a guard */
-		*in_guard = 1;
-		*size = sl->stack_size;
-		const char *lo = start + page;
-		for (uint32_t k = 0; k < rt->handles.n; k++) {
-			const struct corun__slot *s = &rt->handles.slots[k];
-			if (s->state == CORUN__SLOT_LIVE && s->u.co->stack.lo == lo)
-				return s->u.co;
-		}
-		return NULL;
+	for (uint32_t k = 0; k < rt->handles.n; k++) {
+		const struct corun__slot *s = &rt->handles.slots[k];
+		if (s->state == CORUN__SLOT_LIVE && s->u.co->stack.lo == lo)
+			return s->u.co;
 	}
 	return NULL;
 }
@@ -81,21 +58,51 @@ static size_t put_u64(char *buf, size_t at, size_t cap, uint64_t v)
 	return at;
 }
 
-static void report(struct corun__rt *rt, struct corun__co *co, size_t size)
+static size_t put_co(char *buf, size_t at, size_t cap, struct corun__rt *rt,
+		     const struct corun__co *co)
 {
-	char line[160];
+	at = put_str(buf, at, cap, "coroutine ");
+	at = put_u64(buf, at, cap, rt->handles.slots[co->slot].serial);
+	at = put_str(buf, at, cap, " \"");
+	at = put_str(buf, at, cap, (co->flags & CORUN__F_NAMED) ? co->name : "");
+	return put_str(buf, at, cap, "\"");
+}
+
+/* What happened, judged from where the fault hit (a guard above which lies
+ * the stack [lo, lo + size), owned by `owner` or by nobody) and who ran
+ * (cur; NULL for main) with which stack pointer. The running coroutine has
+ * overflowed when the fault hit its own guard, or when its stack pointer is
+ * below its stack: a frame larger than the guard (compiled without
+ * -fstack-clash-protection) skips its own guard and may land in the guard
+ * of the stack below, whose owner is innocent. Any other touch of a guard
+ * is a stray pointer, reported as such. */
+static void report(struct corun__rt *rt, const struct corun__co *cur, const char *sp,
+		   const struct corun__co *owner, const char *lo, size_t size)
+{
+	char line[320];
 	size_t n = 0, cap = sizeof line - 1;
-	if (co) {
-		n = put_str(line, n, cap, "corun: stack overflow in coroutine ");
-		n = put_u64(line, n, cap, rt->handles.slots[co->slot].serial);
-		n = put_str(line, n, cap, " \"");
-		n = put_str(line, n, cap, (co->flags & CORUN__F_NAMED) ? co->name : "");
-		n = put_str(line, n, cap, "\" (stack ");
+	int own = cur && cur->stack.lo == lo;
+	if (cur && (own || sp < cur->stack.lo)) {
+		n = put_str(line, n, cap, "corun: stack overflow in ");
+		n = put_co(line, n, cap, rt, cur);
+		n = put_str(line, n, cap, " (stack ");
+		n = put_u64(line, n, cap, cur->stack.size);
+		n = put_str(line, n, cap, " bytes)");
+		if (!own) {
+			n = put_str(line, n, cap, ", into the guard page of ");
+			n = owner ? put_co(line, n, cap, rt, owner)
+				  : put_str(line, n, cap, "an unused stack");
+		}
 	} else {
-		n = put_str(line, n, cap, "corun: fault in the guard page of an unused stack (stack ");
+		n = put_str(line, n, cap, "corun: fault in the guard page of ");
+		n = owner ? put_co(line, n, cap, rt, owner)
+			  : put_str(line, n, cap, "an unused stack");
+		n = put_str(line, n, cap, " (stack ");
+		n = put_u64(line, n, cap, size);
+		n = put_str(line, n, cap, " bytes), by ");
+		n = cur ? put_co(line, n, cap, rt, cur) : put_str(line, n, cap, "main");
 	}
-	n = put_u64(line, n, cap, size);
-	n = put_str(line, n, cap, " bytes)\n");
+	n = put_str(line, n, cap, "\n");
 	ssize_t unused = write(STDERR_FILENO, line, n);
 	(void)unused;
 }
@@ -114,16 +121,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	struct corun__rt *rt = corun__tls;
 	/* Only a real fault (si_code > 0) has an address to judge. */
-	if (rt && si->si_code > 0) {
-		size_t size = 0;
-		int in_guard;
-		struct corun__co *co = guard_owner(rt, si->si_addr, &size, &in_guard);
-		if (in_guard) {
-			report(rt, co, size);
-			restore_default(sig);
-			errno = saved;
-			return; /* the instruction faults again, now fatally */
-		}
+	char *lo;
+	size_t size;
+	if (rt && si->si_code > 0 && corun__stack_guard_of(&rt->stacks, si->si_addr, &lo, &size)) {
+		struct corun__co *cur = rt->current == &rt->main ? NULL : rt->current;
+		struct corun__co *owner = cur && cur->stack.lo == lo ? cur : stack_owner(rt, lo);
+		report(rt, cur, CORUN__SIGNAL_SP(uc), owner, lo, size);
+		restore_default(sig);
+		errno = saved;
+		return; /* the instruction faults again, now fatally */
 	}
 	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
 	if (p->sa_flags & SA_SIGINFO) {

@@ -232,6 +232,26 @@ nomem:
 	return -1;
 }
 
+int corun__stack_guard_of(const struct corun__stacks *s, const void *addr, char **lo,
+			  size_t *size)
+{
+	const char *a = addr;
+	for (size_t i = 0; i < s->nslabs; i++) {
+		const struct corun__slab *sl = &s->slabs[i];
+		char *base = sl->base;
+		if (a < base || a >= base + sl->len)
+			continue;
+		size_t slot = s->page + sl->stack_size; /* [guard][stack] */
+		char *start = base + (size_t)(a - base) / slot * slot;
+		if (a >= start + s->page)
+			return 0; /* inside a stack */
+		*lo = start + s->page;
+		*size = sl->stack_size;
+		return 1;
+	}
+	return 0;
+}
+
 static int grow_free(struct corun__stack_class *c)
 {
 	size_t cap = c->cap ? 2 * c->cap : 64;

@@ -185,6 +185,13 @@ int corun__maps_reserve(size_t n);
 void corun__maps_release(size_t n);
 size_t corun__maps_budget(void);
 
+/* Whether addr lies in the guard page of one of this pool's stack slots,
+ * whether its stack is in use or not: if so, 1, with *lo the lowest usable
+ * address of the stack above that guard and *size its usable bytes. Reads
+ * the slab list only, so a signal handler may ask. */
+int corun__stack_guard_of(const struct corun__stacks *s, const void *addr, char **lo,
+			  size_t *size);
+
 /* Guards (guard.c). */
 enum corun__guard_kind { CORUN__GUARD_MADVISE = 1, CORUN__GUARD_MPROTECT = 2 };
 
