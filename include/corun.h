@@ -30,10 +30,18 @@
  * Stack overflow: the first runtime of the process installs a SIGSEGV and
  * SIGBUS handler (chaining to the one installed before it), and each
  * runtime gives its thread an alternate signal stack unless it has one. A
- * fault in a guard page prints
+ * fault in a guard page while a coroutine runs off its stack (the fault in
+ * its own guard, or its stack pointer below its stack) prints
  *     corun: stack overflow in coroutine <id> "<name>" (stack <N> bytes)
- * and the process then dies of the signal's default action; every other
- * fault goes to the previous handler. A program that installs its own
+ * naming the coroutine that was running, followed by
+ *     , into the guard page of coroutine <id> "<name>"
+ * when a frame larger than a page (code built without
+ * -fstack-clash-protection) skipped its own guard and hit the one below the
+ * next stack down. Any other touch of a guard page prints
+ *     corun: fault in the guard page of coroutine <id> "<name>" (stack <N>
+ *     bytes), by coroutine <id> "<name>"      (or "by main")
+ * Either way the process then dies of the signal's default action; every
+ * other fault goes to the previous handler. A program that installs its own
  * handler afterwards replaces corun's (and loses the report).
  *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
