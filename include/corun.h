@@ -87,7 +87,9 @@ extern "C" {
 /*
  * A coroutine handle. Positive when valid; -1 is returned on error. It names
  * one coroutine of the thread that spawned it: each carries a serial that is
- * unique in the process (until 2^39 spawns), so a handle that is stale
+ * unique in the process until 2^39 - 1 serials have been drawn. Threads
+ * draw them in blocks, which lasts at least 2^38 spawns (and runtimes)
+ * less 8 for every thread that spawned. So a handle that is stale
  * (joined, or its detached coroutine ended), foreign (from another thread,
  * or from a runtime since released) or made up is refused with ESRCH, never
  * taken for another coroutine.
@@ -133,8 +135,12 @@ typedef void *(*corun_fn)(void *arg);
 
 /*
  * Spawn options. Always initialise with corun_attr_init, then set fields:
- * fields may be added in later versions (the reserved space keeps the size),
- * and an attribute that was not initialised is refused with EINVAL.
+ * fields may be added in later versions (the reserved space keeps the size).
+ * corun_attr_init writes a private mark, and corun_go_attr refuses with
+ * EINVAL an attribute without it: zeroed or fresh garbage memory. It cannot
+ * tell a forgotten corun_attr_init when the memory happens to hold an
+ * earlier attribute's bytes (a stack slot reused, a struct copied): those
+ * carry the mark and are taken as they are.
  */
 typedef struct corun_attr {
 	size_t stack_size; /* usable bytes; default CORUN_STACK_DEFAULT */
@@ -410,7 +416,8 @@ CORUN_API int corun_detach(corun_t h);
 CORUN_API corun_t corun_self(void);
 
 /*
- * A number naming h in diagnostics: unique in the process, increasing with
+ * A number naming h in diagnostics: unique in the process (within the bound
+ * given at corun_t), increasing with
  * spawn order within a thread, from 1. Stays the same from spawn until the
  * handle goes stale. Returns it, or -1 with errno ESRCH as for corun_join.
  */
