@@ -416,10 +416,9 @@ CORUN_API int corun_detach(corun_t h);
 CORUN_API corun_t corun_self(void);
 
 /*
- * A number naming h in diagnostics: unique in the process (within the bound
- * given at corun_t), increasing with
- * spawn order within a thread, from 1. Stays the same from spawn until the
- * handle goes stale. Returns it, or -1 with errno ESRCH as for corun_join.
+ * A number naming h in diagnostics: positive, unique in the process (within
+ * the bound given at corun_t), increasing with spawn order within a thread.
+ * Stays the same from spawn until the handle goes stale. Returns it, or -1 with errno ESRCH as for corun_join.
  */
 CORUN_API int64_t corun_id(corun_t h);
 
