@@ -101,10 +101,10 @@ int corun_park(void)
 	/* With many coroutines, each park lands on a stack that is cold in
 	 * cache and TLB. Fetch ahead: the record of the coroutine four places
 	 * on (its address is in the ring), and the saved frame of the one two
-	 * places on, whose record was fetched two parks ago. This took park at
-	 * 100,000 coroutines from 47 ns to about 30; the distances beat 1-and-2
-	 * slightly in a few runs, within that case's run-to-run noise (±3 ns).
-	 * With few, everything is in cache and the lookahead would only cost. */
+	 * places on, whose record was fetched two parks ago (bench/'s park at
+	 * 100,000 coroutines shows what it saves; nearer distances did no
+	 * better). With few, everything is in cache and the lookahead would
+	 * only cost. */
 	if (rt->tail - h > CORUN__PREFETCH_MIN) {
 		struct corun__co *soon = rt->ring[(h + 2) & rt->mask];
 		__builtin_prefetch(rt->ring[(h + 4) & rt->mask]);
@@ -161,8 +161,8 @@ void corun__ready_shrink(struct corun__rt *rt)
  * that start and end one after another (a batch of spawns being run) are
  * as cold as those that park, since B other spawns came between. For one
  * that has not started yet, the lines below its saved frame are where its
- * entry's frames go: fetch two of them too (bench/, churn at B = 100,000:
- * 270 -> 245 ns a coroutine; the rest is what the body itself touches). */
+ * entry's frames go: fetch two of them too (bench/'s churn at B = 100,000
+ * is the case this serves). */
 static inline struct corun__co *dequeue_ahead(struct corun__rt *rt)
 {
 	size_t h = rt->head;

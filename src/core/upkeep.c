@@ -26,9 +26,9 @@ int corun_set_stack_decay(int64_t ns)
 	return 0;
 }
 
-/* The coarse clock is a vDSO read of the last tick (~8 ns here, 1-4 ms
- * resolution), a quarter of the precise one: plenty for intervals of
- * seconds, read once per CORUN__TICK_EVERY events. */
+/* The coarse clock is a vDSO read of the last tick (1-4 ms resolution),
+ * cheaper than the precise one: plenty for intervals of seconds, read once
+ * per CORUN__TICK_EVERY events. */
 static int64_t coarse_now(void)
 {
 	struct timespec t;

@@ -14,16 +14,9 @@
  *   0x38    the suspended caller's frame; for a fresh context, `top`
  *
  * Why it returns by `jmp` and not `ret`
- *   Measured on this project's machine (2 vCPUs of an AMD EPYC, family 25
- *   model 17, KVM; gcc 12 -O2; bench/probe, medians of 11 runs of 5 million
- *   round trips, one direction, main <-> one coroutine each switching from
- *   its own call site):
- *     six registers, return by ret ...................  7.65 ns
- *     six registers, return by jmp *reg ..............  2.22 ns
- *     jmp, plus stmxcsr alone ........................  4.92 ns
- *     jmp, plus MXCSR and x87 CW saved and restored ..  5.34 ns
- *     ret, plus MXCSR and x87 CW saved and restored .. 11.06 ns
- *   A `ret` is predicted from the return-stack buffer, which holds the call
+ *   bench/probe times the variants of this switch side by side (its
+ *   figures, per machine, are in bench/results/probe.txt): returning by
+ *   `ret` costs several times what returning by `jmp` does. A `ret` is predicted from the return-stack buffer, which holds the call
  *   site of the side that is leaving; whenever the two sides suspended at
  *   different call sites (main vs coroutine, first entry, join) it
  *   mispredicts. An indirect `jmp` is predicted from the branch target
@@ -39,8 +32,8 @@
  * Why the floating-point control state is not in the switch
  *   The ABI makes the control bits of MXCSR and the x87 control word
  *   callee-saved, so a coroutine that sets a rounding mode must not lend it
- *   to the others. But reading MXCSR costs more than the whole six-register
- *   switch (stmxcsr alone adds ~2.7 ns above). So the switch leaves it alone,
+ *   to the others. But reading MXCSR costs about as much as the whole
+ *   six-register switch (bench/probe again). So the switch leaves it alone,
  *   and corun__fpctl_get / corun__fpctl_set below are called by the
  *   scheduler only around coroutines spawned with CORUN_FPCTL, which keep
  *   their own state; every other coroutine shares the main context's,
