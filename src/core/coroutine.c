@@ -181,14 +181,8 @@ struct joining {
 
 static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
 {
-	struct corun__co *target = ((struct joining *)w)->target;
 	(void)rt;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		target->joiners = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	corun__waiter_unlink(&((struct joining *)w)->target->joiners, NULL, w);
 }
 
 #define ID_JOINED 1

@@ -97,12 +97,9 @@ static void release(struct corun__rt *rt)
 int corun_shutdown(void)
 {
 	struct corun__rt *rt = corun__tls;
-	if (!rt)
-		return 0;
-	if (rt->current != &rt->main) {
-		errno = EPERM;
-		return -1;
-	}
+	int ok = corun__main_only(rt);
+	if (ok <= 0)
+		return ok;
 	if (rt->live > 0) {
 		errno = EBUSY;
 		return -1;

@@ -24,6 +24,7 @@
 #include "panic.h"
 #include "tooling.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +69,20 @@ extern __thread struct corun__rt *corun__tls
 
 /* The calling thread's runtime, created if need be; NULL + ENOMEM. */
 struct corun__rt *corun__rt_get(void);
+
+/* For the calls only the thread's main context may make: 1 when it is the
+ * caller; 0 when the thread has no runtime (nothing to do); -1 with errno
+ * EPERM when a coroutine is the caller. */
+static inline int corun__main_only(const struct corun__rt *rt)
+{
+	if (!rt)
+		return 0;
+	if (rt->current != &rt->main) {
+		errno = EPERM;
+		return -1;
+	}
+	return 1;
+}
 
 /* Give the stack of the coroutine that ended last back to the pool, once
  * we are surely off it. */

@@ -254,11 +254,8 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 int corun_run(void)
 {
 	struct corun__rt *rt = corun__tls;
-	if (!rt)
-		return 0;
-	if (rt->current != &rt->main) {
-		errno = EPERM;
-		return -1;
-	}
+	int ok = corun__main_only(rt);
+	if (ok <= 0)
+		return ok;
 	return corun__drive(rt, 0);
 }

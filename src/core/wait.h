@@ -55,16 +55,25 @@ static inline void corun__wq_push(struct corun__wq *q, struct corun__waiter *w)
 	q->tail = w;
 }
 
-static inline void corun__wq_remove(struct corun__wq *q, struct corun__waiter *w)
+/* Take w off a doubly linked list of waiters whose first is *head and, if
+ * tail is not NULL, whose last is *tail (a coroutine's joiners keep no
+ * tail: one word in the record's first line). */
+static inline void corun__waiter_unlink(struct corun__waiter **head, struct corun__waiter **tail,
+					struct corun__waiter *w)
 {
 	if (w->prev)
 		w->prev->next = w->next;
 	else
-		q->head = w->next;
+		*head = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	else
-		q->tail = w->prev;
+	else if (tail)
+		*tail = w->prev;
+}
+
+static inline void corun__wq_remove(struct corun__wq *q, struct corun__waiter *w)
+{
+	corun__waiter_unlink(&q->head, &q->tail, w);
 	w->prev = w->next = NULL;
 }
 
