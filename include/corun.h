@@ -44,6 +44,12 @@
  * other fault goes to the previous handler. A program that installs its own
  * handler afterwards replaces corun's (and loses the report).
  *
+ * Unloading: that handler, and the thread-exit destructor that releases a
+ * thread's runtime, stay installed for the life of the process, so
+ * libcorun.so is linked with -z nodelete: a dlclose never unloads it. A
+ * shared object that links libcorun.a instead must itself be linked with
+ * -z nodelete, or never be unloaded.
+ *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
  * leave the runtime usable. Each function lists its errors below; the table
  * at the end of this file gathers them, and tests/ hits every row.

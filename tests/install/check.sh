@@ -1,7 +1,10 @@
 #!/bin/sh
-# Install corun into a scratch prefix, then build and run a user program
-# against it three ways: pkg-config (shared), pkg-config --static, and CMake's
-# find_package(corun). Usage: check.sh SOURCE_DIR WORK_DIR
+# Install corun the way users do (configured with no install prefix, then
+# `cmake --install build --prefix P`), then build and run a user program
+# against it three ways: pkg-config (shared), pkg-config --static, and
+# CMake's find_package(corun). Then move the whole prefix elsewhere and do it
+# again: the installed .pc and CMake files must find their own directory, not
+# the one they were installed to. Usage: check.sh SOURCE_DIR WORK_DIR
 set -eu
 src=$1
 work=$2
@@ -12,37 +15,100 @@ if ! command -v pkg-config >/dev/null 2>&1; then
 fi
 rm -rf "$work"
 mkdir -p "$work"
-prefix=$work/prefix
+log=$work/log
 
-cmake -S "$src" -B "$work/build" -DCMAKE_INSTALL_PREFIX="$prefix" \
-	-DCORUN_BUILD_TESTS=OFF -DCORUN_BUILD_EXAMPLES=OFF >"$work/log" 2>&1
-cmake --build "$work/build" -j2 >>"$work/log" 2>&1
-cmake --install "$work/build" >>"$work/log" 2>&1
+fail() {
+	echo "install: $*" >&2
+	echo "(the build log is $log)" >&2
+	exit 1
+}
 
-pc=$(dirname "$(find "$prefix" -name corun.pc)")
-libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir corun)
-export PKG_CONFIG_PATH="$pc"
+# The physical path of a directory, to compare paths that pkg-config left
+# unnormalised (${pcfiledir}/../..).
+real() { (cd "$1" && pwd -P); }
 
-# shellcheck disable=SC2046 # word splitting of the flags is wanted
-cc -o "$work/user_shared" "$here/consumer/user.c" $(pkg-config --cflags --libs corun)
-LD_LIBRARY_PATH=$libdir "$work/user_shared"
-# The shared one must really be the installed library.
-LD_LIBRARY_PATH=$libdir ldd "$work/user_shared" | grep -q "$libdir/libcorun.so"
+# check PREFIX LIBDIR TAG [CMAKE_ARGS...]: the user program built and run
+# against the corun found in PREFIX, whose libraries are in PREFIX/LIBDIR.
+check() {
+	prefix=$1
+	libdir=$prefix/$2
+	tag=$3
+	out=$work/use-$tag
+	shift 3
+	mkdir -p "$out"
+	export PKG_CONFIG_PATH="$libdir/pkgconfig"
 
-# shellcheck disable=SC2046
-cc -static-libgcc -o "$work/user_static" "$here/consumer/user.c" \
-	$(pkg-config --cflags corun) "$libdir/libcorun.a" $(pkg-config --libs-only-other --static corun)
-"$work/user_static"
+	# pkg-config must point into this prefix, whatever the build was
+	# configured with.
+	for v in prefix:"$prefix" libdir:"$libdir" includedir:"$prefix/include"; do
+		got=$(pkg-config --variable="${v%%:*}" corun)
+		[ -d "$got" ] || fail "$tag: pkg-config's ${v%%:*} is $got, not a directory"
+		[ "$(real "$got")" = "$(real "${v#*:}")" ] ||
+			fail "$tag: pkg-config's ${v%%:*} is $got, not ${v#*:}"
+	done
 
-cmake -S "$here/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" >>"$work/log" 2>&1
-cmake --build "$work/consumer" >>"$work/log" 2>&1
-LD_LIBRARY_PATH=$libdir "$work/consumer/user"
-"$work/consumer/user_static"
+	# shellcheck disable=SC2046 # word splitting of the flags is wanted
+	cc -o "$out/user_shared" "$here/consumer/user.c" $(pkg-config --cflags --libs corun) ||
+		fail "$tag: cc with pkg-config --cflags --libs failed"
+	LD_LIBRARY_PATH=$libdir "$out/user_shared"
+	# The shared one must really be the library in this prefix.
+	LD_LIBRARY_PATH=$libdir ldd "$out/user_shared" | grep -q "$libdir/libcorun.so" ||
+		fail "$tag: user_shared is not linked with $libdir/libcorun.so"
+
+	# shellcheck disable=SC2046
+	cc -static-libgcc -o "$out/user_static" "$here/consumer/user.c" \
+		$(pkg-config --cflags corun) "$libdir/libcorun.a" \
+		$(pkg-config --libs-only-other --static corun) ||
+		fail "$tag: cc with pkg-config --static failed"
+	"$out/user_static"
+
+	cmake -S "$here/consumer" -B "$out/consumer" -DCMAKE_PREFIX_PATH="$prefix" "$@" \
+		>>"$log" 2>&1 ||
+		fail "$tag: find_package(corun) failed"
+	cmake --build "$out/consumer" >>"$log" 2>&1 || fail "$tag: the find_package consumer did not build"
+	LD_LIBRARY_PATH=$libdir "$out/consumer/user"
+	"$out/consumer/user_static"
+	LD_LIBRARY_PATH=$libdir ldd "$out/consumer/user" | grep -q "$libdir/libcorun.so" ||
+		fail "$tag: the find_package consumer is not linked with $libdir/libcorun.so"
+}
+
+# install BUILD_ARGS...: configure, build and install into $work/prefix.
+install_at() {
+	rm -rf "$work/prefix"
+	cmake -S "$src" -B "$work/build" -DCORUN_BUILD_TESTS=OFF -DCORUN_BUILD_EXAMPLES=OFF \
+		-DCORUN_BUILD_BENCH=OFF "$@" >>"$log" 2>&1 || fail "configuring failed"
+	cmake --build "$work/build" -j2 >>"$log" 2>&1 || fail "building failed"
+	cmake --install "$work/build" --prefix "$work/prefix" >>"$log" 2>&1 || fail "installing failed"
+	# No installed text file may name the prefix it was installed to.
+	if grep -rlF "$work/prefix" "$work/prefix" --include='*.pc' --include='*.cmake'; then
+		fail "the files above name the install prefix: they break when it moves"
+	fi
+}
+
+# The default library directory, as users install.
+install_at
+lib=$(cd "$work/prefix" && echo lib*/pkgconfig/corun.pc | sed 's,/pkgconfig/corun.pc$,,')
+[ -f "$work/prefix/$lib/libcorun.so" ] || fail "no libcorun.so in $work/prefix/lib*"
+check "$work/prefix" "$lib" installed
+mkdir -p "$work/moved"
+mv "$work/prefix" "$work/moved/prefix"
+check "$work/moved/prefix" "$lib" moved
+
+# A deeper library directory, as Debian's multiarch one: the .pc file's way
+# back to the prefix is one step longer. find_package looks in lib/<arch>
+# only when the compiler's <arch> is that one, so it is told where to look.
+install_at -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu
+rm -rf "$work/moved"
+mkdir -p "$work/moved"
+mv "$work/prefix" "$work/moved/prefix"
+check "$work/moved/prefix" lib/x86_64-linux-gnu multiarch \
+	-Dcorun_DIR="$work/moved/prefix/lib/x86_64-linux-gnu/cmake/corun"
 
 # Only the API is exported from the shared library.
-bad=$(nm -D --defined-only "$libdir/libcorun.so" | awk '{print $3}' | grep -v '^corun_' | grep -v '^_' || true)
+so=$work/moved/prefix/lib/x86_64-linux-gnu/libcorun.so
+bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^corun_' | grep -v '^_' || true)
 if [ -n "$bad" ]; then
 	echo "exported beyond the API: $bad"
 	exit 1
 fi
-echo "install: pkg-config, pkg-config --static and find_package all work"
+echo "install: pkg-config, pkg-config --static and find_package all work, installed and moved"
