@@ -251,7 +251,7 @@ static void decay(void)
 	 * loaded machine), every idle stack is given back; the busy one
 	 * keeps its pages. */
 	while (s->purged - purged0 < BURST - 1) {
-		CHECK(now_s() - t0 < 20 * interval);
+		CHECK(now_s() - t0 < 100 * interval); /* only a hang fails this */
 		CHECK_PTR_EQ(one_round(), busy);
 		usleep(1000);
 	}
