@@ -287,6 +287,11 @@ static void *raises_overflow_own_mode(void *arg)
 
 static void exception_flags_survive(void)
 {
+	/* valgrind computes floating point without raising the flags. */
+	if (RUNNING_ON_VALGRIND) {
+		fprintf(stderr, "   skipped: valgrind does not model exception flags\n");
+		return;
+	}
 	CHECK_EQ(feclearexcept(FE_ALL_EXCEPT), 0);
 	struct fp_state before = fp_now();
 	spawn(raises_divbyzero, NULL, 0);
