@@ -8,6 +8,7 @@
  * no clock.
  */
 #include "stack.h"
+#include "../core/failpoint.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -96,7 +97,7 @@ static void release_idle_slabs(struct corun__stacks *s, struct corun__stack_clas
 	c->fresh = 0;
 	for (size_t k = 0; k < s->nslabs; k++)
 		n += s->slabs[k].stack_size == c->size;
-	struct span *sp = n ? malloc(n * sizeof *sp) : NULL;
+	struct span *sp = n ? corun__malloc(CORUN__FAIL_SPANS, n * sizeof *sp) : NULL;
 	if (!sp)
 		return; /* nothing to do, or try again next time */
 	n = 0;
@@ -145,7 +146,8 @@ static void release_idle_slabs(struct corun__stacks *s, struct corun__stack_clas
 			size_t cap = 64;
 			while (cap < 2 * c->nfree)
 				cap *= 2;
-			char **t = realloc(c->free, cap * sizeof *t);
+			char **t =
+				corun__realloc(CORUN__FAIL_FREE_SHRINK, c->free, cap * sizeof *t);
 			if (t) {
 				c->free = t;
 				c->cap = cap;
