@@ -12,6 +12,7 @@
  * receiver that made room, keeping the order in which elements were sent.
  */
 #include "chan.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt)
 		return NULL;
-	corun_chan *ch = malloc(sizeof *ch + elem_size * capacity);
+	corun_chan *ch = corun__malloc(CORUN__FAIL_CHAN, sizeof *ch + elem_size * capacity);
 	if (!ch) {
 		errno = ENOMEM;
 		return NULL;
@@ -278,7 +279,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
 	struct corun__qwait local[SELECT_ON_STACK], *cw = local;
-	if (n > SELECT_ON_STACK && !(cw = malloc(n * sizeof *cw))) {
+	if (n > SELECT_ON_STACK && !(cw = corun__malloc(CORUN__FAIL_SELECT, n * sizeof *cw))) {
 		errno = ENOMEM;
 		return -1;
 	}

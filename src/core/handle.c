@@ -21,6 +21,7 @@
  * restart within a thread.
  */
 #include "runtime.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -70,7 +71,8 @@ struct corun__slot *corun__slot_new_slow(struct corun__handles *t, uint32_t *idx
 		uint32_t cap = t->cap ? 2 * t->cap : 256;
 		if (cap > CORUN__SLOTS_MAX)
 			cap = CORUN__SLOTS_MAX;
-		struct corun__slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
+		struct corun__slot *s =
+			corun__realloc(CORUN__FAIL_HANDLES, t->slots, (size_t)cap * sizeof *s);
 		if (!s) {
 			errno = ENOMEM;
 			return NULL;
@@ -103,7 +105,8 @@ void corun__handles_shrink(struct corun__handles *t)
 		cap *= 2;
 	if (cap > t->cap / 2)
 		return;
-	struct corun__slot *s = realloc(t->slots, (size_t)cap * sizeof *s);
+	struct corun__slot *s =
+		corun__realloc(CORUN__FAIL_HANDLES_SHRINK, t->slots, (size_t)cap * sizeof *s);
 	if (!s)
 		return; /* keep the larger one: nothing is lost */
 	t->slots = s;

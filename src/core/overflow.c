@@ -13,6 +13,7 @@
  * fault goes to the previous handler, or to the default action, unchanged.
  */
 #include "overflow.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -168,8 +169,8 @@ void corun__overflow_init(struct corun__rt *rt)
 	stack_t old;
 	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
 		return;
-	void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = corun__mmap(CORUN__FAIL_ALTSTACK, NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return; /* overflows then die unreported, still by SIGSEGV */
 	stack_t ss = { .ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };

@@ -8,6 +8,7 @@
 #include "runtime.h"
 #include "overflow.h"
 #include "upkeep.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -46,12 +47,13 @@ struct corun__rt *corun__rt_get(void)
 	if (rt)
 		return rt;
 	pthread_once(&exit_key_once, make_exit_key);
-	rt = calloc(1, sizeof *rt);
+	rt = corun__calloc(CORUN__FAIL_RUNTIME, 1, sizeof *rt);
 	if (!rt) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (exit_key_ok && pthread_setspecific(exit_key, rt) != 0) {
+	if (exit_key_ok && (corun__fail(CORUN__FAIL_EXIT_KEY) ||
+			    pthread_setspecific(exit_key, rt) != 0)) {
 		free(rt);
 		errno = ENOMEM;
 		return NULL;

@@ -4,6 +4,7 @@
  * one place and the switch itself stays a tail call.
  */
 #include "sched.h"
+#include "../failpoint.h"
 #include "fpctl.h"
 #include "upkeep.h"
 #include "wait.h"
@@ -118,7 +119,7 @@ int corun_park(void)
 static int ring_resize(struct corun__rt *rt, size_t size)
 {
 	size_t count = rt->tail - rt->head;
-	struct corun__co **ring = malloc(size * sizeof *ring);
+	struct corun__co **ring = corun__malloc(CORUN__FAIL_RING, size * sizeof *ring);
 	if (!ring)
 		return -1;
 	for (size_t i = 0; i < count; i++) /* unroll the old ring, in order */

@@ -9,6 +9,7 @@
  * next coroutine may reuse.
  */
 #include "wait.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static void *make(size_t size)
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt)
 		return NULL;
-	uint64_t *obj = calloc(1, size);
+	uint64_t *obj = corun__calloc(CORUN__FAIL_SYNC, 1, size);
 	if (!obj) {
 		errno = ENOMEM;
 		return NULL;

@@ -11,6 +11,7 @@
  * armed (seq), so equal deadlines fire in FIFO order.
  */
 #include "wait.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -90,7 +91,8 @@ int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64
 {
 	if (rt->ntimers == rt->heapcap) {
 		size_t cap = rt->heapcap ? 2 * rt->heapcap : 64;
-		struct corun__timer **h = realloc(rt->heap, cap * sizeof *h);
+		struct corun__timer **h =
+			corun__realloc(CORUN__FAIL_TIMER_HEAP, rt->heap, cap * sizeof *h);
 		if (!h) {
 			errno = ENOMEM;
 			return -1;
@@ -161,7 +163,7 @@ static _Atomic int no_pwait2; /* it failed with ENOSYS once: stop trying */
 static void block_until(struct corun__rt *rt, int64_t deadline, int64_t now)
 {
 	if (rt->epfd < 0)
-		rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+		rt->epfd = corun__fail(CORUN__FAIL_EPOLL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
 	if (rt->epfd < 0) {
 		struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);

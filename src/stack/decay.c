@@ -8,6 +8,7 @@
  * no clock.
  */
 #include "stack.h"
+#include "../failpoint.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -93,12 +94,12 @@ static void release_idle_slabs(struct corun__stacks *s, struct corun__stack_clas
 	size_t slot = c->size + s->page, n = 0, nrel = 0;
 	if (!c->fresh)
 		return;
-	c->fresh = 0;
 	for (size_t k = 0; k < s->nslabs; k++)
 		n += s->slabs[k].stack_size == c->size;
-	struct span *sp = n ? malloc(n * sizeof *sp) : NULL;
+	struct span *sp = n ? corun__malloc(CORUN__FAIL_SPANS, n * sizeof *sp) : NULL;
 	if (!sp)
-		return; /* nothing to do, or try again next time */
+		return; /* try again at the next purge or trim: fresh stays set */
+	c->fresh = 0;
 	n = 0;
 	for (size_t k = 0; k < s->nslabs; k++) {
 		const struct corun__slab *sl = &s->slabs[k];
@@ -145,7 +146,8 @@ static void release_idle_slabs(struct corun__stacks *s, struct corun__stack_clas
 			size_t cap = 64;
 			while (cap < 2 * c->nfree)
 				cap *= 2;
-			char **t = realloc(c->free, cap * sizeof *t);
+			char **t =
+				corun__realloc(CORUN__FAIL_FREE_SHRINK, c->free, cap * sizeof *t);
 			if (t) {
 				c->free = t;
 				c->cap = cap;

@@ -6,6 +6,7 @@
  * (65530 by default) caps a process near 32 thousand guarded stacks.
  */
 #include "stack.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -65,6 +66,10 @@ enum corun__guard_kind corun__guard_kind(void)
 
 int corun__guard_install(void *page, size_t len)
 {
+	if (corun__fail(CORUN__FAIL_GUARD)) {
+		errno = ENOMEM;
+		return -1;
+	}
 	if (corun__guard_kind() == CORUN__GUARD_MADVISE)
 		return madvise(page, len, MADV_GUARD_INSTALL);
 	/* mprotect reports the map limit as ENOMEM, as we document. */

@@ -14,6 +14,7 @@
  * than its share. With MADV_GUARD_INSTALL guards only slabs count, one each.
  */
 #include "stack.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +58,10 @@ size_t corun__maps_budget(void)
 
 int corun__maps_reserve(size_t n)
 {
+	if (corun__fail(CORUN__FAIL_MAP_LIMIT)) {
+		errno = ENOMEM;
+		return -1;
+	}
 	size_t cap = corun__maps_budget();
 	size_t cur = atomic_load_explicit(&used, memory_order_relaxed);
 	do {

@@ -2,6 +2,7 @@
  * Slabs of guarded stacks, and the pool of freed ones.
  */
 #include "stack.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -119,7 +120,7 @@ static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size
 	for (c = s->classes; c; c = c->next)
 		if (c->size == size)
 			return s->last = c;
-	c = calloc(1, sizeof *c);
+	c = corun__calloc(CORUN__FAIL_CLASS, 1, sizeof *c);
 	if (!c)
 		return NULL;
 	c->size = size;
@@ -140,7 +141,8 @@ static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 
 	if (s->nslabs == s->slabcap) {
 		size_t cap = s->slabcap ? 2 * s->slabcap : 16;
-		struct corun__slab *t = realloc(s->slabs, cap * sizeof *t);
+		struct corun__slab *t =
+			corun__realloc(CORUN__FAIL_SLAB_ARRAY, s->slabs, cap * sizeof *t);
 		if (!t)
 			return -1;
 		s->slabs = t;
@@ -151,8 +153,8 @@ static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 	size_t n = c->next_slots;
 	void *p;
 	for (;;) {
-		p = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		p = corun__mmap(CORUN__FAIL_SLAB, NULL, n * slot, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p != MAP_FAILED)
 			break;
 		if (errno != ENOMEM || n == 1) {
@@ -210,7 +212,8 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	if (s->on_valgrind) {
 		if (s->nvg == s->vgcap) {
 			size_t cap = s->vgcap ? 2 * s->vgcap : 256;
-			struct corun__vg_stack *vg = realloc(s->vg, cap * sizeof *vg);
+			struct corun__vg_stack *vg =
+				corun__realloc(CORUN__FAIL_VG_STACKS, s->vg, cap * sizeof *vg);
 			if (!vg)
 				goto nomem;
 			s->vg = vg;
@@ -255,7 +258,7 @@ int corun__stack_guard_of(const struct corun__stacks *s, const void *addr, char 
 static int grow_free(struct corun__stack_class *c)
 {
 	size_t cap = c->cap ? 2 * c->cap : 64;
-	char **t = realloc(c->free, cap * sizeof *t);
+	char **t = corun__realloc(CORUN__FAIL_FREE_LIST, c->free, cap * sizeof *t);
 	if (!t)
 		return 0;
 	c->free = t;
