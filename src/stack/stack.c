@@ -196,6 +196,19 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	}
 	if (c->left == 0 && new_slab(s, c) < 0)
 		goto nomem;
+#ifdef CORUN_HAVE_VALGRIND
+	/* Room to remember the slot's valgrind stack id, before anything is
+	 * done to the slot, so that failing here leaves nothing to undo. */
+	if (s->on_valgrind && s->nvg == s->vgcap) {
+		size_t cap = s->vgcap ? 2 * s->vgcap : 256;
+		struct corun__vg_stack *vg =
+			corun__realloc(CORUN__FAIL_VG_STACKS, s->vg, cap * sizeof *vg);
+		if (!vg)
+			goto nomem;
+		s->vg = vg;
+		s->vgcap = cap;
+	}
+#endif
 	/* Carve the next slot: its guard is installed now, once for good. With
 	 * mprotect guards it splits the slab's mapping: up to two more. */
 	size_t maps = corun__guard_kind() == CORUN__GUARD_MPROTECT ? 2 : 0;
@@ -210,15 +223,6 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	/* Tell valgrind it is a stack, once for the slot's life: switching
 	 * onto it is then not taken for a wild change of stack pointer. */
 	if (s->on_valgrind) {
-		if (s->nvg == s->vgcap) {
-			size_t cap = s->vgcap ? 2 * s->vgcap : 256;
-			struct corun__vg_stack *vg =
-				corun__realloc(CORUN__FAIL_VG_STACKS, s->vg, cap * sizeof *vg);
-			if (!vg)
-				goto nomem;
-			s->vg = vg;
-			s->vgcap = cap;
-		}
 		s->vg[s->nvg].lo = c->carve + s->page;
 		s->vg[s->nvg++].id = VALGRIND_STACK_REGISTER(c->carve + s->page,
 							     c->carve + s->page + size);
