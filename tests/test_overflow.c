@@ -6,80 +6,24 @@
  * CORUN_GUARD=mprotect.
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
 
 int clash_frame(size_t n); /* overflow_clash.c, with -fstack-clash-protection */
 
-struct death {
-	int signaled, sig, exited, code;
-	char err[4096]; /* the child's stderr */
-	char expect[256]; /* what the child said the message must be */
-};
-
-static int expect_fd = -1;
-
-/* Run fn in a child; collect its stderr and what it wrote to expect_fd. */
-static struct death run_child(void (*fn)(void))
-{
-	struct death d;
-	memset(&d, 0, sizeof d);
-	int err[2], exp[2];
-	CHECK_EQ(pipe(err), 0);
-	CHECK_EQ(pipe(exp), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(err[0]);
-		close(exp[0]);
-		dup2(err[1], STDERR_FILENO);
-		expect_fd = exp[1];
-		fn();
-		_exit(0); /* survived: the parent fails it */
-	}
-	close(err[1]);
-	close(exp[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n < sizeof d.err - 1 && (r = read(err[0], d.err + n, sizeof d.err - 1 - n)) > 0)
-		n += (size_t)r;
-	n = 0;
-	while (n < sizeof d.expect - 1 && (r = read(exp[0], d.expect + n, sizeof d.expect - 1 - n)) > 0)
-		n += (size_t)r;
-	close(err[0]);
-	close(exp[0]);
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	d.signaled = WIFSIGNALED(status);
-	d.sig = d.signaled ? WTERMSIG(status) : 0;
-	d.exited = WIFEXITED(status);
-	d.code = d.exited ? WEXITSTATUS(status) : -1;
-	return d;
-}
-
-/* In the child: say what the message must be, for coroutine h of size n. */
+/* In the child: tell the parent what the message must be, for coroutine h
+ * of size n (only the child knows h's id). */
 static void expect_overflow(corun_t h, const char *name, size_t n)
 {
 	char line[256];
-	int len = snprintf(line, sizeof line, "corun: stack overflow in coroutine %lld \"%s\" (stack %zu bytes)\n",
-			   (long long)corun_id(h), name, n);
-	CHECK(write(expect_fd, line, (size_t)len) == len);
-	close(expect_fd);
-}
-
-static void *bystander(void *arg)
-{
-	corun_park();
-	return arg;
+	snprintf(line, sizeof line, "corun: stack overflow in coroutine %lld \"%s\" (stack %zu bytes)\n",
+		 (long long)corun_id(h), name, n);
+	child_report(line);
 }
 
 static void spawn_and_run(corun_fn fn, const char *name, size_t size)
@@ -89,7 +33,7 @@ static void spawn_and_run(corun_fn fn, const char *name, size_t size)
 	a.stack_size = size;
 	a.name = name;
 	/* A bystander first, so the overflowing one is not the only stack. */
-	CHECK(corun_go(bystander, NULL) > 0);
+	CHECK(corun_go(park_once, NULL) > 0);
 	corun_t h = corun_go_attr(fn, NULL, &a);
 	CHECK(h > 0);
 	if (name)
@@ -216,55 +160,69 @@ static void child_own_then_overflow(void)
  * before corun's: the default action, or under a sanitizer, the
  * sanitizer's, which reports it and exits with a status (UBSan may catch a
  * null load even before it faults). */
-
-static void check_not_overflow(const struct death *d)
+static void check_not_overflow(void (*child)(void))
 {
-	CHECK(!strstr(d->err, "stack overflow"));
+	struct child d;
+	run_child(&d, child);
+	CHECK(!strstr(d.err, "stack overflow"));
 #ifdef UNDER_SANITIZER
-	CHECK(strstr(d->err, "Sanitizer") != NULL); /* ASan, or UBSan first */
-	CHECK(d->exited);
-	CHECK(d->code != 0);
+	CHECK(strstr(d.err, "Sanitizer") != NULL); /* ASan, or UBSan first */
+	CHECK(d.exited);
+	CHECK(d.code != 0);
 #else
-	CHECK(d->signaled);
-	CHECK_EQ(d->sig, SIGSEGV);
+	CHECK(d.signaled);
+	CHECK_EQ(d.sig, SIGSEGV);
 #endif
 }
 
-static void check_overflow(const struct death *d)
+/* The child reports the overflow (and, unless absent is NULL, does not
+ * write absent), then dies of SIGSEGV. */
+static void check_overflow(void (*child)(void), const char *absent)
 {
-	CHECK(d->expect[0] != '\0');
-	if (!strstr(d->err, d->expect))
-		CHECK_FAIL("expected on stderr: %sgot: %s", d->expect, d->err);
-	CHECK(d->signaled);
-	CHECK_EQ(d->sig, SIGSEGV);
+	struct child d;
+	run_child(&d, child);
+	CHECK(d.report[0] != '\0');
+	if (!strstr(d.err, d.report))
+		CHECK_FAIL("expected on stderr: %sgot: %s", d.report, d.err);
+	if (absent && strstr(d.err, absent))
+		CHECK_FAIL("not expected on stderr: %s\ngot: %s", absent, d.err);
+	CHECK(d.signaled);
+	CHECK_EQ(d.sig, SIGSEGV);
 }
 
-int main(void)
+/* ---- the tests */
+static void deep_recursion_overflows(void)
 {
-	struct death d;
+	check_overflow(child_recursion, NULL);
+}
 
-	fprintf(stderr, "-- overflow by deep recursion\n");
-	d = run_child(child_recursion);
-	check_overflow(&d);
+static void large_local_overflows(void)
+{
+	check_overflow(child_large_local, NULL);
+}
 
-	fprintf(stderr, "-- overflow by one large local array\n");
-	d = run_child(child_large_local);
-	check_overflow(&d);
+/* A frame larger than the guard, with stack-clash probes. */
+static void probed_frame_overflows(void)
+{
+	check_overflow(child_probed, NULL);
+}
 
-	fprintf(stderr, "-- a frame larger than the guard, with stack-clash probes\n");
-	d = run_child(child_probed);
-	check_overflow(&d);
+static void null_is_not_overflow(void)
+{
+	check_not_overflow(child_null);
+}
 
-	fprintf(stderr, "-- a null dereference is not an overflow\n");
-	d = run_child(child_null);
-	check_not_overflow(&d);
+/* A SIGSEGV sent, not faulted, still ends the process. */
+static void sent_segv_is_not_overflow(void)
+{
+	check_not_overflow(child_sent);
+}
 
-	fprintf(stderr, "-- a SIGSEGV sent, not faulted, still ends the process\n");
-	d = run_child(child_sent);
-	check_not_overflow(&d);
-
-	fprintf(stderr, "-- the program's own handler gets the faults that are not overflows\n");
-	d = run_child(child_own_then_wild);
+/* The program's own handler gets the faults that are not overflows... */
+static void own_handler_gets_wild_access(void)
+{
+	struct child d;
+	run_child(&d, child_own_then_wild);
 	CHECK(strstr(d.err, "own handler ran") != NULL);
 	CHECK(!strstr(d.err, "stack overflow"));
 	CHECK(d.exited);
@@ -272,10 +230,21 @@ int main(void)
 	 * with its own --error-exitcode instead. */
 	if (!RUNNING_ON_VALGRIND)
 		CHECK_EQ(d.code, 42);
+}
 
-	fprintf(stderr, "-- ... and corun still reports an overflow\n");
-	d = run_child(child_own_then_overflow);
-	check_overflow(&d);
-	CHECK(!strstr(d.err, "own handler ran"));
-	return 0;
+/* ... and corun still reports an overflow. */
+static void own_handler_overflow_reported(void)
+{
+	check_overflow(child_own_then_overflow, "own handler ran");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(deep_recursion_overflows), TEST(large_local_overflows),
+		TEST(probed_frame_overflows), TEST(null_is_not_overflow),
+		TEST(sent_segv_is_not_overflow), TEST(own_handler_gets_wild_access),
+		TEST(own_handler_overflow_reported),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

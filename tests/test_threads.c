@@ -6,7 +6,7 @@
  * the process has the mappings it had before (and ASan and valgrind see no
  * leak).
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <pthread.h>
@@ -41,11 +41,8 @@ static void *thread_main(void *arg)
 {
 	struct thread_run *tr = arg;
 	corun_t h[PER_THREAD];
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
 	for (int i = 0; i < PER_THREAD; i++)
-		CHECK((h[i] = corun_go_attr(body, (void *)(intptr_t)i, &a)) > 0);
+		h[i] = spawn_with(body, (void *)(intptr_t)i, CORUN_STACK_MIN, 0);
 	tr->mine = h[0];
 	pthread_barrier_wait(&sync_point); /* both have spawned */
 
@@ -106,28 +103,14 @@ static void *leave_behind(void *arg)
 	return NULL;
 }
 
-static corun_t cyc[2];
-static void *cyc_body(void *arg)
-{
-	corun_join(cyc[(intptr_t)arg], NULL);
-	return NULL;
-}
-
 static void *leave_deadlocked(void *arg)
 {
 	(void)arg;
-	cyc[0] = corun_go(cyc_body, (void *)(intptr_t)1);
-	cyc[1] = corun_go(cyc_body, (void *)(intptr_t)0);
-	CHECK_ERRNO(corun_run(), EDEADLK);
+	deadlock_here();
 	CHECK_EQ(corun_count(), 2);
 	slab_seen = corun__tls->stacks.slabs[0].base;
 	altstack_seen = corun__tls->altstack;
 	return NULL;
-}
-
-static void *ret_arg(void *arg)
-{
-	return arg;
 }
 
 static void *idle_runtime(void *arg)
@@ -143,24 +126,16 @@ static void *idle_runtime(void *arg)
 	return NULL;
 }
 
-static void *nothing_thread(void *arg)
-{
-	return arg;
-}
-
 /* Run fn on a thread of its own; check that what its runtime mapped is
  * unmapped after the thread is joined. */
 static void released_at_exit(void *(*fn)(void *))
 {
-	pthread_t t;
 	/* A first thread that does nothing: glibc keeps its stack for the
 	 * next one, so the counts below see only what the runtime did. */
-	CHECK_EQ(pthread_create(&t, NULL, nothing_thread, NULL), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	on_thread(ret_arg, NULL);
 	long maps0 = count_mappings();
 	slab_seen = altstack_seen = NULL;
-	CHECK_EQ(pthread_create(&t, NULL, fn, NULL), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	on_thread(fn, NULL);
 	CHECK(slab_seen != NULL);
 	CHECK(!is_mapped(slab_seen));
 	if (altstack_seen)
@@ -176,9 +151,8 @@ static void exit_releases(void)
 	released_at_exit(leave_deadlocked);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(two_threads);
-	RUN(exit_releases);
-	return 0;
+	static const struct test tests[] = { TEST(two_threads), TEST(exit_releases) };
+	return RUN_TESTS(argc, argv, tests);
 }
