@@ -96,45 +96,9 @@
 				   strerror(e_));                             \
 	} while (0)
 
-/* The number of this process's kernel mappings (lines of /proc/self/maps). */
-static inline long count_mappings(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (!f)
-		CHECK_FAIL("cannot open /proc/self/maps");
-	long n = 0;
-	int c;
-	while ((c = getc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
-/* Whether the page holding p is mapped: mincore fails with ENOMEM where
- * nothing is. */
-#include <sys/mman.h>
-#include <unistd.h>
-static inline int is_mapped(const void *p)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	unsigned char v;
-	void *page = (void *)((unsigned long)p & ~(pg - 1));
-	if (mincore(page, pg, &v) == 0)
-		return 1;
-	if (errno != ENOMEM)
-		CHECK_FAIL("mincore: %s", strerror(errno));
-	return 0;
-}
-
-/* Sanitizers and valgrind map memory of their own at any malloc, so exact
- * mapping counts are only checked without them. */
-#if defined(UNDER_SANITIZER)
-#define EXACT_MAPPINGS 0
-#else
-#define EXACT_MAPPINGS (!RUNNING_ON_VALGRIND)
-#endif
-
-/* Run one test function, naming it, so a failure says where it was. */
+/* Run one test function, naming it, so a failure says where it was.
+ * (helpers.h's run_tests does this from a table, and can also run one test
+ * alone, by name.) */
 #define RUN(test)                                                             \
 	do {                                                                  \
 		fprintf(stderr, "-- %s\n", #test);                            \

@@ -6,15 +6,12 @@
  * seed), thousands of coroutines on one channel, and every error return.
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "../src/core/runtime.h" /* white box: pending deadlines, select's seed */
-
-#define MS ((int64_t)1000000)
 
 static corun_chan *ch, *ch2;
 
@@ -217,16 +214,10 @@ static void deadlines_and_cancel(void)
 	CHECK_EQ(corun_join(a, NULL), 0);
 	CHECK_EQ(corun__tls->ntimers, 0);
 
-	corun_t c = corun_go(recv_canceled, NULL);
-	CHECK_EQ(corun_park(), 0);
-	CHECK_EQ(corun_cancel(c), 0);
-	CHECK_EQ(corun_join(c, NULL), 0);
+	cancel_waiting(recv_canceled, NULL);
 	/* It left the queue: nobody waits, so a send would block. */
 	CHECK_ERRNO(corun_chan_send(ch, &v, 0), ETIMEDOUT);
-	corun_t s = corun_go(send_canceled, NULL);
-	CHECK_EQ(corun_park(), 0);
-	CHECK_EQ(corun_cancel(s), 0);
-	CHECK_EQ(corun_join(s, NULL), 0);
+	cancel_waiting(send_canceled, NULL);
 	CHECK_ERRNO(corun_chan_recv(ch, &v, 0), ETIMEDOUT); /* its send was withdrawn */
 	/* Main waiting on a channel nobody can ever send on: EDEADLK. */
 	CHECK_ERRNO(corun_chan_recv(ch, &v, -1), EDEADLK);
@@ -245,12 +236,8 @@ static void crowd(void)
 {
 	enum { N = 10000 };
 	ch = corun_chan_make(sizeof(int), 16);
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
-	a.flags = CORUN_DETACHED;
 	for (int i = 0; i < N; i++)
-		CHECK(corun_go_attr(send_one, (void *)(intptr_t)i, &a) > 0);
+		spawn_with(send_one, (void *)(intptr_t)i, CORUN_STACK_MIN, CORUN_DETACHED);
 	static unsigned char seen[N];
 	long sum = 0;
 	for (int i = 0; i < N; i++) {
@@ -386,10 +373,7 @@ static void *select_many(void *arg)
 static void select_wait(void)
 {
 	ch = corun_chan_make(sizeof(int), 0);
-	corun_t c = corun_go(select_canceled, NULL);
-	CHECK_EQ(corun_park(), 0);
-	CHECK_EQ(corun_cancel(c), 0);
-	CHECK_EQ(corun_join(c, NULL), 0);
+	cancel_waiting(select_canceled, NULL);
 	corun_chan_free(ch);
 
 	corun_t m = corun_go(select_many, NULL);
@@ -435,9 +419,7 @@ static void errors(void)
 	CHECK_ERRNO(corun_select(bad, 1, 0), EINVAL);
 	CHECK_ERRNO(corun_select(bad, 0, -2), EINVAL);
 	/* Another thread's channel. */
-	pthread_t t;
-	CHECK_EQ(pthread_create(&t, NULL, use_foreign, ch), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	on_thread(use_foreign, ch);
 	CHECK_EQ(corun_chan_send(ch, &v, 0), 0); /* still fine here */
 	corun_chan_free(ch);
 	/* A runtime shut down: its channels are nobody's now. */
@@ -450,18 +432,13 @@ static void errors(void)
 	free(ch); /* what corun_chan_free of its owner would have done */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(unbuffered);
-	RUN(buffered);
-	RUN(fifo_waiters);
-	RUN(close_wakes);
-	RUN(deadlines_and_cancel);
-	RUN(crowd);
-	RUN(signals);
-	RUN(select_basic);
-	RUN(select_fair);
-	RUN(select_wait);
-	RUN(errors);
-	return 0;
+	static const struct test tests[] = {
+		TEST(unbuffered), TEST(buffered), TEST(fifo_waiters),
+		TEST(close_wakes), TEST(deadlines_and_cancel), TEST(crowd),
+		TEST(signals), TEST(select_basic), TEST(select_fair),
+		TEST(select_wait), TEST(errors),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

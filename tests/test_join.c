@@ -2,25 +2,11 @@
  * Join: results, joining from main and from coroutines, joining what has
  * already ended, detach, chains of joins, and deadlock detection.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/sched.h" /* white box: corun__block */
-
-static void *ret_arg(void *arg)
-{
-	return arg;
-}
-
-static void *park_then_ret(void *arg)
-{
-	int n = (int)(intptr_t)arg;
-	for (int i = 0; i < n; i++)
-		CHECK_EQ(corun_park(), 0);
-	return arg;
-}
 
 /* ---- results come back to main, whether joined before or after the end */
 static void results_to_main(void)
@@ -28,7 +14,7 @@ static void results_to_main(void)
 	enum { N = 100 };
 	corun_t h[N];
 	for (int i = 0; i < N; i++)
-		CHECK((h[i] = corun_go(park_then_ret, (void *)(intptr_t)(i % 7))) > 0);
+		CHECK((h[i] = corun_go(park_n, (void *)(intptr_t)(i % 7))) > 0);
 	/* Joining the first drives the scheduler until it ends, no further
 	 * than needed: some others are still unfinished afterwards. */
 	void *r;
@@ -98,12 +84,8 @@ static void *link_body(void *arg)
 
 static void join_chain(void)
 {
-	for (int i = 0; i < CHAIN; i++) {
-		corun_attr a;
-		corun_attr_init(&a);
-		a.stack_size = CORUN_STACK_MIN;
-		CHECK((chain[i] = corun_go_attr(link_body, (void *)(intptr_t)i, &a)) > 0);
-	}
+	for (int i = 0; i < CHAIN; i++)
+		chain[i] = spawn_with(link_body, (void *)(intptr_t)i, CORUN_STACK_MIN, 0);
 	void *r;
 	CHECK_EQ(corun_join(chain[0], &r), 0);
 	CHECK_EQ((intptr_t)r, CHAIN);
@@ -113,7 +95,7 @@ static void join_chain(void)
 /* ---- detach: no result, handle stale after the end */
 static void detach(void)
 {
-	corun_t h = corun_go(park_then_ret, (void *)(intptr_t)2);
+	corun_t h = corun_go(park_n, (void *)(intptr_t)2);
 	CHECK_EQ(corun_detach(h), 0);
 	CHECK_ERRNO(corun_detach(h), EINVAL);
 	CHECK_ERRNO(corun_join(h, NULL), EINVAL);
@@ -131,11 +113,7 @@ static void detach(void)
 	CHECK_EQ(corun_join(keep, NULL), 0);
 
 	/* Spawned detached. */
-	corun_attr a;
-	corun_attr_init(&a);
-	a.flags = CORUN_DETACHED;
-	h = corun_go_attr(ret_arg, NULL, &a);
-	CHECK(h > 0);
+	h = spawn_with(ret_arg, NULL, 0, CORUN_DETACHED);
 	CHECK_ERRNO(corun_join(h, NULL), EINVAL);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_ERRNO(corun_id(h), ESRCH);
@@ -157,7 +135,8 @@ static void *a_joiner(void *arg)
 static void many_joiners(void)
 {
 	static corun_t t;
-	t = corun_go(park_then_ret, (void *)(intptr_t)3);
+	t = corun_go(park_n, (void *)(intptr_t)3);
+	joined = 0;
 	enum { N = 50 };
 	corun_t j[N];
 	for (int i = 0; i < N; i++)
@@ -180,40 +159,17 @@ static void *join_self(void *arg)
 	return (void *)(intptr_t)5;
 }
 
-static corun_t cyc[2];
-static void *cycle_body(void *arg)
-{
-	int i = (int)(intptr_t)arg;
-	corun_join(cyc[1 - i], NULL); /* never returns */
-	CHECK_FAIL("a join in a cycle returned");
-	return NULL;
-}
-
-static void *block_forever(void *arg)
+static void *deadlocks_on_thread(void *arg)
 {
 	(void)arg;
-	corun__block(corun__tls); /* nobody will make it ready */
-	CHECK_FAIL("a coroutine blocked for good was resumed");
-	return NULL;
-}
-
-static void *second_joiner_ok(void *arg)
-{
-	corun_join(*(corun_t *)arg, NULL); /* blocks for good */
-	CHECK_FAIL("joined a coroutine blocked for good");
-	return NULL;
-}
-
-static void deadlocks(void)
-{
 	corun_t h = corun_go(join_self, NULL);
 	void *r;
 	CHECK_EQ(corun_join(h, &r), 0);
 	CHECK_EQ((intptr_t)r, 5);
 
-	cyc[0] = corun_go(cycle_body, (void *)(intptr_t)0);
-	cyc[1] = corun_go(cycle_body, (void *)(intptr_t)1);
-	corun_t bystander = corun_go(park_then_ret, (void *)(intptr_t)4);
+	static corun_t cyc[2];
+	join_cycle(cyc);
+	corun_t bystander = corun_go(park_n, (void *)(intptr_t)4);
 	CHECK_ERRNO(corun_run(), EDEADLK);
 	CHECK_EQ(corun_count(), 2); /* the bystander finished */
 	CHECK_EQ(corun_join(bystander, &r), 0);
@@ -222,34 +178,41 @@ static void deadlocks(void)
 	CHECK_ERRNO(corun_shutdown(), EBUSY);
 
 	/* Still usable: new coroutines run, and the cycle is reported again. */
-	h = corun_go(park_then_ret, (void *)(intptr_t)2);
+	h = corun_go(park_n, (void *)(intptr_t)2);
 	CHECK_ERRNO(corun_run(), EDEADLK);
 	CHECK_EQ(corun_join(h, &r), 0);
 	CHECK_EQ((intptr_t)r, 2);
 
 	/* With joins alone, a coroutine blocked for good is always in a cycle,
-	 * and so already has its joiner. Block one the way later wait
-	 * primitives will (white box), and main's join of it must fail. */
+	 * and so already has its joiner. Block one the way the wait
+	 * primitives do (white box), and main's join of it must fail. */
 	corun_t stuck = corun_go(block_forever, NULL);
 	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK);
 	CHECK_EQ(corun_count(), 3);
 	/* Main's join was withdrawn; a coroutine may join it too. */
 	static corun_t st;
 	st = stuck;
-	corun_t w = corun_go(second_joiner_ok, &st);
+	corun_t w = corun_go(join_forever, &st);
 	CHECK_ERRNO(corun_run(), EDEADLK);
 	CHECK_EQ(corun_count(), 4);
 	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK); /* w and main both */
 	CHECK(corun_id(w) > 0);
+	return NULL;
 }
 
-int main(void)
+/* On a thread of its own: its runtime starts empty, whatever ran before,
+ * and the coroutines it leaves blocked for good go with the thread instead
+ * of into the tests after it. */
+static void deadlocks(void)
 {
-	RUN(results_to_main);
-	RUN(join_from_coroutine);
-	RUN(join_chain);
-	RUN(detach);
-	RUN(many_joiners);
-	RUN(deadlocks);
-	return 0;
+	on_thread(deadlocks_on_thread, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(results_to_main), TEST(join_from_coroutine), TEST(join_chain),
+		TEST(detach), TEST(many_joiners), TEST(deadlocks),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

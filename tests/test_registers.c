@@ -7,7 +7,7 @@
  * come and go while main is suspended.
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <fenv.h>
@@ -15,7 +15,7 @@
 
 int regs_survive(void (*fn)(void), uint64_t seed);
 
-static void park_once(void)
+static void park_main(void)
 {
 	CHECK_EQ(corun_park(), 0);
 }
@@ -24,7 +24,7 @@ static void *regs_body(void *arg)
 {
 	uint64_t seed = (uint64_t)(uintptr_t)arg;
 	for (int i = 0; i < 10; i++)
-		CHECK_EQ(regs_survive(park_once, seed + (uint64_t)i * 16), 0);
+		CHECK_EQ(regs_survive(park_main, seed + (uint64_t)i * 16), 0);
 	return NULL;
 }
 
@@ -41,7 +41,7 @@ static void general_registers(void)
 	/* Main's own values survive the whole run, and a step. */
 	CHECK_EQ(regs_survive(run_all, 0x5a5a5a5a00000000ull), 0);
 	CHECK(corun_go(regs_body, (void *)(uintptr_t)0x7777000000000000ull) > 0);
-	CHECK_EQ(regs_survive(park_once, 0x6b6b6b6b00000000ull), 0);
+	CHECK_EQ(regs_survive(park_main, 0x6b6b6b6b00000000ull), 0);
 	CHECK_EQ(corun_run(), 0);
 }
 
@@ -96,16 +96,6 @@ static void fp_check(struct fp_state want, struct fp_state got)
 #endif
 }
 
-static corun_t spawn(corun_fn fn, void *arg, unsigned flags)
-{
-	corun_attr a;
-	CHECK_EQ(corun_attr_init(&a), 0);
-	a.flags = flags;
-	corun_t h = corun_go_attr(fn, arg, &a);
-	CHECK(h > 0);
-	return h;
-}
-
 /* A CORUN_FPCTL coroutine sets its own rounding mode (and on x86_64 FTZ/DAZ
  * or the x87 precision), then parks many times while the others set theirs. */
 static void *fp_body(void *arg)
@@ -152,8 +142,8 @@ static void *fp_inherit_parent(void *arg)
 	CHECK_EQ(fesetround(FE_DOWNWARD), 0);
 	static struct fp_state at_spawn;
 	at_spawn = fp_now();
-	corun_t c = spawn(fp_inherit_child, &at_spawn, CORUN_FPCTL);
-	corun_t d = spawn(fp_inherit_child, &baseline, 0);
+	corun_t c = spawn_with(fp_inherit_child, &at_spawn, 0, CORUN_FPCTL);
+	corun_t d = spawn_with(fp_inherit_child, &baseline, 0, 0);
 	CHECK_EQ(fesetround(FE_UPWARD), 0); /* changing ours later: not theirs */
 	CHECK_EQ(corun_join(c, NULL), 0);
 	CHECK_EQ(corun_join(d, NULL), 0);
@@ -163,17 +153,17 @@ static void *fp_inherit_parent(void *arg)
 static void fp_control_state(void)
 {
 	struct fp_state main_state = fp_now();
-	baseline = main_state; /* the runtime is created below, from this */
+	baseline = main_state; /* what the coroutines without the flag see */
 	int modes[] = { FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD, FE_TONEAREST };
 	for (unsigned i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-		spawn(fp_body, (void *)(intptr_t)modes[i], CORUN_FPCTL);
-		spawn(baseline_body, NULL, 0);
+		spawn_with(fp_body, (void *)(intptr_t)modes[i], 0, CORUN_FPCTL);
+		spawn_with(baseline_body, NULL, 0, 0);
 	}
 	CHECK_EQ(corun_run(), 0);
 	fp_check(main_state, fp_now()); /* main's survived the run */
 
-	spawn(fp_inherit_parent, NULL, CORUN_FPCTL);
-	spawn(baseline_body, NULL, 0);
+	spawn_with(fp_inherit_parent, NULL, 0, CORUN_FPCTL);
+	spawn_with(baseline_body, NULL, 0, 0);
 	CHECK_EQ(corun_run(), 0);
 	fp_check(main_state, fp_now());
 }
@@ -181,21 +171,14 @@ static void fp_control_state(void)
 /* Main changes its own state after the runtime exists: coroutines without
  * the flag share main's new one; main finds its own after every step, and
  * the CORUN_FPCTL one keeps its own. */
-static void *keep_alive(void *arg)
-{
-	for (int i = 0; i < (int)(intptr_t)arg; i++)
-		corun_park();
-	return NULL;
-}
-
 static void main_keeps_its_own(void)
 {
-	corun_t keep = spawn(keep_alive, (void *)(intptr_t)1000, 0);
+	corun_t keep = spawn_with(park_n, (void *)(intptr_t)1000, 0, 0);
 	CHECK_EQ(fesetround(FE_UPWARD), 0);
 	struct fp_state mine = fp_now();
 	baseline = mine;
-	spawn(baseline_body, NULL, 0);
-	spawn(fp_body, (void *)(intptr_t)FE_TOWARDZERO, CORUN_FPCTL);
+	spawn_with(baseline_body, NULL, 0, 0);
+	spawn_with(fp_body, (void *)(intptr_t)FE_TOWARDZERO, 0, CORUN_FPCTL);
 	for (int i = 0; i < 25; i++) {
 		CHECK_EQ(corun_park(), 0);
 		fp_check(mine, fp_now());
@@ -223,7 +206,7 @@ static void *fpctl_comes_and_goes(void *arg)
 {
 	(void)arg;
 	fp_check(baseline, fp_now());
-	corun_t c = spawn(fp_body, (void *)(intptr_t)FE_DOWNWARD, CORUN_FPCTL);
+	corun_t c = spawn_with(fp_body, (void *)(intptr_t)FE_DOWNWARD, 0, CORUN_FPCTL);
 	CHECK_EQ(corun_park(), 0);
 	fp_check(baseline, fp_now());
 	CHECK_EQ(corun_join(c, NULL), 0);
@@ -234,7 +217,7 @@ static void *fpctl_comes_and_goes(void *arg)
 static void sharers_follow_main(void)
 {
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
-	spawn(watch, NULL, 0);
+	spawn_with(watch, NULL, 0, 0);
 	CHECK_EQ(corun_park(), 0); /* watch runs and parks */
 	CHECK_EQ(fesetround(FE_TOWARDZERO), 0);
 	CHECK_EQ(corun_run(), 0);
@@ -242,8 +225,8 @@ static void sharers_follow_main(void)
 
 	CHECK_EQ(fesetround(FE_UPWARD), 0);
 	baseline = fp_now();
-	spawn(fpctl_comes_and_goes, NULL, 0);
-	spawn(baseline_body, NULL, 0);
+	spawn_with(fpctl_comes_and_goes, NULL, 0, 0);
+	spawn_with(baseline_body, NULL, 0, 0);
 	CHECK_EQ(corun_run(), 0);
 	fp_check(baseline, fp_now());
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
@@ -262,7 +245,7 @@ static void *raises_divbyzero(void *arg)
 	(void)r;
 	CHECK(fetestexcept(FE_DIVBYZERO));
 	for (int i = 0; i < 4; i++) {
-		park_once();
+		park_main();
 		CHECK(fetestexcept(FE_DIVBYZERO));
 #if defined(__x86_64__)
 		CHECK(get_mxcsr() & 0x4u); /* ZE, where SSE arithmetic raised it */
@@ -278,7 +261,7 @@ static void *raises_overflow_own_mode(void *arg)
 	volatile double r = huge * 10.0; /* FE_OVERFLOW */
 	(void)r;
 	for (int i = 0; i < 4; i++) {
-		park_once();
+		park_main();
 		CHECK(fetestexcept(FE_OVERFLOW));
 		CHECK_EQ(fegetround(), FE_UPWARD);
 	}
@@ -294,22 +277,21 @@ static void exception_flags_survive(void)
 	}
 	CHECK_EQ(feclearexcept(FE_ALL_EXCEPT), 0);
 	struct fp_state before = fp_now();
-	spawn(raises_divbyzero, NULL, 0);
-	spawn(raises_overflow_own_mode, NULL, CORUN_FPCTL);
+	spawn_with(raises_divbyzero, NULL, 0, 0);
+	spawn_with(raises_overflow_own_mode, NULL, 0, CORUN_FPCTL);
 	while (corun_count() > 0) /* main takes a turn between theirs */
-		park_once();
+		park_main();
 	CHECK(fetestexcept(FE_DIVBYZERO));
 	CHECK(fetestexcept(FE_OVERFLOW));
 	fp_check(before, fp_now()); /* and its control state is its own */
 	CHECK_EQ(feclearexcept(FE_ALL_EXCEPT), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(general_registers);
-	RUN(fp_control_state);
-	RUN(main_keeps_its_own);
-	RUN(sharers_follow_main);
-	RUN(exception_flags_survive);
-	return 0;
+	static const struct test tests[] = {
+		TEST(general_registers), TEST(fp_control_state), TEST(main_keeps_its_own),
+		TEST(sharers_follow_main), TEST(exception_flags_survive),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

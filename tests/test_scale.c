@@ -3,7 +3,7 @@
  * joined with their results, first with the smallest stacks and then with
  * the default 2 MiB ones (reserved lazily: only touched pages cost memory).
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <stdint.h>
@@ -28,12 +28,9 @@ static corun_t h[N];
 
 static void many(size_t stack_size)
 {
-	corun_attr a;
-	CHECK_EQ(corun_attr_init(&a), 0);
-	a.stack_size = stack_size;
 	most_alive = 0;
 	for (int i = 0; i < N; i++)
-		CHECK((h[i] = corun_go_attr(body, (void *)(intptr_t)i, &a)) > 0);
+		h[i] = spawn_with(body, (void *)(intptr_t)i, stack_size, 0);
 	CHECK_EQ(corun_count(), N);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(most_alive, N);
@@ -55,9 +52,8 @@ static void default_stacks(void)
 	many(CORUN_STACK_DEFAULT);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(small_stacks);
-	RUN(default_stacks);
-	return 0;
+	static const struct test tests[] = { TEST(small_stacks), TEST(default_stacks) };
+	return RUN_TESTS(argc, argv, tests);
 }

@@ -7,15 +7,13 @@
  * test_overflow.c's.)
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../src/core/upkeep.h" /* white box: stacks, pool, guard kind, decay */
@@ -25,12 +23,6 @@ static size_t page;
 static struct corun__co *me(void)
 {
 	return corun__tls->current;
-}
-
-static void *ret_null(void *arg)
-{
-	(void)arg;
-	return NULL;
 }
 
 /* ---- the whole requested size is usable, rounded up to pages */
@@ -73,7 +65,7 @@ static void sizes(void)
 	corun_t h = corun_go(use_stack, (void *)(uintptr_t)CORUN_STACK_DEFAULT);
 	CHECK_EQ(corun_join(h, NULL), 0);
 	a.stack_size = CORUN_STACK_MAX; /* reserved, not touched: fine */
-	h = corun_go_attr(ret_null, NULL, &a);
+	h = corun_go_attr(ret_arg, NULL, &a);
 	CHECK(h > 0);
 	CHECK_EQ(corun_join(h, NULL), 0);
 }
@@ -108,13 +100,9 @@ static void guards(void)
 	if (env && strcmp(env, "mprotect") == 0)
 		CHECK_EQ(k, CORUN__GUARD_MPROTECT);
 	fprintf(stderr, "   guard kind: %s\n", k == CORUN__GUARD_MADVISE ? "madvise" : "mprotect");
-	corun_attr a;
-	corun_attr_init(&a);
 	corun_t h[50];
-	for (int i = 0; i < 50; i++) { /* new slots and reused ones alike */
-		a.stack_size = i % 2 ? CORUN_STACK_MIN : 3 * CORUN_STACK_MIN;
-		CHECK((h[i] = corun_go_attr(check_guard, NULL, &a)) > 0);
-	}
+	for (int i = 0; i < 50; i++) /* new slots and reused ones alike */
+		h[i] = spawn_with(check_guard, NULL, i % 2 ? CORUN_STACK_MIN : 3 * CORUN_STACK_MIN, 0);
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < 50; i++)
 		CHECK_EQ(corun_join(h[i], NULL), 0);
@@ -133,7 +121,7 @@ static void *spawn_loop(void *arg)
 	long n = (long)(intptr_t)arg;
 	size_t slabs = corun__tls->stacks.nslabs;
 	for (long i = 0; i < n; i++) {
-		corun_t h = corun_go(ret_null, NULL);
+		corun_t h = corun_go(ret_arg, NULL);
 		CHECK(h > 0);
 		CHECK_EQ(corun_join(h, NULL), 0);
 	}
@@ -143,7 +131,10 @@ static void *spawn_loop(void *arg)
 
 static void pool_reuse(void)
 {
-	corun_t keep = corun_go(ret_null, NULL); /* keep the runtime */
+	/* The pool keeps every stack meanwhile, so that the slab count below
+	 * could only change by a new mapping. */
+	CHECK_EQ(corun_set_stack_decay(-1), 0);
+	corun_t keep = corun_go(ret_arg, NULL); /* keep the runtime */
 	void *first, *again;
 	corun_t h = corun_go(where, NULL);
 	CHECK_EQ(corun_join(h, &first), 0);
@@ -154,6 +145,7 @@ static void pool_reuse(void)
 	h = corun_go(spawn_loop, (void *)(intptr_t)100000);
 	CHECK_EQ(corun_join(h, NULL), 0);
 	CHECK_EQ(corun_join(keep, NULL), 0);
+	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
 }
 
 /* ---- idle stacks give their pages back by age, in few calls */
@@ -183,24 +175,14 @@ static size_t resident(char *lo, size_t len)
 	return in;
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* A burst of BURST coroutines on STACK-byte stacks, each touching DEEP
  * bytes, all alive at once; then all end. Their stacks are left in lo[]. */
 static char *lo[BURST];
 static void burst(void)
 {
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = STACK;
 	static corun_t h[BURST];
 	for (int i = 0; i < BURST; i++)
-		CHECK((h[i] = corun_go_attr(deep, NULL, &a)) > 0);
+		h[i] = spawn_with(deep, NULL, STACK, 0);
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < BURST; i++)
 		CHECK_EQ(corun_join(h[i], (void **)&lo[i]), 0);
@@ -209,12 +191,8 @@ static void burst(void)
 /* One spawn and join on a STACK-byte stack: the newest pooled one. */
 static char *one_round(void)
 {
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = STACK;
 	void *r;
-	corun_t h = corun_go_attr(where, NULL, &a);
-	CHECK(h > 0);
+	corun_t h = spawn_with(where, NULL, STACK, 0);
 	CHECK_EQ(corun_join(h, &r), 0);
 	return r;
 }
@@ -231,10 +209,10 @@ static size_t burst_resident(char *except)
 static void decay(void)
 {
 	const double interval = 0.3;
-	struct corun__stacks *s = &corun__tls->stacks;
 	CHECK_EQ(corun_set_stack_decay((int64_t)(interval * 1e9)), 0);
 	CHECK_EQ(corun_trim(), 0); /* start from an empty pool */
 	burst();
+	struct corun__stacks *s = &corun__tls->stacks;
 	double t0 = now_s();
 	size_t purged0 = s->purged, calls0 = s->purge_calls, released0 = s->released;
 	/* Ending gave nothing back, and a steady load that reuses one stack
@@ -268,14 +246,14 @@ static void decay(void)
 	/* Given-back stacks are as good as new. */
 	burst();
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
-	CHECK_EQ(corun_set_stack_decay(-1), 0);
+	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
 }
 
 static void decay_never(void)
 {
-	struct corun__stacks *s = &corun__tls->stacks;
 	CHECK_EQ(corun_set_stack_decay(-1), 0);
 	burst();
+	struct corun__stacks *s = &corun__tls->stacks;
 	size_t purged0 = s->purged;
 	double t0 = now_s();
 	while (now_s() - t0 < 0.1) {
@@ -285,13 +263,15 @@ static void decay_never(void)
 	CHECK_EQ(s->purged, purged0);
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
 	CHECK_ERRNO(corun_set_stack_decay(-2), EINVAL);
+	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
 }
 
 /* corun_trim gives back every pooled stack at once, in few calls. */
 static void trim(void)
 {
-	struct corun__stacks *s = &corun__tls->stacks;
+	CHECK_EQ(corun_set_stack_decay(-1), 0); /* nothing given back but by trim */
 	burst();
+	struct corun__stacks *s = &corun__tls->stacks;
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
 	size_t calls0 = s->purge_calls;
 	long maps = count_mappings();
@@ -307,28 +287,13 @@ static void trim(void)
 	if (EXACT_MAPPINGS)
 		CHECK(count_mappings() < maps);
 	/* From a coroutine too, and with nothing to give back. */
-	corun_t h = corun_go(ret_null, NULL);
+	corun_t h = corun_go(ret_arg, NULL);
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_join(h, NULL), 0);
 	CHECK(one_round() != NULL);
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0); /* back to the default */
-}
-
-/* Run fn in a child process, which must exit 0: its exhaustion stays there. */
-static void in_child(void (*fn)(void))
-{
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	CHECK(WIFEXITED(status));
-	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 /* ---- out of memory: an error, not a crash; earlier ones still finish */
@@ -346,17 +311,14 @@ static void limit_address_space(size_t room)
 {
 	struct rlimit rl;
 	CHECK_EQ(getrlimit(RLIMIT_AS, &rl), 0);
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long vm_pages;
-	CHECK(f && fscanf(f, "%lu", &vm_pages) == 1);
-	fclose(f);
-	rl.rlim_cur = vm_pages * page + room;
+	rl.rlim_cur = vm_bytes() + room;
 	CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
 }
 
 static void out_of_memory_child(void)
 {
 	limit_address_space(256u << 20); /* a little room above what is mapped */
+	finished = 0;
 	int n = 0;
 	corun_t h;
 	while ((h = corun_go(count_end, NULL)) > 0)
@@ -474,17 +436,13 @@ static void map_limit(void)
 	in_child(map_limit_child);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	RUN(sizes);
-	RUN(guards);
-	RUN(pool_reuse);
-	RUN(decay);
-	RUN(decay_never);
-	RUN(trim);
-	RUN(out_of_memory);
-	RUN(address_space);
-	RUN(map_limit);
-	return 0;
+	static const struct test tests[] = {
+		TEST(sizes), TEST(guards), TEST(pool_reuse),
+		TEST(decay), TEST(decay_never), TEST(trim),
+		TEST(out_of_memory), TEST(address_space), TEST(map_limit),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

@@ -10,39 +10,21 @@
  *    has passed and the runtime is used again, and at once after
  *    corun_trim.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
-#include "../src/core/runtime.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../src/core/upkeep.h" /* white box: the default decay interval */
 
 enum { MILLION = 1000000, PARKS = 3 };
 
 static size_t pte_bytes(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	size_t kb = 0;
-	CHECK(f != NULL);
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPTE: %zu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb << 10;
-}
-
-static size_t rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident;
-	CHECK(f != NULL);
-	CHECK_EQ(fscanf(f, "%lu %lu", &size, &resident), 2);
-	fclose(f);
-	return resident * 4096;
+	return status_bytes("VmPTE");
 }
 
 static void *body(void *arg)
@@ -59,11 +41,8 @@ static void *body(void *arg)
 static void million_alive(void)
 {
 	static corun_t h[MILLION];
-	corun_attr a;
-	CHECK_EQ(corun_attr_init(&a), 0);
-	a.stack_size = CORUN_STACK_MIN;
 	for (int i = 0; i < MILLION; i++)
-		CHECK((h[i] = corun_go_attr(body, (void *)(uintptr_t)i, &a)) > 0);
+		h[i] = spawn_with(body, (void *)(uintptr_t)i, CORUN_STACK_MIN, 0);
 	CHECK_EQ(corun_count(), MILLION);
 	CHECK_EQ(corun_park(), 0); /* each runs once: touches its stack, parks */
 	CHECK_EQ(corun_count(), MILLION);
@@ -78,16 +57,11 @@ static void million_alive(void)
 	CHECK_EQ(corun_count(), 0);
 }
 
-static void *nothing(void *arg)
-{
-	return arg;
-}
-
 static void *soak_driver(void *arg)
 {
 	long cycles = (long)(intptr_t)arg;
 	for (long i = 0; i < cycles; i++) {
-		corun_t h = corun_go(nothing, (void *)(intptr_t)i);
+		corun_t h = corun_go(ret_arg, (void *)(intptr_t)i);
 		void *r;
 		CHECK(h > 0);
 		CHECK_EQ(corun_join(h, &r), 0);
@@ -101,7 +75,7 @@ static void soak(void)
 	/* The driver keeps the runtime alive across both phases. */
 	corun_t d = corun_go(soak_driver, (void *)(intptr_t)1000000);
 	CHECK_EQ(corun_join(d, NULL), 0);
-	corun_t keep = corun_go(nothing, NULL); /* hold the runtime */
+	corun_t keep = corun_go(ret_arg, NULL); /* hold the runtime */
 	size_t before = rss_bytes();
 	d = corun_go(soak_driver, (void *)(intptr_t)10000000);
 	CHECK_EQ(corun_join(d, NULL), 0);
@@ -112,22 +86,12 @@ static void soak(void)
 	CHECK_EQ(corun_join(keep, NULL), 0);
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static corun_t bh[MILLION];
 
 static void million_burst(void)
 {
-	corun_attr a;
-	CHECK_EQ(corun_attr_init(&a), 0);
-	a.stack_size = CORUN_STACK_MIN;
 	for (int i = 0; i < MILLION; i++)
-		CHECK((bh[i] = corun_go_attr(body, (void *)(uintptr_t)i, &a)) > 0);
+		bh[i] = spawn_with(body, (void *)(uintptr_t)i, CORUN_STACK_MIN, 0);
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < MILLION; i++)
 		CHECK_EQ(corun_join(bh[i], NULL), 0);
@@ -136,11 +100,7 @@ static void million_burst(void)
 /* One small coroutine on a stack of the burst's size: the runtime in use. */
 static void one_small(void)
 {
-	corun_attr a;
-	CHECK_EQ(corun_attr_init(&a), 0);
-	a.stack_size = CORUN_STACK_MIN;
-	corun_t h = corun_go_attr(nothing, NULL, &a);
-	CHECK(h > 0);
+	corun_t h = spawn_with(ret_arg, NULL, CORUN_STACK_MIN, 0);
 	CHECK_EQ(corun_join(h, NULL), 0);
 }
 
@@ -153,6 +113,7 @@ static void one_small(void)
 static void memory_comes_back(void)
 {
 	const double interval = 0.5;
+	fresh_runtime(); /* no pooled stacks from before: the burst maps its own */
 	memset(bh, 0, sizeof bh); /* the handle array itself is resident now */
 	one_small();
 	size_t before = rss_bytes(), pte_before = pte_bytes();
@@ -187,13 +148,13 @@ static void memory_comes_back(void)
 	fprintf(stderr, "   trim: %zu MiB right after corun_trim\n", trimmed >> 20);
 	CHECK(trimmed <= before + SLACK);
 	CHECK(pte_bytes() <= pte_before + PTE_SLACK);
-	CHECK_EQ(corun_set_stack_decay(10000000000), 0);
+	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(memory_comes_back); /* first: before the burst, a fresh runtime */
-	RUN(million_alive);
-	RUN(soak);
-	return 0;
+	static const struct test tests[] = {
+		TEST(memory_comes_back), TEST(million_alive), TEST(soak),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

@@ -3,7 +3,7 @@
  * context starts in its entry with its argument, on an ABI-aligned stack;
  * switches carry their int both ways; many contexts interleave.
  */
-#include "check.h"
+#include "helpers.h"
 #include "../src/arch/switch.h"
 
 #include <stdint.h>
@@ -83,9 +83,8 @@ static void ring_of_contexts(void)
 		CHECK_EQ(visits[i], LAPS);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(fresh_context);
-	RUN(ring_of_contexts);
-	return 0;
+	static const struct test tests[] = { TEST(fresh_context), TEST(ring_of_contexts) };
+	return RUN_TESTS(argc, argv, tests);
 }

@@ -4,15 +4,12 @@
  * deadlines, cancellation, main taking part, and every error return.
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "../src/core/runtime.h" /* white box: pending deadlines */
-
-#define MS ((int64_t)1000000)
 
 static corun_wg *wg;
 static corun_mutex *mu;
@@ -52,16 +49,12 @@ static void wait_group(void)
 	wg = corun_wg_make();
 	CHECK(wg != NULL);
 	CHECK_EQ(corun_wg_wait(wg, 0), 0); /* zero already */
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
-	a.flags = CORUN_DETACHED;
 	finished = waiters_done = 0;
 	CHECK_EQ(corun_wg_add(wg, N), 0);
 	for (int i = 0; i < 5; i++)
-		CHECK(corun_go_attr(wg_waiter, NULL, &a) > 0);
+		spawn_with(wg_waiter, NULL, CORUN_STACK_MIN, CORUN_DETACHED);
 	for (int i = 0; i < N; i++)
-		CHECK(corun_go_attr(worker, (void *)(intptr_t)(i % 7), &a) > 0);
+		spawn_with(worker, (void *)(intptr_t)(i % 7), CORUN_STACK_MIN, CORUN_DETACHED);
 	CHECK_ERRNO(corun_wg_wait(wg, 0), ETIMEDOUT);
 	CHECK_EQ(corun_park(), 0); /* the waiters are waiting now */
 	CHECK_ERRNO(corun_wg_free(wg), EBUSY);
@@ -111,13 +104,9 @@ static void mutual_exclusion(void)
 	enum { N = 3000 };
 	mu = corun_mutex_make();
 	CHECK(mu != NULL);
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
-	a.flags = CORUN_DETACHED;
 	inside = total = norder = 0;
 	for (int i = 0; i < N; i++)
-		CHECK(corun_go_attr(locker, (void *)(intptr_t)i, &a) > 0);
+		spawn_with(locker, (void *)(intptr_t)i, CORUN_STACK_MIN, CORUN_DETACHED);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(total, N);
 	/* Handed over in the order they asked. */
@@ -167,10 +156,7 @@ static void mutex_waits(void)
 	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
 	corun_t t = corun_go(lock_timeout, NULL);
 	CHECK_EQ(corun_join(t, NULL), 0);
-	corun_t c = corun_go(lock_canceled, NULL);
-	CHECK_EQ(corun_park(), 0);
-	CHECK_EQ(corun_cancel(c), 0);
-	CHECK_EQ(corun_join(c, NULL), 0);
+	cancel_waiting(lock_canceled, NULL);
 	CHECK_EQ(corun_mutex_unlock(mu), 0); /* nobody waits any more */
 	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
 	CHECK_EQ(corun_mutex_unlock(mu), 0);
@@ -209,18 +195,15 @@ static void errors(void)
 	CHECK_ERRNO(corun_mutex_unlock(NULL), EINVAL);
 	wg = corun_wg_make();
 	mu = corun_mutex_make();
-	pthread_t t;
-	CHECK_EQ(pthread_create(&t, NULL, foreign, NULL), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	on_thread(foreign, NULL);
 	CHECK_EQ(corun_wg_free(wg), 0);
 	CHECK_EQ(corun_mutex_free(mu), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(wait_group);
-	RUN(mutual_exclusion);
-	RUN(mutex_waits);
-	RUN(errors);
-	return 0;
+	static const struct test tests[] = {
+		TEST(wait_group), TEST(mutual_exclusion), TEST(mutex_waits), TEST(errors),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }

@@ -6,10 +6,11 @@
  * the process has the mappings it had before (and ASan and valgrind see no
  * leak).
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "../src/core/runtime.h" /* white box: where the runtime mapped */
@@ -41,11 +42,8 @@ static void *thread_main(void *arg)
 {
 	struct thread_run *tr = arg;
 	corun_t h[PER_THREAD];
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
 	for (int i = 0; i < PER_THREAD; i++)
-		CHECK((h[i] = corun_go_attr(body, (void *)(intptr_t)i, &a)) > 0);
+		h[i] = spawn_with(body, (void *)(intptr_t)i, CORUN_STACK_MIN, 0);
 	tr->mine = h[0];
 	pthread_barrier_wait(&sync_point); /* both have spawned */
 
@@ -85,9 +83,35 @@ static void two_threads(void)
 }
 
 /* ---- threads that exit release their runtime, idle or not */
-/* Where the thread's runtime had its first slab and its alternate signal
- * stack, to check that both are gone after the thread. */
-static void *slab_seen, *altstack_seen;
+/* What the thread's runtime had mapped: its slabs and its alternate signal
+ * stack, recorded on the thread just before it exits. */
+enum { MAX_SEEN = 64 };
+static void *seen_base[MAX_SEEN];
+static size_t seen_len[MAX_SEEN], nseen;
+
+static void record_runtime(void)
+{
+	const struct corun__rt *rt = corun__tls;
+	CHECK(rt != NULL);
+	CHECK(rt->stacks.nslabs > 0);
+	nseen = 0;
+	for (size_t k = 0; k < rt->stacks.nslabs; k++) {
+		CHECK(nseen < MAX_SEEN);
+		seen_base[nseen] = rt->stacks.slabs[k].base;
+		seen_len[nseen++] = rt->stacks.slabs[k].len;
+	}
+	if (rt->altstack) { /* none when the thread had one of its own */
+		stack_t ss;
+		CHECK_EQ(sigaltstack(NULL, &ss), 0);
+		CHECK_PTR_EQ(ss.ss_sp, rt->altstack);
+		seen_base[nseen] = rt->altstack;
+		seen_len[nseen++] = ss.ss_size;
+	}
+	for (size_t i = 0; i < nseen; i++)
+		CHECK(is_mapped(seen_base[i]));
+	/* The count sees them (neighbours may share a mapping). */
+	CHECK(count_mappings_in(seen_base, seen_len, nseen) > 0);
+}
 
 static void *never_runs(void *arg)
 {
@@ -101,33 +125,18 @@ static void *leave_behind(void *arg)
 	(void)arg;
 	for (int i = 0; i < 100; i++)
 		CHECK(corun_go(never_runs, NULL) > 0);
-	slab_seen = corun__tls->stacks.slabs[0].base;
-	altstack_seen = corun__tls->altstack;
-	return NULL;
-}
-
-static corun_t cyc[2];
-static void *cyc_body(void *arg)
-{
-	corun_join(cyc[(intptr_t)arg], NULL);
+	CHECK_EQ(corun_count(), 100);
+	record_runtime();
 	return NULL;
 }
 
 static void *leave_deadlocked(void *arg)
 {
 	(void)arg;
-	cyc[0] = corun_go(cyc_body, (void *)(intptr_t)1);
-	cyc[1] = corun_go(cyc_body, (void *)(intptr_t)0);
-	CHECK_ERRNO(corun_run(), EDEADLK);
+	deadlock_here();
 	CHECK_EQ(corun_count(), 2);
-	slab_seen = corun__tls->stacks.slabs[0].base;
-	altstack_seen = corun__tls->altstack;
+	record_runtime();
 	return NULL;
-}
-
-static void *ret_arg(void *arg)
-{
-	return arg;
 }
 
 static void *idle_runtime(void *arg)
@@ -136,10 +145,7 @@ static void *idle_runtime(void *arg)
 	corun_t h = corun_go(ret_arg, NULL);
 	CHECK(h > 0);
 	CHECK_EQ(corun_join(h, NULL), 0); /* nothing left: the runtime stays */
-	CHECK(corun__tls != NULL);
-	slab_seen = corun__tls->stacks.slabs[0].base;
-	altstack_seen = corun__tls->altstack;
-	CHECK(is_mapped(slab_seen));
+	record_runtime();
 	return NULL;
 }
 
@@ -154,28 +160,25 @@ static void *fresh_id_thread(void *arg)
 	return NULL;
 }
 
-static void *nothing_thread(void *arg)
-{
-	return arg;
-}
-
 /* Run fn on a thread of its own; check that what its runtime mapped is
  * unmapped after the thread is joined. */
 static void released_at_exit(void *(*fn)(void *))
 {
-	pthread_t t;
-	/* A first thread that does nothing: glibc keeps its stack for the
-	 * next one, so the counts below see only what the runtime did. */
-	CHECK_EQ(pthread_create(&t, NULL, nothing_thread, NULL), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	/* fn runs on a first thread too: what the process keeps for later
+	 * threads (glibc's cache of thread stacks, the malloc arena the thread
+	 * made, corun's process-wide signal handler) is then there before the
+	 * count of all mappings below, which sees only what the runtime did. */
+	on_thread(fn, NULL);
 	long maps0 = count_mappings();
-	slab_seen = altstack_seen = NULL;
-	CHECK_EQ(pthread_create(&t, NULL, fn, NULL), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
-	CHECK(slab_seen != NULL);
-	CHECK(!is_mapped(slab_seen));
-	if (altstack_seen)
-		CHECK(!is_mapped(altstack_seen));
+	nseen = 0;
+	on_thread(fn, NULL);
+	CHECK(nseen > 0);
+	/* None of the runtime's mappings is left, under every checker. */
+	CHECK_EQ(count_mappings_in(seen_base, seen_len, nseen), 0);
+	/* And the process has the mappings it had before. Sanitizers and
+	 * valgrind map and unmap memory of their own around a thread (their
+	 * per-thread state, ASan's fake stacks), so there the total is not
+	 * the runtime's alone: the count above is what holds there. */
 	if (EXACT_MAPPINGS)
 		CHECK_EQ(count_mappings(), maps0);
 }
@@ -223,10 +226,9 @@ static void serials_by_need(void)
 	CHECK(last - first <= (int64_t)(FEW_THREADS + 1) * (2 * 2 + 16));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(two_threads);
-	RUN(exit_releases);
-	RUN(serials_by_need);
-	return 0;
+	static const struct test tests[] = { TEST(two_threads), TEST(exit_releases),
+						 TEST(serials_by_need) };
+	return RUN_TESTS(argc, argv, tests);
 }

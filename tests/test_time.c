@@ -6,20 +6,13 @@
  * sleep using no CPU. (Channels, select and sync have their own programs.)
  */
 #define _GNU_SOURCE
-#include "check.h"
+#include "helpers.h"
 
 #include <corun.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
 #include "../src/core/runtime.h" /* white box: the heap of deadlines */
-
-#define MS ((int64_t)1000000)
-
-static void *ret_arg(void *arg)
-{
-	return arg;
-}
 
 /* ---- the clock */
 static void clock_runs(void)
@@ -316,12 +309,8 @@ static double cpu_seconds(void)
 
 static void idle_uses_no_cpu(void)
 {
-	corun_attr a;
-	corun_attr_init(&a);
-	a.stack_size = CORUN_STACK_MIN;
-	a.flags = CORUN_DETACHED;
 	for (int i = 0; i < 1000; i++)
-		CHECK(corun_go_attr(sleep_300ms, NULL, &a) > 0);
+		spawn_with(sleep_300ms, NULL, CORUN_STACK_MIN, CORUN_DETACHED);
 	CHECK_EQ(corun_park(), 0); /* all asleep now */
 	double cpu = cpu_seconds();
 	int64_t t0 = corun_now();
@@ -333,15 +322,11 @@ static void idle_uses_no_cpu(void)
 	CHECK(used < wall / 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	RUN(clock_runs);
-	RUN(order);
-	RUN(immediate);
-	RUN(busy_neighbours);
-	RUN(main_sleeps);
-	RUN(join_deadline);
-	RUN(cancel);
-	RUN(idle_uses_no_cpu);
-	return 0;
+	static const struct test tests[] = {
+		TEST(clock_runs), TEST(order), TEST(immediate), TEST(busy_neighbours),
+		TEST(main_sleeps), TEST(join_deadline), TEST(cancel), TEST(idle_uses_no_cpu),
+	};
+	return RUN_TESTS(argc, argv, tests);
 }
