@@ -105,4 +105,18 @@
 		test();                                                       \
 	} while (0)
 
+/* Install h as this process's SIGSEGV handler (SA_SIGINFO), as a program's
+ * own crash handler would be. Header-only: programs that do not link the
+ * test helpers (tests/unload's host) use it too. */
+#include <signal.h>
+static inline void install_segv_handler(void (*h)(int, siginfo_t *, void *))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = h;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
+}
+
 #endif

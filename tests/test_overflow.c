@@ -184,45 +184,40 @@ static void own_handler(int sig, siginfo_t *si, void *uc)
 	_exit(si->si_code > 0 ? 42 : 43); /* a fault reached it */
 }
 
-static void install_own(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = own_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	CHECK_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
-}
-
 static void child_own_then_wild(void)
 {
-	install_own(); /* before corun's, which chains to it */
+	install_segv_handler(own_handler); /* before corun's, which chains to it */
 	spawn_and_run(wild_access, NULL, CORUN_STACK_MIN);
 }
-/* Slabs are carved upwards: the stack spawned right before lies below. */
+/* Two coroutines on neighbouring stacks (slabs are carved upwards: the one
+ * spawned first lies below), then the line to expect: fmt with the upper
+ * one's id, the stack size, and the lower one's id. */
+static void pair_and_run(corun_fn lower_fn, const char *lower, corun_fn upper_fn,
+			 const char *upper, const char *fmt)
+{
+	corun_t lo = spawn_named(lower_fn, lower);
+	corun_t up = spawn_named(upper_fn, upper);
+	expect_line(fmt, up, lo);
+	corun_run();
+}
+
 static void child_skip(void)
 {
-	corun_t innocent = spawn_named(park_once, "innocent");
-	corun_t culprit = spawn_named(skipping_frame, "culprit");
-	expect_line("corun: stack overflow in coroutine %lld \"culprit\" (stack %zu bytes), "
-		    "into the guard page of coroutine %lld \"innocent\"\n",
-		    culprit, innocent);
-	corun_run();
+	pair_and_run(park_once, "innocent", skipping_frame, "culprit",
+		     "corun: stack overflow in coroutine %lld \"culprit\" (stack %zu bytes), "
+		     "into the guard page of coroutine %lld \"innocent\"\n");
 }
 
 static void child_stray(void)
 {
-	corun_t stray = spawn_named(stray_store, "stray");
-	corun_t victim = spawn_named(park_once, "victim");
-	expect_line("corun: fault in the guard page of coroutine %lld \"victim\" (stack %zu bytes), "
-		    "by coroutine %lld \"stray\"\n",
-		    victim, stray);
-	corun_run();
+	pair_and_run(stray_store, "stray", park_once, "victim",
+		     "corun: fault in the guard page of coroutine %lld \"victim\" (stack %zu bytes), "
+		     "by coroutine %lld \"stray\"\n");
 }
 
 static void child_own_then_overflow(void)
 {
-	install_own();
+	install_segv_handler(own_handler);
 	spawn_and_run(deep_recursion, "deep", CORUN_STACK_MIN);
 }
 

@@ -77,12 +77,7 @@ int main(int argc, char **argv)
 	long pg = sysconf(_SC_PAGESIZE);
 
 	/* The host's crash handler comes first, as a host's does. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = own_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	CHECK_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
+	install_segv_handler(own_handler);
 
 	void *plugin = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
 	if (!plugin)
