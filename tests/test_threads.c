@@ -149,19 +149,6 @@ static void *idle_runtime(void *arg)
 	return NULL;
 }
 
-/* In a thread of its own: the id of its first spawn. */
-static void *fresh_id_thread(void *arg)
-{
-	corun_t h = corun_go(ret_arg, NULL);
-	CHECK(h > 0);
-	*(int64_t *)arg = corun_id(h);
-	CHECK_EQ(corun_run(), 0);
-	CHECK_EQ(corun_join(h, NULL), 0);
-	return NULL;
-}
-
-/* Run fn on a thread of its own; check that what its runtime mapped is
- * unmapped after the thread is joined. */
 static void released_at_exit(void *(*fn)(void *))
 {
 	/* fn runs on a first thread too: what the process keeps for later
@@ -194,10 +181,13 @@ static void exit_releases(void)
  * states (at least 2^38 spawns less 8 per thread) holds only if a thread's
  * share of the process-wide counter grows with what it spawns. */
 #define FEW_THREADS 64
-static void *spawn_one(void *arg)
+/* In a thread: spawn one, run and join it; its id to *id_out if not NULL. */
+static void *spawn_one(void *id_out)
 {
-	corun_t h = corun_go(ret_arg, arg);
+	corun_t h = corun_go(ret_arg, NULL);
 	CHECK(h > 0);
+	if (id_out)
+		*(int64_t *)id_out = corun_id(h);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(corun_join(h, NULL), 0);
 	return NULL;
@@ -206,9 +196,7 @@ static void *spawn_one(void *arg)
 static int64_t fresh_id(void)
 {
 	int64_t id = -1;
-	pthread_t t;
-	CHECK_EQ(pthread_create(&t, NULL, fresh_id_thread, &id), 0);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	on_thread(spawn_one, &id);
 	return id;
 }
 
