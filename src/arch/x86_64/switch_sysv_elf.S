@@ -32,8 +32,9 @@
  * Why the floating-point control state is not in the switch
  *   The ABI makes the control bits of MXCSR and the x87 control word
  *   callee-saved, so a coroutine that sets a rounding mode must not lend it
- *   to the others. But reading MXCSR costs about as much as the whole
- *   six-register switch (bench/probe again). So the switch leaves it alone,
+ *   to the others. But saving and restoring it with the x87 control word
+ *   doubles the cost of the six-register switch (bench/probe again). So
+ *   the switch leaves it alone,
  *   and corun__fpctl_get / corun__fpctl_set below are called by the
  *   scheduler only around coroutines spawned with CORUN_FPCTL, which keep
  *   their own state; every other coroutine shares the main context's,
