@@ -34,9 +34,9 @@
  *   callee-saved, so a coroutine that sets a rounding mode must not lend it
  *   to the others. But saving and restoring it with the x87 control word
  *   doubles the cost of the six-register switch (bench/probe again). So
- *   the switch leaves it alone,
- *   and corun__fpctl_get / corun__fpctl_set below are called by the
- *   scheduler only around coroutines spawned with CORUN_FPCTL, which keep
+ *   the switch leaves it alone, and corun__fpctl_get / corun__fpctl_set
+ *   below are called by the scheduler only around coroutines spawned with
+ *   CORUN_FPCTL, which keep
  *   their own state; every other coroutine shares the main context's,
  *   which the scheduler puts back whenever it leaves one of those.
  *
