@@ -36,9 +36,9 @@
  *   doubles the cost of the six-register switch (bench/probe again). So
  *   the switch leaves it alone, and corun__fpctl_get / corun__fpctl_set
  *   below are called by the scheduler only around coroutines spawned with
- *   CORUN_FPCTL, which keep
- *   their own state; every other coroutine shares the main context's,
- *   which the scheduler puts back whenever it leaves one of those.
+ *   CORUN_FPCTL, which keep their own state; every other coroutine
+ *   shares the main context's, which the scheduler puts back whenever it
+ *   leaves one of those.
  *
  * CET: the file claims neither IBT nor shadow stacks (it has no GNU property
  * note), so a program that links it runs with both off. The resume `jmp`
