@@ -75,6 +75,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -406,6 +408,92 @@ CORUN_API int corun_mutex_unlock(corun_mutex *mu);
 CORUN_API int corun_mutex_free(corun_mutex *mu);
 
 /*
+ * Descriptors: waiting for I/O without blocking the thread.
+ *
+ * Each runtime has one epoll instance. A descriptor is registered with it
+ * once, edge-triggered for input and output together, the first time a
+ * call must wait on it, and stays registered until corun_close: a wait on
+ * a busy connection then costs no epoll_ctl. corun remembers per
+ * descriptor what the kernel last said is ready, so that corun_read and
+ * corun_write on a stream (a TCP or Unix stream socket, a pipe) do not make
+ * a system call that is bound to fail: after a read that came back short,
+ * the next read waits for the kernel's word that more has come.
+ *
+ * The calls below make the descriptors they use non-blocking (O_NONBLOCK)
+ * the first time they see them, and leave them so. A descriptor corun has
+ * used must be closed with corun_close, not close(2): corun keeps state per
+ * descriptor number, and a new descriptor that reuses the number would
+ * otherwise inherit it (corun_accept's and corun_connect's descriptors are
+ * fresh: they start clean). Descriptors, like everything else, belong to
+ * the runtime of the thread that used them.
+ *
+ * Each call waits until its deadline (0: do not wait; -1: forever; as for
+ * corun_sleep_until), lets the other coroutines run meanwhile, and from
+ * main drives the scheduler as corun_join does. At most one coroutine may
+ * wait for input, and one for output, on a descriptor at a time.
+ *
+ * Errors common to all of them (besides those of the system call itself):
+ *   ETIMEDOUT  the deadline passed (0: it would have had to wait)
+ *   ECANCELED  the caller was canceled (corun_cancel)
+ *   EBUSY      another coroutine already waits on fd for the same thing
+ *   EBADF      fd < 0; or corun_close(fd) was called while the caller waited
+ *   EDEADLK    from main with deadline -1: nothing else can run or fire
+ *   EINVAL     deadline < -1
+ *   ENOMEM     no memory for the descriptor's state or the deadline
+ */
+
+/*
+ * Wait until fd is ready for `events` (POLLIN, POLLOUT or both, from
+ * <poll.h>). Level-triggered, as poll(2): returns at once if fd is ready
+ * now (it asks the kernel with one poll(2) first). Returns the events that
+ * are ready, POLLERR and POLLHUP included, or -1 with errno as above, or
+ * EINVAL for events with no or other bits.
+ */
+CORUN_API int corun_wait_fd(int fd, int events, int64_t deadline);
+
+/*
+ * read(2) that waits instead of failing with EAGAIN: returns as soon as
+ * some bytes are there (at most n), 0 at end of file, or -1 with errno
+ * (those of read(2), and the common ones above).
+ */
+CORUN_API ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline);
+
+/*
+ * write(2) that waits instead of failing with EAGAIN, until all n bytes are
+ * written. Returns n; or, if the deadline, a cancellation or an error comes
+ * after some bytes were written, how many were (as a blocking write(2) that
+ * a signal interrupts); or -1 with errno when none were (those of write(2):
+ * EPIPE for a peer that is gone, ECONNRESET...; and the common ones above).
+ * Writing to a peer that is gone never raises SIGPIPE if fd is a socket
+ * (the data is sent with MSG_NOSIGNAL).
+ */
+CORUN_API ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline);
+
+/*
+ * accept4(2) that waits for a connection. The new descriptor is
+ * non-blocking and close-on-exec. Returns it, or -1 with errno (those of
+ * accept4(2): EMFILE and ENFILE when descriptors run out, ECONNABORTED...;
+ * and the common ones above). addr and len as for accept(2); may be NULL.
+ */
+CORUN_API int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline);
+
+/*
+ * connect(2) that waits for the connection to be made. Returns 0, or -1
+ * with errno: the connection's own result (ECONNREFUSED, ENETUNREACH...),
+ * those of connect(2), and the common ones above. After ETIMEDOUT or
+ * ECANCELED the socket's state is unspecified: close it.
+ */
+CORUN_API int corun_connect(int fd, const struct sockaddr *addr, socklen_t len,
+			    int64_t deadline);
+
+/*
+ * Close fd: every coroutine waiting on it wakes with EBADF (it would
+ * otherwise wait forever), corun forgets it, and close(2) closes it.
+ * Returns what close(2) returns (0, or -1 with its errno: EBADF...).
+ */
+CORUN_API int corun_close(int fd);
+
+/*
  * Declare that nobody will join h: when it ends, its result is dropped and
  * its handle goes stale at once. If it has already ended, the result is
  * dropped now.
@@ -557,6 +645,14 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  *                     EINVAL   mu is NULL
  *   corun_wg_free,    EBUSY    waited on (wait group), held (mutex)
  *   corun_mutex_free  EPERM    another thread's
+ *   corun_wait_fd,    ETIMEDOUT, ECANCELED, EDEADLK, ENOMEM as for
+ *   corun_read,                corun_chan_recv
+ *   corun_write,      EBUSY    another coroutine waits on fd for the same
+ *   corun_accept,              direction
+ *   corun_connect     EBADF    fd < 0, or closed by corun_close meanwhile
+ *                     EINVAL   deadline < -1; wait_fd: bad events
+ *                     and the errors of the system call each wraps
+ *   corun_close       those of close(2)
  */
 
 #ifdef __cplusplus
