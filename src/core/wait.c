@@ -29,6 +29,11 @@ static void wake(struct corun__rt *rt, struct corun__co *co)
 	corun__make_ready(rt, co);
 }
 
+void corun__disarm(struct corun__rt *rt)
+{
+	disarm(rt, rt->current, NULL);
+}
+
 void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
 {
 	struct corun__co *co = w->co;
