@@ -31,7 +31,9 @@ static void wake(struct corun__rt *rt, struct corun__co *co)
 
 void corun__disarm(struct corun__rt *rt)
 {
-	disarm(rt, rt->current, NULL);
+	struct corun__co *co = rt->current;
+	if (co->flags & CORUN__F_ARMED) /* else co->armed is not valid */
+		disarm(rt, co, NULL);
 }
 
 void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
