@@ -440,6 +440,8 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  *   EDEADLK    from main with deadline -1: nothing else can run or fire
  *   EINVAL     deadline < -1
  *   ENOMEM     no memory for the descriptor's state or the deadline
+ *   EMFILE, ENFILE, ENOMEM  the runtime's epoll instance could not be made
+ *              (epoll_create1, at the first wait of the thread)
  */
 
 /*
