@@ -150,6 +150,31 @@ static void eof(void)
 	CHECK_EQ(corun_close(p[0]), 0);
 }
 
+/* The last data and the end of the stream in one report: the short read
+ * that takes the data must not make the next read wait for a report that
+ * never comes. */
+static int sv[2];
+static void *read_to_eof(void *arg)
+{
+	(void)arg;
+	char buf[64];
+	CHECK_EQ(corun_read(sv[0], buf, sizeof buf, -1), 3); /* waits first */
+	CHECK_EQ(corun_read(sv[0], buf, sizeof buf, corun_now() + 5000 * MS), 0);
+	return NULL;
+}
+
+static void data_then_eof(void)
+{
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	corun_t r = corun_go(read_to_eof, NULL);
+	CHECK_EQ(corun_park(), 0); /* it waits */
+	CHECK_EQ(write(sv[1], "abc", 3), 3);
+	CHECK_EQ(shutdown(sv[1], SHUT_WR), 0);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK_EQ(corun_close(sv[0]), 0);
+	CHECK_EQ(corun_close(sv[1]), 0);
+}
+
 /* ---- deadlines, cancellation, close */
 static void deadlines(void)
 {
@@ -377,7 +402,7 @@ int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(read_waits), TEST(write_waits), TEST(from_main),
-		TEST(eof), TEST(deadlines), TEST(cancel_and_close),
+		TEST(eof), TEST(data_then_eof), TEST(deadlines), TEST(cancel_and_close),
 		TEST(wait_fd), TEST(accept_connect), TEST(no_sigpipe),
 		TEST(busy_neighbours),
 	};
