@@ -1,0 +1,17 @@
+#!/bin/sh
+# echo_client against echo_server (two threads, port 0): a thousand
+# connections at once with small messages, then a few with messages too
+# big to write before reading. Under a checker (NET_WRAPPER set), fewer.
+# Usage: echo.sh ECHO_SERVER ECHO_CLIENT
+set -eu
+. "$(dirname "$0")/server.sh"
+
+if [ -n "${NET_WRAPPER:-}" ]; then
+	conns=100
+else
+	conns=1000
+fi
+start_server "$1" -t 2 0
+${NET_WRAPPER:-} "$2" -c "$conns" -n 5 -s 256 127.0.0.1 "$port"
+${NET_WRAPPER:-} "$2" -c 8 -n 3 -s 200000 127.0.0.1 "$port"
+check_server
