@@ -79,7 +79,8 @@ static void *read_big(void *arg)
 {
 	size_t want = (size_t)(intptr_t)arg, have = 0;
 	while (have < want) {
-		ssize_t n = corun_read(p[0], big_in + have, 3000, -1); /* odd sizes */
+		size_t ask = want - have < 3000 ? want - have : 3000; /* odd sizes */
+		ssize_t n = corun_read(p[0], big_in + have, ask, -1);
 		CHECK(n > 0);
 		have += (size_t)n;
 	}
