@@ -245,6 +245,47 @@ static void cancel_and_close(void)
 	close_pipe();
 }
 
+/* A close that comes after a report fired the reader's wait but before the
+ * reader ran: the reader must fail with EBADF, not go on to read whatever
+ * file the number names by then (a new pipe that reuses it). */
+static int q[2];
+static ssize_t late_n;
+static int late_errno;
+static void *late_reader(void *arg)
+{
+	(void)arg;
+	char buf[8];
+	late_n = corun_read(p[0], buf, sizeof buf, -1); /* waits: empty */
+	late_errno = errno;
+	return NULL;
+}
+
+static void *closer(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_park(), 0); /* main's step fires the reader behind us */
+	close_pipe();
+	CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
+	CHECK_EQ(write(q[1], "new", 3), 3);
+	return NULL;
+}
+
+static void close_after_fired(void)
+{
+	make_pipe();
+	corun_t c = corun_go(closer, NULL), r = corun_go(late_reader, NULL);
+	CHECK_EQ(corun_park(), 0); /* the closer parks, the reader waits */
+	CHECK_EQ(write(p[1], "x", 1), 1);
+	CHECK_EQ(corun_park(), 0); /* collects the report: the reader is fired */
+	CHECK_EQ(corun_join(c, NULL), 0);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK_EQ(q[0], p[0]); /* the number was reused */
+	CHECK_EQ(late_n, -1);
+	CHECK_EQ(late_errno, EBADF);
+	CHECK_EQ(corun_close(q[0]), 0);
+	CHECK_EQ(corun_close(q[1]), 0);
+}
+
 /* ---- corun_wait_fd */
 static void *wait_in(void *arg)
 {
@@ -404,6 +445,7 @@ int main(int argc, char **argv)
 	static const struct test tests[] = {
 		TEST(read_waits), TEST(write_waits), TEST(from_main),
 		TEST(eof), TEST(data_then_eof), TEST(deadlines), TEST(cancel_and_close),
+		TEST(close_after_fired),
 		TEST(wait_fd), TEST(accept_connect), TEST(no_sigpipe),
 		TEST(busy_neighbours),
 	};

@@ -275,9 +275,16 @@ static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 		errno = saved;
 		return -1;
 	}
+	uint32_t gen = rt->fds[fd].gen;
 	int err, id = corun__wait(rt, &err);
 	if (id < 0 || err) {
 		errno = err;
+		return -1;
+	}
+	/* Fired, and then closed by another before we ran: the number may
+	 * name another file by now. */
+	if (rt->fds[fd].gen != gen) {
+		errno = EBADF;
 		return -1;
 	}
 	return id;
