@@ -13,6 +13,13 @@ import random
 SPAWN, PARK, JOIN, DETACH, RUN, MISC = 0, 2, 3, 4, 5, 6
 # coroutine ops
 C_PARK, C_SPAWN, C_JOIN, C_DETACH, C_END, C_MISC = 0, 2, 3, 4, 5, 6
+# descriptor ops (main misc 8..11, coroutine misc 12..15)
+M_FDCLOSE, M_OUTW, M_OUTR, M_FDCANCEL = 8, 9, 10, 11
+C_READ, C_WRITE, C_WAITFD, C_FDMISC = 12, 13, 14, 15
+# D byte: object, deadline, wait_fd events
+PIPE0, PIPE1, SOCK = 0, 1, 2
+DL0, DLSHORT, DLNEVER = 0, 4, 8
+EV_IN, EV_OUT, EV_BOTH = 0, 16, 32
 # ATTR bits
 MIN, MIN2, K64 = 0, 1, 2
 DETACHED, NAMED, LONG, FPCTL = 4, 8, 16, 32
@@ -102,6 +109,47 @@ SEEDS = {
                      C_MISC, 8, 0, 1,         # co0: canceled: ECANCELED
                      C_MISC, 6, 3, C_END,     # and sleeping too
                      RUN, MISC, 4, 1, JOIN, 0, JOIN, 1],
+    # a read that waits on a pipe until the other process writes; main's
+    # park collects the report and the reader gets all 18 bytes.
+    "fd_read_wait": [SPAWN, MIN, PARK,
+                     C_MISC, C_READ, PIPE0 | DLNEVER, 3,   # co0 waits
+                     MISC, M_OUTW, PIPE0, 1,               # 18 bytes come
+                     PARK, C_MISC, C_READ, PIPE0 | DL0, 0,  # nothing left
+                     C_END, JOIN, 0],
+    # a writer fills a pipe's page (deadline 0: cut short), a second write
+    # waits for room, the other process drains it, the writer goes on.
+    "fd_write_fill": [SPAWN, MIN, PARK,
+                      C_MISC, C_WRITE, PIPE1 | DL0, 255,    # 4096 of 4336
+                      C_MISC, C_WRITE, PIPE1 | DLNEVER, 10,  # waits for room
+                      MISC, M_OUTR, PIPE1, 255,             # empties it
+                      PARK, C_MISC, C_FDMISC, 3, PIPE1, 20,  # co0 reads the 171
+                      C_END, JOIN, 0],
+    # two readers on one descriptor: the second gets EBUSY; wait_fd for
+    # output on the socket is ready at once; the other process writes.
+    "fd_busy_waitfd": [SPAWN, MIN, SPAWN, MIN, PARK,
+                       C_MISC, C_READ, SOCK | DLNEVER, 0,   # co0 waits
+                       C_MISC, C_READ, SOCK | DLSHORT, 0,   # co1: EBUSY
+                       C_MISC, C_WAITFD, SOCK | EV_BOTH | DL0,
+                       C_MISC, C_WRITE, SOCK | DL0, 5,       # co1 writes
+                       C_MISC, C_FDMISC, 2, 0x80 | SOCK, 2,  # outside write
+                       C_END, PARK, C_END, RUN, JOIN, 0, JOIN, 1],
+    # corun_close wakes a waiter with EBADF, the descriptor is made again,
+    # a wait_fd on it waits, main cancels it (ECANCELED).
+    "fd_close_cancel": [SPAWN, MIN, SPAWN, MIN, PARK,
+                        C_MISC, C_WAITFD, PIPE0 | EV_IN | DLNEVER,  # co0
+                        C_MISC, C_FDMISC, 0, PIPE0,   # co1 closes: EBADF
+                        C_MISC, C_WAITFD, PIPE0 | EV_IN | DLNEVER,  # co0 again
+                        C_PARK,                       # co1 parks
+                        MISC, M_FDCANCEL, 0,          # main cancels co0
+                        RUN, C_END, C_END, JOIN, 0, JOIN, 1],
+    # short deadlines time out; a reader waiting forever when the input
+    # ends is woken by the last close.
+    "fd_deadlines": [SPAWN, MIN, SPAWN, MIN, PARK,
+                     C_MISC, C_READ, PIPE1 | DLSHORT, 1,
+                     C_MISC, C_WAITFD, SOCK | EV_IN | DLSHORT,
+                     RUN, C_MISC, C_WRITE, PIPE1 | DLSHORT, 2,
+                     C_MISC, C_READ, PIPE1 | DLNEVER, 0,
+                     C_MISC, C_READ, SOCK | DLNEVER, 0],
     # many spawns with every attribute mix, then one long run.
     "many_spawns": [x for i in range(40) for x in (SPAWN, (i * 7) & 0x3f)]
     + [RUN] + [C_PARK, C_END] * 40 + [JOIN, 3, JOIN, 39],
