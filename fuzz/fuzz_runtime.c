@@ -138,14 +138,6 @@ enum { K_NONE, K_JOIN, K_CHAN, K_SLEEP, K_FD };
 #define SOCK_CAP 2048      /* bytes queued in a socket direction, at most, */
 #define SOCK_SEGS 32       /* and writes: far below any send buffer */
 #define IO_MAX (1 + 255 * 17)
-/* corun_close does not make a read or write fail with EBADF if a report
- * fired its wait before the close and it has not run since: it then reads
- * or writes the file that reuses the number (tests/fd_repro_close_fired.c).
- * While that stands (1), such a close is not made; 0 holds the library to
- * corun.h. */
-#ifndef FZ_KNOWN_CLOSE_BUG
-#define FZ_KNOWN_CLOSE_BUG 1
-#endif
 enum { FD_READ, FD_WRITE, FD_WAIT };
 
 struct mbuf {
@@ -1398,22 +1390,11 @@ static void do_fd_wait(int self, unsigned d)
  * far end itself), then make it again unless the input is over. A waiter
  * in the kernel's wait wakes with EBADF. One already fired (white box) is
  * not in the wait any more: by its deadline, it fails with ETIMEDOUT; by a
- * report, its read or write must still fail with EBADF, and its wait_fd
- * answers what fired. */
+ * report, its read, write or wait_fd must still fail with EBADF, since the
+ * number may name another file by the time it runs. */
 static void do_fd_close(int k)
 {
 	struct corun__rt *rt = corun__tls;
-#if FZ_KNOWN_CLOSE_BUG
-	/* Not while a fired read or write on it is still to run: it would go
-	 * on with the new file that takes the number. */
-	for (int i = 0; i < g.n && !g.fds_gone; i++) {
-		struct mco *m = &g.co[i];
-		if (m->blocked && m->kind == K_FD && obj_of(m->fd_ent) == k &&
-		    m->fd_op != FD_WAIT && record_of(rt, i)->state != CORUN__BLOCKED &&
-		    record_of(rt, i)->wake_err == 0)
-			return;
-	}
-#endif
 	for (int i = 0; i < g.n; i++) {
 		struct mco *m = &g.co[i];
 		if (!m->blocked || m->kind != K_FD || obj_of(m->fd_ent) != k)
@@ -1421,7 +1402,7 @@ static void do_fd_close(int k)
 		struct corun__co *c = record_of(rt, i);
 		if (c->state == CORUN__BLOCKED)
 			wake(i, -1, EBADF, 0);
-		else if (m->fd_op != FD_WAIT && c->wake_err == 0)
+		else if (c->wake_err == 0)
 			m->fd_closed = 1; /* fired by a report, not its deadline */
 	}
 	errno = 0;
