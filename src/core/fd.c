@@ -321,35 +321,77 @@ int corun_wait_fd(int fd, int events, int64_t deadline)
 	       ((e & EPOLLHUP) ? POLLHUP : 0);
 }
 
-ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
+/* Call op(fd, arg) until it does not fail with EAGAIN: while `bit` says
+ * the kernel may be ready (or with deadline 0, which must try), call it;
+ * when it finds otherwise, clear the bit and wait for the next report.
+ * op's result, or -1 with errno. */
+static ssize_t until_done(struct corun__rt *rt, int fd, uint8_t bit, int64_t deadline,
+			  ssize_t (*op)(int fd, void *arg), void *arg)
 {
-	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 1);
-	if (!f)
-		return -1;
 	for (;;) {
-		if ((f->flags & CORUN__FD_IN) || deadline == 0) {
-			ssize_t r = read(fd, buf, n);
-			if (r >= 0) {
-				/* A stream read that came back short emptied it,
-				 * unless the peer has finished or failed: no
-				 * report follows that, and the next read must
-				 * meet it (0, or the error). */
-				if (r > 0 && (size_t)r < n && (f->flags & CORUN__FD_STREAM) &&
-				    !(f->events & FINAL))
-					f->flags &= (uint8_t)~CORUN__FD_IN;
+		struct corun__fd *f = &rt->fds[fd]; /* the table may move in a wait */
+		if ((f->flags & bit) || deadline == 0) {
+			ssize_t r = op(fd, arg);
+			if (r >= 0)
 				return r;
-			}
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				return -1;
-			f->flags &= (uint8_t)~CORUN__FD_IN;
+			f->flags &= (uint8_t)~bit;
 		}
-		if (wait_fd(rt, fd, POLLIN, deadline) < 0)
+		if (wait_fd(rt, fd, bit == CORUN__FD_IN ? POLLIN : POLLOUT, deadline) < 0)
 			return -1;
-		f = &rt->fds[fd]; /* the table may have moved meanwhile */
 	}
+}
+
+/* On a stream, a read or write that came back short emptied or filled the
+ * buffer: the next one waits for the kernel's report. Not once the peer has
+ * finished or the connection failed: no report follows that, and the next
+ * call must meet it (0, or the error). */
+static void came_short(struct corun__rt *rt, int fd, uint8_t bit)
+{
+	struct corun__fd *f = &rt->fds[fd];
+	if ((f->flags & CORUN__FD_STREAM) && !(f->events & FINAL))
+		f->flags &= (uint8_t)~bit;
+}
+
+struct io {
+	void *buf;
+	size_t n;
+	int sock;
+	struct sockaddr *addr;
+	socklen_t *len;
+};
+
+static ssize_t do_read(int fd, void *arg)
+{
+	struct io *io = arg;
+	return read(fd, io->buf, io->n);
+}
+
+static ssize_t do_write(int fd, void *arg)
+{
+	struct io *io = arg;
+	return io->sock ? send(fd, io->buf, io->n, MSG_NOSIGNAL) : write(fd, io->buf, io->n);
+}
+
+static ssize_t do_accept(int fd, void *arg)
+{
+	struct io *io = arg;
+	return accept4(fd, io->addr, io->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
+{
+	struct corun__rt *rt;
+	if (!begin(&rt, fd, deadline, 1))
+		return -1;
+	struct io io = { .buf = buf, .n = n };
+	ssize_t r = until_done(rt, fd, CORUN__FD_IN, deadline, do_read, &io);
+	if (r > 0 && (size_t)r < n)
+		came_short(rt, fd, CORUN__FD_IN);
+	return r;
 }
 
 ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
@@ -358,30 +400,17 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 	struct corun__fd *f = begin(&rt, fd, deadline, 1);
 	if (!f)
 		return -1;
+	struct io io = { .sock = (f->flags & CORUN__FD_SOCKET) != 0 };
 	size_t done = 0;
 	do {
-		if ((f->flags & CORUN__FD_OUT) || deadline == 0) {
-			const char *p = (const char *)buf + done;
-			ssize_t r = (f->flags & CORUN__FD_SOCKET)
-					    ? send(fd, p, n - done, MSG_NOSIGNAL)
-					    : write(fd, p, n - done);
-			if (r >= 0) {
-				done += (size_t)r;
-				/* A stream write that came back short filled it
-				 * (unless the connection has failed, as above). */
-				if (done < n && (f->flags & CORUN__FD_STREAM) && !(f->events & FINAL))
-					f->flags &= (uint8_t)~CORUN__FD_OUT;
-				continue;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return done ? (ssize_t)done : -1;
-			f->flags &= (uint8_t)~CORUN__FD_OUT;
-		}
-		if (wait_fd(rt, fd, POLLOUT, deadline) < 0)
+		io.buf = (char *)buf + done;
+		io.n = n - done;
+		ssize_t r = until_done(rt, fd, CORUN__FD_OUT, deadline, do_write, &io);
+		if (r < 0)
 			return done ? (ssize_t)done : -1;
-		f = &rt->fds[fd];
+		done += (size_t)r;
+		if (done < n)
+			came_short(rt, fd, CORUN__FD_OUT);
 	} while (done < n);
 	return (ssize_t)n;
 }
@@ -389,32 +418,20 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 1);
-	if (!f)
+	if (!begin(&rt, fd, deadline, 1))
 		return -1;
-	for (;;) {
-		if ((f->flags & CORUN__FD_IN) || deadline == 0) {
-			int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (c >= 0) {
-				/* Non-blocking already, and of the listener's kind:
-				 * nothing to ask the kernel. Without memory for its
-				 * entry, it is prepared at first use instead. */
-				uint8_t kind = rt->fds[fd].flags & (CORUN__FD_STREAM | CORUN__FD_SOCKET);
-				struct corun__fd *cf = entry(rt, c);
-				if (cf)
-					renew(cf, (uint8_t)(CORUN__FD_PREPARED | kind));
-				return c;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -1;
-			f->flags &= (uint8_t)~CORUN__FD_IN;
-		}
-		if (wait_fd(rt, fd, POLLIN, deadline) < 0)
-			return -1;
-		f = &rt->fds[fd];
+	struct io io = { .addr = addr, .len = len };
+	int c = (int)until_done(rt, fd, CORUN__FD_IN, deadline, do_accept, &io);
+	if (c >= 0) {
+		/* Non-blocking already, and of the listener's kind: nothing to
+		 * ask the kernel. Without memory for its entry, it is prepared
+		 * at first use instead. */
+		uint8_t kind = rt->fds[fd].flags & (CORUN__FD_STREAM | CORUN__FD_SOCKET);
+		struct corun__fd *cf = entry(rt, c);
+		if (cf)
+			renew(cf, (uint8_t)(CORUN__FD_PREPARED | kind));
 	}
+	return c;
 }
 
 int corun_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
