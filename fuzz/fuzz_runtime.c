@@ -1251,6 +1251,26 @@ NOCOV static void fd_failed(int self, int64_t dl, int dir)
 	}
 }
 
+/* A descriptor call that may have waited (fd_block came before it) has
+ * returned r: 1 if it did its job, for the caller to check the result; 0
+ * if it is settled here (the model woke it, or it failed). */
+static int fd_returned(int self, ssize_t r, int64_t dl, int dir)
+{
+	struct mco *m = &g.co[self];
+	if (!m->blocked) { /* closed or canceled while it waited */
+		m->runs++;
+		EXPECT_ERR(r, m->out_err);
+		return 0;
+	}
+	m->blocked = 0;
+	if (r < 0) {
+		fd_failed(self, dl, dir);
+		return 0;
+	}
+	EXPECT(!m->fd_closed);
+	return 1;
+}
+
 static void do_fd_read(int self, unsigned d, unsigned nb)
 {
 	struct mco *m = &g.co[self];
@@ -1275,18 +1295,9 @@ static void do_fd_read(int self, unsigned d, unsigned nb)
 	}
 	fd_block(self, FD_READ, e, 1, dl);
 	ssize_t r = corun_read(g.ent[e].fd, p, (size_t)n, dl);
-	if (!m->blocked) { /* closed or canceled while it waited */
-		m->runs++;
-		EXPECT_ERR(r, m->out_err);
+	if (!fd_returned(self, r, dl, 1))
 		return;
-	}
-	m->blocked = 0;
-	if (r < 0) {
-		fd_failed(self, dl, 1);
-		return;
-	}
 	/* Whatever is there when it returns: the read is its last act. */
-	EXPECT(!m->fd_closed);
 	EXPECT(r == (n < b->count ? n : b->count));
 	buf_give(b, p, (int)r);
 }
@@ -1332,17 +1343,8 @@ static void do_fd_write(int self, unsigned d, unsigned nb)
 	}
 	fd_block(self, FD_WRITE, e, 2, dl);
 	ssize_t r = corun_write(g.ent[e].fd, p, (size_t)n, dl);
-	if (!m->blocked) {
-		m->runs++; /* it waited, for sure */
-		EXPECT_ERR(r, m->out_err);
+	if (!fd_returned(self, r, dl, 2))
 		return;
-	}
-	m->blocked = 0;
-	if (r < 0) {
-		fd_failed(self, dl, 2);
-		return;
-	}
-	EXPECT(!m->fd_closed);
 	EXPECT(r == n);
 	EXPECT(buf_take(b, p, n) == n); /* the model agrees it fit */
 }
@@ -1371,16 +1373,8 @@ static void do_fd_wait(int self, unsigned d)
 	}
 	fd_block(self, FD_WAIT, e, ev, dl);
 	int r = corun_wait_fd(g.ent[e].fd, events, dl);
-	if (!m->blocked) {
-		m->runs++; /* it waited, for sure */
-		EXPECT_ERR(r, m->out_err);
+	if (!fd_returned(self, r, dl, (ev & 1) ? 1 : 2)) /* EBUSY: none, checked above */
 		return;
-	}
-	m->blocked = 0;
-	if (r < 0) {
-		fd_failed(self, dl, (ev & 1) ? 1 : 2); /* EBUSY: none, checked above */
-		return;
-	}
 	/* What fired: one direction it asked for (no error, no hang-up: both
 	 * ends stay open). It may no longer be so: others ran since. */
 	EXPECT((r == POLLIN && (ev & 1)) || (r == POLLOUT && (ev & 2)));
