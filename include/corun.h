@@ -204,8 +204,10 @@ CORUN_API corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr);
  * return. Coroutines spawned meanwhile wait for the next round. This lets a
  * program that owns its own loop step the scheduler; corun_run is the usual
  * way. With no runtime or nothing ready, returns at once. From main, it
- * first fires the deadlines that have passed, so a program that steps the
- * scheduler from its own loop wakes its sleepers too.
+ * first fires the deadlines that have passed and, while coroutines wait on
+ * descriptors, collects what the kernel reports ready (one epoll_wait that
+ * does not block), so a program that steps the scheduler from its own loop
+ * wakes its sleepers and its readers too.
  *
  * Returns 0. It is not a blocking call: cancellation (corun_cancel) does
  * not affect it. It has no error.
@@ -440,6 +442,8 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  *   EDEADLK    from main with deadline -1: nothing else can run or fire
  *   EINVAL     deadline < -1
  *   ENOMEM     no memory for the descriptor's state or the deadline
+ *   EMFILE, ENFILE, ENOMEM  the runtime's epoll instance could not be made
+ *              (epoll_create1, at the first wait of the thread)
  */
 
 /*

@@ -37,7 +37,8 @@ enum corun__fail_kind {
 	CORUN__FAIL_FREE_SHRINK,   /* decay.c: shrinking it */
 	CORUN__FAIL_SPANS,         /* decay.c: scratch to find idle slabs */
 	CORUN__FAIL_TIMER_HEAP,    /* time.c: the deadline heap */
-	CORUN__FAIL_EPOLL,         /* time.c: the descriptor idle waits on */
+	CORUN__FAIL_EPOLL,         /* fd.c: the descriptor idle waits on */
+	CORUN__FAIL_FDS,           /* fd.c: the table of descriptors */
 	CORUN__FAIL_CHAN,          /* chan.c: a channel */
 	CORUN__FAIL_SELECT,        /* chan.c: waiters of a select over many */
 	CORUN__FAIL_SYNC,          /* sync.c: a wait group or a mutex */

@@ -215,7 +215,7 @@ static void *shutdown_deadlocked(void *arg)
 	return NULL;
 }
 
-static void shutdown(void)
+static void shutdown_errors(void)
 {
 	corun_t h = corun_go(run_inside, NULL); /* EPERM inside */
 	CHECK_EQ(corun_join(h, NULL), 0);
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 	static const struct test tests[] = {
 		TEST(attr_init), TEST(go), TEST(go_attr), TEST(run),
 		TEST(join), TEST(detach), TEST(self), TEST(id),
-		TEST(name), TEST(shutdown), TEST(trim_and_decay), TEST(waiting),
+		TEST(name), TEST(shutdown_errors), TEST(trim_and_decay), TEST(waiting),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

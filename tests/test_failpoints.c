@@ -3,8 +3,8 @@
  * mapping the runtime makes, failed in turn. A scenario that grows every
  * structure (a burst of thousands of small stacks over several slabs, a
  * second size class, a trim that shrinks it all and a burst after it, a
- * buffered channel, a select over many channels, a heap of deadlines, an
- * idle sleep, a wait group and a mutex, a runtime shut down and made anew)
+ * buffered channel, a select over many channels, a coroutine waiting to
+ * read a pipe, a heap of deadlines, an idle sleep, a wait group and a mutex, a runtime shut down and made anew)
  * runs once to count the operations of each kind, then once more for each
  * n with the n-th operation of one kind failing (all n, or a sample when
  * there are many). Every public call it makes must either do its job or
@@ -19,20 +19,24 @@
  * the handle table, the ready ring or a free list (the larger one is kept),
  * a free list that cannot grow (the stack's pages go back and its slot is
  * lost), the scratch array that finds idle slabs (the next trim or purge
- * looks again: checked below) and the epoll descriptor (a plain sleep
- * instead). For those the walk checks that nothing breaks.
+ * looks again: checked below) and the epoll descriptor when only a sleep
+ * needs it (a plain sleep instead; a wait on a descriptor fails with
+ * ENOMEM). For those the walk checks that nothing breaks.
  *
  * Each trial runs on a thread of its own: it starts with no runtime, its
  * counters are its own (they are per thread), and its first spawn makes the
  * runtime and the alternate signal stack that the walk fails too.
  */
+#define _GNU_SOURCE
 #include "check.h"
 
 #include <corun.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "../src/failpoint.h"
 
@@ -313,6 +317,34 @@ static void sync_objects(void)
 	CHECK_EQ(corun_mutex_free(l.mu), 0);
 }
 
+/* A coroutine waits to read a pipe that main then writes: the table of
+ * descriptors grows, and the runtime's epoll instance is made. */
+static void *pipe_reader(void *arg)
+{
+	char c;
+	errno = 0;
+	ssize_t n = corun_read((int)(intptr_t)arg, &c, 1, -1);
+	MAY_FAIL(n == -1, ENOMEM, "corun_read");
+	return (void *)(intptr_t)n;
+}
+
+static void descriptors(int must_work)
+{
+	int p[2];
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	corun_t h = must_work ? go_ok(pipe_reader, (void *)(intptr_t)p[0], SMALL)
+			      : go(pipe_reader, (void *)(intptr_t)p[0], SMALL);
+	if (h > 0) {
+		CHECK_EQ(corun_park(), 0); /* it waits, or has failed */
+		CHECK_EQ(write(p[1], "x", 1), 1);
+		void *r;
+		CHECK_EQ(corun_join(h, &r), 0);
+		CHECK((intptr_t)r == 1 || (!must_work && (intptr_t)r == -1));
+	}
+	CHECK_EQ(corun_close(p[0]), 0);
+	CHECK_EQ(corun_close(p[1]), 0);
+}
+
 static corun_t handles[BURST];
 static unsigned long armed_times; /* of the current trial */
 
@@ -338,6 +370,7 @@ static void scenario(void)
 	burst(handles, AFTER_TRIM, SMALL);
 
 	channels();
+	descriptors(0);
 	timers();
 	sync_objects();
 	CHECK_EQ(corun_trim(), 0);
@@ -370,6 +403,7 @@ static void still_works(void)
 	CHECK_EQ(corun_cancel(h), 0);
 	join_ok(h, 1);
 	CHECK_EQ(corun_sleep(100000), 0);
+	descriptors(1);
 
 	struct locking l = { 0 };
 	CHECK((l.wg = corun_wg_make()) != NULL);
@@ -493,7 +527,7 @@ int main(void)
 	      base.ops[CORUN__FAIL_SPANS] >= 2 && base.ops[CORUN__FAIL_HANDLES_SHRINK] >= 1 &&
 	      base.ops[CORUN__FAIL_EPOLL] >= 1 && base.ops[CORUN__FAIL_CHAN] == 1 + SELECT_N &&
 	      base.ops[CORUN__FAIL_SELECT] == 1 && base.ops[CORUN__FAIL_SYNC] == 2 &&
-	      base.ops[CORUN__FAIL_EXIT_KEY] == 2);
+	      base.ops[CORUN__FAIL_EXIT_KEY] == 2 && base.ops[CORUN__FAIL_FDS] >= 1);
 
 	unsigned long trials = 0;
 	for (int k = 0; k < CORUN__FAIL_KINDS; k++) {

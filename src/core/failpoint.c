@@ -68,6 +68,7 @@ const char *corun__failpoint_name(enum corun__fail_kind kind)
 		[CORUN__FAIL_SPANS] = "spans",
 		[CORUN__FAIL_TIMER_HEAP] = "timer heap",
 		[CORUN__FAIL_EPOLL] = "epoll",
+		[CORUN__FAIL_FDS] = "fds",
 		[CORUN__FAIL_CHAN] = "channel",
 		[CORUN__FAIL_SELECT] = "select",
 		[CORUN__FAIL_SYNC] = "sync",

@@ -86,6 +86,7 @@ static void release(struct corun__rt *rt)
 	corun__handles_fini(&rt->handles);
 	free(rt->ring);
 	free(rt->heap);
+	free(rt->fds);
 	if (rt->epfd >= 0)
 		close(rt->epfd);
 	if (corun__tls == rt)

@@ -50,6 +50,11 @@ struct corun__rt {
 	size_t ntimers, heapcap;
 	uint64_t timer_seq;     /* arming order, for FIFO among equal deadlines */
 	int epfd;               /* the idle step blocks here; -1 until needed */
+	/* descriptors (fd.h) */
+	struct corun__fd *fds;  /* by descriptor number */
+	size_t nfds;
+	size_t fd_waiting;      /* waiters armed on descriptors */
+	int64_t poll_next;      /* coarse ns: collect reports on main's turn */
 	uint8_t main_woken;     /* main's wait has fired */
 	uint64_t id;            /* unique in the process: channels and sync
 				 * objects remember the runtime they belong to */

@@ -5,6 +5,7 @@
  */
 #include "sched.h"
 #include "../failpoint.h"
+#include "fd.h"
 #include "fpctl.h"
 #include "upkeep.h"
 #include "wait.h"
@@ -76,6 +77,8 @@ __attribute__((noinline)) static int main_step(struct corun__rt *rt)
 	struct corun__co *m = &rt->main;
 	if (rt->ntimers)
 		corun__timers_fire(rt);
+	if (rt->fd_waiting)
+		corun__poll(rt, 0);
 	struct corun__co *next = corun__dequeue(rt);
 	if (!next)
 		return 0;
@@ -238,11 +241,14 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 			}
 			continue;
 		}
-		/* While deadlines are pending, main takes a turn in the ring,
-		 * so that they fire even if the others never stop running;
-		 * otherwise it waits aside, resumed only when nothing is ready
+		/* While deadlines are pending or coroutines wait on
+		 * descriptors, main takes a turn in the ring, so that they
+		 * fire even if the others never stop running; otherwise it
+		 * waits aside, resumed only when nothing is ready
 		 * (next_or_main) or when its wait fires (wait.c). */
-		if (rt->ntimers)
+		if (rt->fd_waiting)
+			corun__poll_due(rt);
+		if (rt->ntimers || rt->fd_waiting)
 			corun__enqueue(rt, m);
 		else
 			m->state = CORUN__BLOCKED;

@@ -1,6 +1,7 @@
 /*
  * Time: the clock, deadlines in a 4-ary min-heap, sleeping, and the idle
- * step that blocks the thread until the nearest deadline.
+ * step that blocks the thread until the nearest deadline or a descriptor's
+ * report (fd.c).
  *
  * A 4-ary heap rather than a timer wheel: adding and withdrawing are
  * O(log n) with no tuning of slot widths or levels, deadlines are exact
@@ -10,6 +11,7 @@
  * node's children in one cache line of pointers. Ties go to the earlier
  * armed (seq), so equal deadlines fire in FIFO order.
  */
+#include "fd.h"
 #include "wait.h"
 #include "../failpoint.h"
 
@@ -153,46 +155,23 @@ int corun__timers_fire(struct corun__rt *rt)
 	return fire_until(rt, corun_now());
 }
 
-/* Block the thread until `deadline`: in epoll_wait on the runtime's epoll
- * descriptor (made at the first need), with nanosecond timeouts where the
- * kernel has epoll_pwait2 (since 5.11; valgrind 3.19 does not know it); a
- * plain clock_nanosleep if no descriptor can be made. Returns early on a
- * signal; the caller looks at the clock again. */
-static _Atomic int no_pwait2; /* it failed with ENOSYS once: stop trying */
-
-static void block_until(struct corun__rt *rt, int64_t deadline, int64_t now)
-{
-	if (rt->epfd < 0)
-		rt->epfd = corun__fail(CORUN__FAIL_EPOLL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
-	if (rt->epfd < 0) {
-		struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		return;
-	}
-	struct epoll_event ev;
-	int64_t wait = deadline - now;
-	struct timespec ts = { wait / 1000000000, wait % 1000000000 };
-	if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
-		if (epoll_pwait2(rt->epfd, &ev, 1, &ts, NULL) >= 0 || errno != ENOSYS)
-			return;
-		atomic_store_explicit(&no_pwait2, 1, memory_order_relaxed);
-	}
-	int64_t ms = (wait + 999999) / 1000000; /* round up: never wake early */
-	epoll_wait(rt->epfd, &ev, 1, ms > 1000000000 ? 1000000000 : (int)ms);
-}
-
 int corun__idle(struct corun__rt *rt)
 {
 	int saved = errno;
 	for (;;) {
-		if (!rt->ntimers) {
+		if (!rt->ntimers && !rt->fd_waiting) {
 			errno = saved;
 			return -1; /* nothing could ever fire */
 		}
-		int64_t now = corun_now();
-		if (fire_until(rt, now))
+		int64_t timeout = -1; /* no deadline: until a descriptor is ready */
+		if (rt->ntimers) {
+			int64_t now = corun_now();
+			if (fire_until(rt, now))
+				break;
+			timeout = rt->heap[0]->deadline - now;
+		}
+		if (corun__poll(rt, timeout) > 0)
 			break;
-		block_until(rt, rt->heap[0]->deadline, now);
 	}
 	errno = saved;
 	return 0;

@@ -29,6 +29,13 @@ static void wake(struct corun__rt *rt, struct corun__co *co)
 	corun__make_ready(rt, co);
 }
 
+void corun__disarm(struct corun__rt *rt)
+{
+	struct corun__co *co = rt->current;
+	if (co->flags & CORUN__F_ARMED) /* else co->armed is not valid */
+		disarm(rt, co, NULL);
+}
+
 void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
 {
 	struct corun__co *co = w->co;

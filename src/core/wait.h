@@ -143,6 +143,10 @@ static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, in
 	corun__make_ready(rt, co);
 }
 
+/* Withdraw every waiter the running coroutine (or main) has armed, for a
+ * call that fails after arming some and before it waits. */
+void corun__disarm(struct corun__rt *rt);
+
 /* Wake co from whatever it waits on, with id -1 and err (cancellation). No
  * effect if co is not waiting. */
 void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err);
@@ -220,10 +224,10 @@ static inline int corun__arm_deadline(struct corun__rt *rt, struct corun__timer 
  * near: a coarse clock read. */
 int corun__timers_fire(struct corun__rt *rt);
 
-/* Nothing is ready: block the thread until the nearest deadline (one
- * epoll_wait, for the descriptors of a later version too), then fire what
- * expired. 0, or -1 when nothing is pending that could ever make anything
- * ready. */
+/* Nothing is ready: block the thread in one epoll_wait until the nearest
+ * deadline or a descriptor's report, then fire what expired or became
+ * ready. 0, or -1 when nothing is pending that could ever make anything
+ * ready (no deadline, no descriptor waited on). */
 int corun__idle(struct corun__rt *rt);
 
 /* The id a deadline fires with, in every blocking call. */

@@ -1,0 +1,385 @@
+/*
+ * Descriptors: reads and writes that wait on pipes and socket pairs, from
+ * coroutines and from main; accept and connect on loopback; deadlines,
+ * cancellation, corun_close waking waiters, one waiter per direction,
+ * corun_wait_fd's level-triggered answer, fairness against coroutines that
+ * never stop running, and every error return.
+ */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+#include <corun.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../src/core/runtime.h" /* white box: no waiter left armed */
+
+static int p[2]; /* a pipe: p[0] read end, p[1] write end */
+
+static void make_pipe(void)
+{
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+}
+
+static void close_pipe(void)
+{
+	CHECK_EQ(corun_close(p[0]), 0);
+	CHECK_EQ(corun_close(p[1]), 0);
+}
+
+/* ---- reads and writes that wait */
+static char got[64];
+static void *read_one(void *arg)
+{
+	(void)arg;
+	memset(got, 0, sizeof got);
+	ssize_t n = corun_read(p[0], got, sizeof got, -1);
+	return (void *)(intptr_t)n;
+}
+
+static void *write_hello(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_park(), 0); /* the reader waits first */
+	CHECK_EQ(corun_write(p[1], "hello", 5, -1), 5);
+	return NULL;
+}
+
+static void read_waits(void)
+{
+	make_pipe();
+	corun_t r = corun_go(read_one, NULL), w = corun_go(write_hello, NULL);
+	void *n;
+	CHECK_EQ(corun_join(r, &n), 0);
+	CHECK_EQ((intptr_t)n, 5);
+	CHECK(memcmp(got, "hello", 5) == 0);
+	CHECK_EQ(corun_join(w, NULL), 0);
+	/* It made the descriptor non-blocking, and left it so. */
+	CHECK(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+	CHECK_EQ(corun__tls->fd_waiting, 0);
+	close_pipe();
+}
+
+/* More than a pipe holds: the writer waits while the reader drains. */
+#define BIG (1 << 20)
+static unsigned char *big_out, *big_in;
+static void *write_big(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)corun_write(p[1], big_out, BIG, -1);
+}
+
+/* Read (intptr_t)arg bytes into big_in. */
+static void *read_big(void *arg)
+{
+	size_t want = (size_t)(intptr_t)arg, have = 0;
+	while (have < want) {
+		ssize_t n = corun_read(p[0], big_in + have, 3000, -1); /* odd sizes */
+		CHECK(n > 0);
+		have += (size_t)n;
+	}
+	return NULL;
+}
+
+static void write_waits(void)
+{
+	make_pipe();
+	big_out = malloc(BIG);
+	big_in = malloc(BIG);
+	CHECK(big_out && big_in);
+	for (size_t i = 0; i < BIG; i++)
+		big_out[i] = (unsigned char)(i * 7 + (i >> 11));
+	corun_t w = corun_go(write_big, NULL), r = corun_go(read_big, (void *)(intptr_t)BIG);
+	void *n;
+	CHECK_EQ(corun_join(w, &n), 0);
+	CHECK_EQ((intptr_t)n, BIG);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK(memcmp(big_out, big_in, BIG) == 0);
+	free(big_out);
+	free(big_in);
+	close_pipe();
+}
+
+/* From main: the read drives the scheduler until the writer has written. */
+static void *write_later(void *arg)
+{
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(corun_write(p[1], arg, strlen(arg), -1), (ssize_t)strlen(arg));
+	return NULL;
+}
+
+static void from_main(void)
+{
+	make_pipe();
+	corun_t w = corun_go(write_later, "from main");
+	char buf[32] = { 0 };
+	CHECK_EQ(corun_read(p[0], buf, sizeof buf, -1), 9);
+	CHECK(strcmp(buf, "from main") == 0);
+	CHECK_EQ(corun_join(w, NULL), 0);
+	/* And a write from main that must wait for a reader. */
+	CHECK_EQ(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0, 1);
+	big_out = calloc(1, 1 << 16);
+	big_in = malloc(1 << 16);
+	CHECK(big_out && big_in);
+	corun_t r = corun_go(read_big, (void *)(intptr_t)(1 << 16));
+	CHECK_EQ(corun_write(p[1], big_out, 1 << 16, -1), 1 << 16);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK(memcmp(big_out, big_in, 1 << 16) == 0);
+	free(big_out);
+	free(big_in);
+	close_pipe();
+}
+
+/* End of file, and a hang-up seen by corun_wait_fd. */
+static void eof(void)
+{
+	make_pipe();
+	CHECK_EQ(corun_write(p[1], "x", 1, -1), 1);
+	CHECK_EQ(corun_close(p[1]), 0);
+	char c;
+	CHECK_EQ(corun_read(p[0], &c, 1, -1), 1);
+	CHECK_EQ(corun_read(p[0], &c, 1, -1), 0);
+	CHECK_EQ(corun_read(p[0], &c, 1, 0), 0); /* and stays there */
+	CHECK(corun_wait_fd(p[0], POLLIN, -1) & POLLHUP);
+	CHECK_EQ(corun_close(p[0]), 0);
+}
+
+/* ---- deadlines, cancellation, close */
+static void deadlines(void)
+{
+	make_pipe();
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, 0), ETIMEDOUT);
+	int64_t t0 = corun_now();
+	CHECK_ERRNO(corun_read(p[0], &c, 1, corun_now() + 2 * MS), ETIMEDOUT);
+	CHECK(corun_now() - t0 >= 2 * MS);
+	CHECK_EQ(corun__tls->ntimers, 0);
+	CHECK_EQ(corun__tls->fd_waiting, 0);
+	/* Deadline 0 still tries: data that is there is read. */
+	CHECK_EQ(write(p[1], "y", 1), 1);
+	CHECK_EQ(corun_read(p[0], &c, 1, 0), 1);
+	CHECK_EQ(c, 'y');
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -2), EINVAL);
+	CHECK_ERRNO(corun_wait_fd(p[0], POLLIN, 0), ETIMEDOUT);
+	close_pipe();
+}
+
+static void *read_canceled(void *arg)
+{
+	(void)arg;
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -1), ECANCELED);
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -1), ECANCELED); /* and from now on */
+	return NULL;
+}
+
+static void *read_gets_ebadf(void *arg)
+{
+	(void)arg;
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -1), EBADF);
+	return NULL;
+}
+
+static void *read_busy(void *arg)
+{
+	(void)arg;
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -1), EBUSY);
+	return NULL;
+}
+
+static void cancel_and_close(void)
+{
+	make_pipe();
+	cancel_waiting(read_canceled, NULL);
+	CHECK_EQ(corun__tls->fd_waiting, 0);
+	/* Its waiter is gone: another may wait now. Two at once may not. */
+	corun_t a = corun_go(read_gets_ebadf, NULL), b = corun_go(read_busy, NULL);
+	CHECK_EQ(corun_park(), 0); /* a waits, b is refused */
+	CHECK_EQ(corun_join(b, NULL), 0);
+	CHECK_EQ(corun__tls->fd_waiting, 1);
+	/* corun_close wakes the waiter with EBADF instead of leaving it. */
+	int fd = p[0];
+	CHECK_EQ(corun_close(fd), 0);
+	CHECK_EQ(corun_join(a, NULL), 0);
+	CHECK_EQ(corun__tls->fd_waiting, 0);
+	CHECK_EQ(corun_close(p[1]), 0);
+	/* The number, reused by a new pipe, starts clean. */
+	make_pipe();
+	CHECK_EQ(corun_write(p[1], "z", 1, -1), 1);
+	char c;
+	CHECK_EQ(corun_read(p[0], &c, 1, 0), 1);
+	close_pipe();
+}
+
+/* ---- corun_wait_fd */
+static void *wait_in(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)corun_wait_fd(p[0], POLLIN, -1);
+}
+
+static void wait_fd(void)
+{
+	make_pipe();
+	CHECK_EQ(corun_wait_fd(p[1], POLLOUT, 0), POLLOUT); /* ready now */
+	CHECK_EQ(corun_wait_fd(p[1], POLLIN | POLLOUT, -1), POLLOUT);
+	corun_t h = corun_go(wait_in, NULL);
+	CHECK_EQ(corun_park(), 0);
+	CHECK_EQ(write(p[1], "a", 1), 1);
+	void *ev;
+	CHECK_EQ(corun_join(h, &ev), 0);
+	CHECK_EQ((intptr_t)ev, POLLIN);
+	/* Level-triggered: still ready while the byte is unread, however
+	 * often it is asked. */
+	CHECK_EQ(corun_wait_fd(p[0], POLLIN, -1), POLLIN);
+	CHECK_EQ(corun_wait_fd(p[0], POLLIN, 0), POLLIN);
+	CHECK_ERRNO(corun_wait_fd(p[0], 0, -1), EINVAL);
+	CHECK_ERRNO(corun_wait_fd(p[0], POLLPRI, -1), EINVAL);
+	CHECK_ERRNO(corun_wait_fd(-1, POLLIN, -1), EBADF);
+	close_pipe();
+	CHECK_ERRNO(corun_wait_fd(p[0], POLLIN, -1), EBADF); /* not open */
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, -1), EBADF);
+	CHECK_ERRNO(corun_write(p[1], &c, 1, -1), EBADF);
+	CHECK_ERRNO(corun_read(-1, &c, 1, -1), EBADF);
+	CHECK_ERRNO(corun_close(-1), EBADF);
+}
+
+/* ---- sockets: accept, connect, SIGPIPE */
+static int listener(struct sockaddr_in *addr)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0);
+	memset(addr, 0, sizeof *addr);
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_EQ(bind(s, (struct sockaddr *)addr, sizeof *addr), 0);
+	socklen_t len = sizeof *addr;
+	CHECK_EQ(getsockname(s, (struct sockaddr *)addr, &len), 0);
+	CHECK_EQ(listen(s, 16), 0);
+	return s;
+}
+
+static int lsock;
+static void *echo_once(void *arg)
+{
+	(void)arg;
+	int c = corun_accept(lsock, NULL, NULL, -1);
+	CHECK(c >= 0);
+	CHECK(fcntl(c, F_GETFL) & O_NONBLOCK);
+	CHECK(fcntl(c, F_GETFD) & FD_CLOEXEC);
+	char buf[16];
+	ssize_t n;
+	while ((n = corun_read(c, buf, sizeof buf, -1)) > 0)
+		CHECK_EQ(corun_write(c, buf, (size_t)n, -1), n);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(corun_close(c), 0);
+	return NULL;
+}
+
+static void accept_connect(void)
+{
+	struct sockaddr_in addr;
+	lsock = listener(&addr);
+	corun_t srv = corun_go(echo_once, NULL);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0);
+	CHECK_EQ(corun_connect(s, (struct sockaddr *)&addr, sizeof addr, corun_now() + 5000 * MS), 0);
+	for (int i = 0; i < 100; i++) {
+		char out[8], in[8];
+		snprintf(out, sizeof out, "m%05d", i);
+		CHECK_EQ(corun_write(s, out, 7, -1), 7);
+		size_t have = 0;
+		while (have < 7) {
+			ssize_t n = corun_read(s, in + have, 7 - have, -1);
+			CHECK(n > 0);
+			have += (size_t)n;
+		}
+		CHECK(memcmp(in, out, 7) == 0);
+	}
+	CHECK_EQ(shutdown(s, SHUT_WR), 0);
+	CHECK_EQ(corun_join(srv, NULL), 0);
+	char c;
+	CHECK_EQ(corun_read(s, &c, 1, -1), 0); /* the server closed */
+	CHECK_EQ(corun_close(s), 0);
+	/* Nobody listens any more: refused. */
+	CHECK_EQ(corun_close(lsock), 0);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_ERRNO(corun_connect(s, (struct sockaddr *)&addr, sizeof addr, -1), ECONNREFUSED);
+	CHECK_EQ(corun_close(s), 0);
+	/* Accept with a deadline that passes. */
+	lsock = listener(&addr);
+	CHECK_ERRNO(corun_accept(lsock, NULL, NULL, corun_now() + 1 * MS), ETIMEDOUT);
+	CHECK_ERRNO(corun_accept(lsock, NULL, NULL, 0), ETIMEDOUT);
+	CHECK_EQ(corun_close(lsock), 0);
+}
+
+static void no_sigpipe(void)
+{
+	int sv[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(corun_close(sv[1]), 0);
+	CHECK_ERRNO(corun_write(sv[0], "x", 1, -1), EPIPE); /* not killed */
+	CHECK_EQ(corun_close(sv[0]), 0);
+}
+
+/* ---- fairness: coroutines that never wait cannot starve the waiters */
+static void *write_from_thread(void *arg)
+{
+	(void)arg;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	CHECK_EQ(write(p[1], "!", 1), 1);
+	return NULL;
+}
+
+static int flag;
+static void *spin_until_flag(void *arg)
+{
+	(void)arg;
+	while (!flag)
+		CHECK_EQ(corun_park(), 0);
+	return NULL;
+}
+
+static void *read_sets_flag(void *arg)
+{
+	(void)arg;
+	char c;
+	CHECK_EQ(corun_read(p[0], &c, 1, -1), 1);
+	flag = 1;
+	return NULL;
+}
+
+static void busy_neighbours(void)
+{
+	make_pipe();
+	flag = 0;
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, write_from_thread, NULL), 0);
+	corun_go(read_sets_flag, NULL);
+	corun_go(spin_until_flag, NULL);
+	corun_go(spin_until_flag, NULL);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	close_pipe();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(read_waits), TEST(write_waits), TEST(from_main),
+		TEST(eof), TEST(deadlines), TEST(cancel_and_close),
+		TEST(wait_fd), TEST(accept_connect), TEST(no_sigpipe),
+		TEST(busy_neighbours),
+	};
+	return RUN_TESTS(argc, argv, tests);
+}
