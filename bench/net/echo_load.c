@@ -8,11 +8,15 @@
  *
  * After a warm-up it measures a window and prints one line:
  *   conns=N rt=R secs=S rtps=X p50_us=A p99_us=B cpu_ns_per_rt=C
- * The server's CPU time over the window is read by the client itself, at
- * the window's edges, from /proc/PID/task/TID/schedstat (nanoseconds of run
- * time, summed over the server's threads), so that the CPU and the round
- * trips cover the same interval. With --perf CTL,ACK it also enables and
- * disables a `perf stat -D -1 --control fifo:CTL,ACK` at those edges.
+ * The window is closed at both ends: the load stops sending and waits for
+ * every echo in flight before it starts and after it ends, so the server is
+ * idle at both edges and everything it did in between belongs to the round
+ * trips counted. (With 10,000 connections and 100 ms of latency, an open
+ * window would be off by thousands of round trips at each edge.) The
+ * server's CPU time is read at the edges from
+ * /proc/PID/task/TID/schedstat (nanoseconds of run time, summed over its
+ * threads). With --perf CTL,ACK a `perf stat -D -1 --control fifo:CTL,ACK`
+ * is enabled and disabled at the same edges, to count its system calls.
  *
  * --idle: connect N, make one round trip on each (so that every server-side
  * handler has come to its read), print "idle", and hold the connections
@@ -128,18 +132,12 @@ static int64_t server_cpu_ns(int pid)
 
 static int perf_ctl = -1, perf_ack = -1;
 
-/*
- * Ask perf to enable or disable its counters. The answer ("ack") is waited
- * for in the event loop, with the ping-pong going on meanwhile: perf takes
- * seconds to open hundreds of tracepoints before it reads its first
- * command, and stopping the load for that long would measure a cold
- * restart. The window runs from one ack to the other, so the round trips
- * and the system calls perf counts cover the same interval, give or take
- * the ack's latency.
- */
+/* Tell perf to enable or disable its counters, and wait for its answer:
+ * the first takes seconds, while perf opens its tracepoints. */
 static void perf_cmd(const char *cmd)
 {
-	if (write(perf_ctl, cmd, strlen(cmd)) < 0)
+	char buf[16];
+	if (write(perf_ctl, cmd, strlen(cmd)) < 0 || read(perf_ack, buf, sizeof buf) <= 0)
 		die("perf control");
 }
 
@@ -185,6 +183,8 @@ int main(int argc, char **argv)
 		} else
 			goto usage;
 	}
+	if (idle)
+		warm = 0; /* one round trip on each connection */
 	if (port <= 0 || n <= 0)
 		goto usage;
 
@@ -223,18 +223,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		send_ping(&conns[i], msg);
 
-	if (perf_ack >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, perf_ack, &ev) < 0)
-			die("epoll_ctl");
-	}
-
-	/* warm-up, waiting for perf to start, measuring, waiting for it to stop */
-	enum { WARM, STARTING, MEASURING, STOPPING } phase = WARM;
+	/*
+	 * Warm-up; quiet (no new pings until all echoes are back); the window,
+	 * from sending a ping on every connection until the time is up; the
+	 * drain (no new pings, echoes still counted until the last is back).
+	 */
+	enum { WARM, QUIET, MEASURING, DRAIN } phase = WARM;
 	struct epoll_event evs[1024];
-	int64_t t_phase = now_ns() + (int64_t)(warm * 1e9), t_measure = 0, t_stop = 0;
-	int64_t cpu0 = 0, cpu1 = 0;
-	int idle_left = n;
+	int64_t t_end = now_ns() + (int64_t)(warm * 1e9), t_measure = 0;
+	int64_t cpu0 = 0, cpu1;
+	int inflight = n;
 	long long rt = 0;
 	for (;;) {
 		int k = epoll_wait(ep, evs, 1024, 100);
@@ -243,20 +241,6 @@ int main(int argc, char **argv)
 		int64_t t = now_ns();
 		for (int j = 0; j < k; j++) {
 			struct conn *c = evs[j].data.ptr;
-			if (!c) {	/* perf's ack */
-				if (read(perf_ack, buf, sizeof buf) <= 0)
-					die("perf ack");
-				if (phase == STARTING) {
-					cpu0 = server_cpu_ns(server);
-					t_measure = now_ns();
-					t_phase = t_measure + (int64_t)(secs * 1e9);
-					phase = MEASURING;
-				} else if (phase == STOPPING) {
-					t_stop = now_ns();
-					goto done;
-				}
-				continue;
-			}
 			ssize_t r = read(c->fd, buf, sizeof buf);
 			if (r == 0) {
 				fprintf(stderr, "echo_load: server closed a connection\n");
@@ -270,56 +254,51 @@ int main(int argc, char **argv)
 			c->got += (int)r;
 			if (c->got < MSG)
 				continue;
-			if (idle) {
-				/* One round trip each, then no more sends. */
-				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-				idle_left--;
-				continue;
-			}
+			inflight--;
 			if (phase >= MEASURING) {
-				if (phase == MEASURING)
-					hist[bucket((uint64_t)(t - c->sent_at))]++;
+				hist[bucket((uint64_t)(t - c->sent_at))]++;
 				rt++;
 			}
-			send_ping(c, msg);
+			if (phase == WARM || phase == MEASURING) {
+				send_ping(c, msg);
+				inflight++;
+			}
 		}
-		if (idle) {
-			if (idle_left == 0)
+		if (phase == WARM && t >= t_end)
+			phase = QUIET;
+		if (phase == QUIET && inflight == 0) {
+			if (idle)
 				break;
-			continue;
-		}
-		if (phase == WARM && t >= t_phase) {
-			if (perf_ctl >= 0) {
+			if (perf_ctl >= 0)
 				perf_cmd("enable");
-				phase = STARTING;
-			} else {
-				cpu0 = server_cpu_ns(server);
-				t_measure = now_ns();
-				t_phase = t_measure + (int64_t)(secs * 1e9);
-				phase = MEASURING;
-			}
-		} else if (phase == MEASURING && t >= t_phase) {
-			t_stop = now_ns();
-			if (perf_ctl < 0) {
-				cpu1 = server_cpu_ns(server);
-				goto done;
-			}
-			/* Round trips go on counting until perf has stopped; the
-			 * server's CPU time, inflated by the tracing, is not given. */
-			perf_cmd("disable");
-			phase = STOPPING;
+			cpu0 = server_cpu_ns(server);
+			t_measure = now_ns();
+			t_end = t_measure + (int64_t)(secs * 1e9);
+			for (int i = 0; i < n; i++)
+				send_ping(&conns[i], msg);
+			inflight = n;
+			phase = MEASURING;
+		} else if (phase == MEASURING && t >= t_end) {
+			phase = DRAIN;
 		}
+		if (phase == DRAIN && inflight == 0)
+			break;
 	}
-	printf("idle\n");
-	fflush(stdout);
-	while (read(0, buf, sizeof buf) > 0)
-		;
-	return 0;
-done:;
+	if (idle) {
+		printf("idle\n");
+		fflush(stdout);
+		while (read(0, buf, sizeof buf) > 0)
+			;
+		return 0;
+	}
+	int64_t t_stop = now_ns();
+	cpu1 = server_cpu_ns(server);
+	if (perf_ctl >= 0)
+		perf_cmd("disable");
 	double el = (double)(t_stop - t_measure) / 1e9;
 	printf("conns=%d rt=%lld secs=%.3f rtps=%.0f p50_us=%.1f p99_us=%.1f cpu_ns_per_rt=%.0f\n",
 	       n, rt, el, (double)rt / el, percentile(0.50) / 1e3, percentile(0.99) / 1e3,
-	       cpu0 >= 0 && cpu1 > 0 && rt ? (double)(cpu1 - cpu0) / (double)rt : -1.0);
+	       cpu0 >= 0 && rt ? (double)(cpu1 - cpu0) / (double)rt : -1.0);
 	return 0;
 usage:
 	fprintf(stderr, "usage: echo_load -p PORT -c CONNS [-w WARMUP_S] [-d SECS] "
