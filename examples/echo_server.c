@@ -1,0 +1,39 @@
+/*
+ * An echo server: every connection gets its own coroutine, which reads and
+ * writes back what it read, as plain sequential code, until the peer
+ * closes. Thousands of connections cost thousands of 16 KiB stacks and one
+ * thread (or -t N threads).
+ *
+ *   echo_server [-t THREADS] PORT      (PORT 0: pick a free one)
+ *
+ * It prints "listening on PORT" once it accepts, then serves until killed.
+ * Try it with echo_client, or `nc localhost PORT`.
+ *
+ * Build: cc echo_server.c serve.c $(pkg-config --cflags --libs corun)
+ */
+#include "serve.h"
+
+#include <corun.h>
+#include <stdlib.h>
+
+/* On the heap: the connection's stack is only CORUN_STACK_MIN. */
+enum { BUF = 16 << 10 };
+
+static void echo(int fd)
+{
+	char *buf = malloc(BUF);
+	while (buf) {
+		ssize_t n = corun_read(fd, buf, BUF, -1);
+		if (n <= 0) /* end of file, or the peer reset */
+			break;
+		if (corun_write(fd, buf, (size_t)n, -1) != n)
+			break;
+	}
+	free(buf);
+	corun_close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	return serve_main("echo_server", argc, argv, echo);
+}
