@@ -155,19 +155,29 @@ us() { # a wrk duration (12.5us, 3.2ms, 1.1s) -> microseconds
 
 # perf stat on the server, all syscall tracepoints, counting only between
 # "enable" and "disable" on its control FIFO. perf_start; ...; perf_stop
-# leaves one "count syscall" line per kind seen in $tmp/calls.
+# leaves one "count syscall" line per kind seen in $tmp/calls. perf is
+# stopped by ending its timer, a sleep it runs: it then writes its counts
+# as on any normal end (a signal may come while it still opens hundreds of
+# tracepoints, and be lost).
 perf_start() {
 	rm -f "$tmp/ctl" "$tmp/ack" "$tmp/perf.csv"
 	mkfifo "$tmp/ctl" "$tmp/ack"
 	perf stat -D -1 --control "fifo:$tmp/ctl,$tmp/ack" -x, -o "$tmp/perf.csv" \
-		-e 'syscalls:sys_enter_*' -p "$server_pid" 2>/dev/null &
+		-e 'syscalls:sys_enter_*' -p "$server_pid" -- sleep 100000 2>"$tmp/perf.err" &
 	perf_pid=$!
 }
 perf_stop() {
-	kill -INT "$perf_pid" 2>/dev/null
+	local timer
+	for _ in $(seq 300); do
+		timer=$(pgrep -P "$perf_pid")
+		[ -n "$timer" ] && break
+		sleep 0.1
+	done
+	[ -n "$timer" ] && kill "$timer"
 	wait "$perf_pid" 2>/dev/null
 	awk -F, '!/^#/ && $1 + 0 > 0 { sub("syscalls:sys_enter_", "", $3); print $1, $3 }' \
 		"$tmp/perf.csv" | sort -rn >"$tmp/calls"
+	[ -s "$tmp/calls" ] || { echo "perf counted nothing:"; cat "$tmp/perf.err"; }
 }
 strace_start() {
 	strace -c -f -q -o "$tmp/strace.out" -p "$server_pid" 2>/dev/null &
