@@ -424,27 +424,6 @@ cat "$txt"
 
 # ---- chart: server CPU per round trip against connections
 if [ $quick = 0 ] && command -v gnuplot >/dev/null 2>&1; then
-	plot=""
-	for s in "${echo_servers[@]}"; do
-		s=${s%%|*}
-		awk -F, -v s="$s" '$1 == "echo" && $2 == s && $4 == "cpu_ns" { print $3, $5 }' "$csv" >"$tmp/plot.$s"
-		[ -s "$tmp/plot.$s" ] && plot="$plot${plot:+, }\"$tmp/plot.$s\" using 1:2 with linespoints lw 2 pt 7 title \"$s\""
-	done
-	model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-	gnuplot <<GP
-set terminal svg size 720,420 font "sans,12" background rgb "white"
-set output "$results/net.svg"
-set title "Echo, 64-byte ping-pong: server CPU time per round trip\\n{/*0.8 $model, server and load pinned to one CPU each}"
-set xlabel "connections (log scale)"
-set ylabel "server CPU ns per round trip (median)"
-set logscale x 10
-set xrange [0.5:20000]
-set yrange [0:*]
-set grid xtics ytics
-set key top left
-set format x "10^{%L}"
-plot $plot
-GP
-	echo "wrote $results/net.svg"
+	"$here/plot.sh" "$csv" "$results/net.svg"
 fi
 echo "wrote $csv and $txt"
