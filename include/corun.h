@@ -443,7 +443,7 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  *   EINVAL     deadline < -1
  *   ENOMEM     no memory for the descriptor's state or the deadline
  *   EMFILE, ENFILE, ENOMEM  the runtime's epoll instance could not be made
- *              (epoll_create1, at the first wait of the thread)
+ *              (epoll_create1, at the thread's first call of these)
  */
 
 /*

@@ -79,7 +79,8 @@ static void *read_big(void *arg)
 {
 	size_t want = (size_t)(intptr_t)arg, have = 0;
 	while (have < want) {
-		ssize_t n = corun_read(p[0], big_in + have, 3000, -1); /* odd sizes */
+		size_t ask = want - have < 3000 ? want - have : 3000; /* odd sizes */
+		ssize_t n = corun_read(p[0], big_in + have, ask, -1);
 		CHECK(n > 0);
 		have += (size_t)n;
 	}
@@ -150,6 +151,31 @@ static void eof(void)
 	CHECK_EQ(corun_close(p[0]), 0);
 }
 
+/* The last data and the end of the stream in one report: the short read
+ * that takes the data must not make the next read wait for a report that
+ * never comes. */
+static int sv[2];
+static void *read_to_eof(void *arg)
+{
+	(void)arg;
+	char buf[64];
+	CHECK_EQ(corun_read(sv[0], buf, sizeof buf, -1), 3); /* waits first */
+	CHECK_EQ(corun_read(sv[0], buf, sizeof buf, corun_now() + 5000 * MS), 0);
+	return NULL;
+}
+
+static void data_then_eof(void)
+{
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	corun_t r = corun_go(read_to_eof, NULL);
+	CHECK_EQ(corun_park(), 0); /* it waits */
+	CHECK_EQ(write(sv[1], "abc", 3), 3);
+	CHECK_EQ(shutdown(sv[1], SHUT_WR), 0);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK_EQ(corun_close(sv[0]), 0);
+	CHECK_EQ(corun_close(sv[1]), 0);
+}
+
 /* ---- deadlines, cancellation, close */
 static void deadlines(void)
 {
@@ -217,6 +243,47 @@ static void cancel_and_close(void)
 	char c;
 	CHECK_EQ(corun_read(p[0], &c, 1, 0), 1);
 	close_pipe();
+}
+
+/* A close that comes after a report fired the reader's wait but before the
+ * reader ran: the reader must fail with EBADF, not go on to read whatever
+ * file the number names by then (a new pipe that reuses it). */
+static int q[2];
+static ssize_t late_n;
+static int late_errno;
+static void *late_reader(void *arg)
+{
+	(void)arg;
+	char buf[8];
+	late_n = corun_read(p[0], buf, sizeof buf, -1); /* waits: empty */
+	late_errno = errno;
+	return NULL;
+}
+
+static void *closer(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_park(), 0); /* main's step fires the reader behind us */
+	close_pipe();
+	CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
+	CHECK_EQ(write(q[1], "new", 3), 3);
+	return NULL;
+}
+
+static void close_after_fired(void)
+{
+	make_pipe();
+	corun_t c = corun_go(closer, NULL), r = corun_go(late_reader, NULL);
+	CHECK_EQ(corun_park(), 0); /* the closer parks, the reader waits */
+	CHECK_EQ(write(p[1], "x", 1), 1);
+	CHECK_EQ(corun_park(), 0); /* collects the report: the reader is fired */
+	CHECK_EQ(corun_join(c, NULL), 0);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK_EQ(q[0], p[0]); /* the number was reused */
+	CHECK_EQ(late_n, -1);
+	CHECK_EQ(late_errno, EBADF);
+	CHECK_EQ(corun_close(q[0]), 0);
+	CHECK_EQ(corun_close(q[1]), 0);
 }
 
 /* ---- corun_wait_fd */
@@ -377,7 +444,8 @@ int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(read_waits), TEST(write_waits), TEST(from_main),
-		TEST(eof), TEST(deadlines), TEST(cancel_and_close),
+		TEST(eof), TEST(data_then_eof), TEST(deadlines), TEST(cancel_and_close),
+		TEST(close_after_fired),
 		TEST(wait_fd), TEST(accept_connect), TEST(no_sigpipe),
 		TEST(busy_neighbours),
 	};

@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Reported once and true for good: the peer finished (RDHUP), hung up,
+ * or the connection failed. Later reports still carry them. */
+#define FINAL (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
 /* Waiter ids: which direction fired. */
 #define ID_IN 1
 #define ID_OUT 2
@@ -88,6 +92,11 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	}
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt || corun__may_block(rt) < 0)
+		return NULL;
+	/* The epoll instance comes with the thread's first descriptor call,
+	 * not its first wait: a server that runs out of descriptors before it
+	 * ever had to wait still has it, and its waits still work. */
+	if (rt->epfd < 0 && corun__epoll(rt) < 0)
 		return NULL;
 	struct corun__fd *f = entry(rt, fd);
 	if (f && ready && !(f->flags & CORUN__FD_PREPARED) && prepare(fd, f) < 0)
@@ -266,9 +275,16 @@ static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 		errno = saved;
 		return -1;
 	}
+	uint32_t gen = rt->fds[fd].gen;
 	int err, id = corun__wait(rt, &err);
 	if (id < 0 || err) {
 		errno = err;
+		return -1;
+	}
+	/* Fired, and then closed by another before we ran: the number may
+	 * name another file by now. */
+	if (rt->fds[fd].gen != gen) {
+		errno = EBADF;
 		return -1;
 	}
 	return id;
@@ -315,8 +331,12 @@ ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
 		if ((f->flags & CORUN__FD_IN) || deadline == 0) {
 			ssize_t r = read(fd, buf, n);
 			if (r >= 0) {
-				/* A stream read that came back short emptied it. */
-				if (r > 0 && (size_t)r < n && (f->flags & CORUN__FD_STREAM))
+				/* A stream read that came back short emptied it,
+				 * unless the peer has finished or failed: no
+				 * report follows that, and the next read must
+				 * meet it (0, or the error). */
+				if (r > 0 && (size_t)r < n && (f->flags & CORUN__FD_STREAM) &&
+				    !(f->events & FINAL))
 					f->flags &= (uint8_t)~CORUN__FD_IN;
 				return r;
 			}
@@ -347,8 +367,9 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 					    : write(fd, p, n - done);
 			if (r >= 0) {
 				done += (size_t)r;
-				/* A stream write that came back short filled it. */
-				if (done < n && (f->flags & CORUN__FD_STREAM))
+				/* A stream write that came back short filled it
+				 * (unless the connection has failed, as above). */
+				if (done < n && (f->flags & CORUN__FD_STREAM) && !(f->events & FINAL))
 					f->flags &= (uint8_t)~CORUN__FD_OUT;
 				continue;
 			}
