@@ -391,6 +391,7 @@ table() { # bench unit servers...
 names() { for s in "$@"; do printf "%s " "${s%%|*}"; done; }
 {
 	cat "$tmp/head"
+	echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "echo: 64-byte ping-pong, one message in flight per connection (medians of $trials)"
 	echo "  cpu ns: the server's CPU time per round trip; syscalls: per round trip ($counter);"
