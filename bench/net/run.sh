@@ -202,52 +202,86 @@ calls_per() { # operations -> "total k1=v1 k2=v2... other=v" per operation
 row() { echo "$*" | tr ' ' , >>"$tmp/rows"; } # bench server param metric value
 : >"$tmp/calls.txt"
 
+# summarize BENCH RATE COUNTS SERVERS...: from $tmp/BENCH.trials ("trial
+# server conns metric value"), the median of each metric over the trials,
+# and the median over the trials of the ratio of each server's CPU time to
+# the C loop's and to the first Go server's in the same trial: runs of one
+# trial are minutes apart at most, so the ratio is less at the mercy of
+# other load on the machine than a ratio of medians.
+summarize() {
+	local b=$1 rate=$2 counts=$3 s n k v base
+	shift 3
+	for s in "$@"; do
+		s=${s%%|*}
+		for n in $counts; do
+			for k in $rate p50_us p99_us cpu_ns; do
+				v=$(awk -v s="$s" -v n="$n" -v k="$k" '$2 == s && $3 == n && $4 == k { print $5 }' \
+					"$tmp/$b.trials" 2>/dev/null | median)
+				[ -n "$v" ] && row "$b" "$s" "$n" "$k" "$v"
+			done
+			for base in c-epoll $(names "$@" | tr ' ' '\n' | grep -m1 '^go'); do
+				[ "$s" = "$base" ] && continue
+				v=$(awk -v s="$s" -v b="$base" -v n="$n" '$3 == n && $4 == "cpu_ns" && $5 > 0 {
+						if ($2 == s) x[$1] = $5; if ($2 == b) y[$1] = $5 }
+					END { for (t in x) if (t in y) printf "%.4f\n", x[t] / y[t] }' \
+					"$tmp/$b.trials" 2>/dev/null | median)
+				[ -n "$v" ] && row "$b" "$s" "$n" "cpu_vs_$base" "$v"
+			done
+		done
+	done
+}
+names() { for s in "$@"; do printf "%s " "${s%%|*}"; done; }
+
 echo "corun network benchmarks: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
 	"$(nproc) CPUs, Linux $(uname -r); servers on CPU 0, load on CPU 1;" \
 	"$trials trial(s) of ${secs} s after ${warm} s of warm-up; load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$tmp/head"
 
 # ---- echo
+# echo_run cpu|perf|strace SERVER CONNS: a fresh server and one load run;
+# sets out to the load's line (empty when it failed twice).
+echo_run() {
+	local mode=$1 s=$2 n=$3
+	for attempt in 1 2; do
+		start "$s" || continue
+		case $mode in
+		cpu) out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w "$warm" -d "$secs" -s "$server_pid") ;;
+		perf)
+			perf_start
+			out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w "$warm" -d "$secs" -s "$server_pid" \
+				--perf "$tmp/ctl,$tmp/ack")
+			perf_stop
+			;;
+		strace)
+			strace_start
+			out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w 0 -d "$secs")
+			strace_stop
+			;;
+		esac
+		stop
+		[ -n "$out" ] && return 0
+		echo "  (${s%%|*} n=$n: no result from attempt $attempt)"
+	done
+	return 1
+}
 for t in $(seq "$trials"); do
 	for n in $counts; do
 		for s in "${echo_servers[@]}"; do
-			start "$s" || continue
-			out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w "$warm" -d "$secs" -s "$server_pid")
-			stop
+			echo_run cpu "$s" "$n" || continue
 			echo "  echo trial $t ${s%%|*} n=$n: $out"
-			[ -n "$out" ] || continue
 			for k in rtps p50_us p99_us; do
-				echo "${s%%|*} $n $k $(field $k "$out")" >>"$tmp/echo.trials"
+				echo "$t ${s%%|*} $n $k $(field $k "$out")" >>"$tmp/echo.trials"
 			done
-			echo "${s%%|*} $n cpu_ns $(field cpu_ns_per_rt "$out")" >>"$tmp/echo.trials"
+			echo "$t ${s%%|*} $n cpu_ns $(field cpu_ns_per_rt "$out")" >>"$tmp/echo.trials"
 		done
 	done
 done
-for s in "${echo_servers[@]}"; do
-	for n in $counts; do
-		for k in rtps p50_us p99_us cpu_ns; do
-			v=$(awk -v s="${s%%|*}" -v n="$n" -v k="$k" '$1 == s && $2 == n && $3 == k { print $4 }' \
-				"$tmp/echo.trials" 2>/dev/null | median)
-			[ -n "$v" ] && row echo "${s%%|*}" "$n" "$k" "$v"
-		done
-	done
-done
+summarize echo rtps "$counts" "${echo_servers[@]}"
 
 # System calls per round trip: one run each, under perf (or strace).
 if [ $counter != none ]; then
 	for n in $call_counts; do
 		for s in "${echo_servers[@]}"; do
-			start "$s" || continue
-			if [ $counter = perf ]; then
-				perf_start
-				out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w "$warm" -d "$secs" -s "$server_pid" \
-					--perf "$tmp/ctl,$tmp/ack")
-				perf_stop
-			else
-				strace_start
-				out=$(taskset -c 1 "$load" -p "$port" -c "$n" -w 0 -d "$secs")
-				strace_stop
-			fi
-			stop
+			echo_run $counter "$s" "$n" || continue
 			rt=$(field rt "$out")
 			[ "${rt:-0}" -gt 0 ] || continue
 			per=$(calls_per "$rt")
@@ -281,23 +315,15 @@ if [ $have_wrk = 1 ]; then
 				echo "  http trial $t ${s%%|*} c=$n: $rps req/s, p50 ${p50} us, p99 ${p99} us $errs"
 				[ "${reqs:-0}" -gt 0 ] || continue
 				{
-					echo "${s%%|*} $n rps $rps"
-					echo "${s%%|*} $n p50_us $p50"
-					echo "${s%%|*} $n p99_us $p99"
-					echo "${s%%|*} $n cpu_ns $(((c1 - c0) / reqs))"
+					echo "$t ${s%%|*} $n rps $rps"
+					echo "$t ${s%%|*} $n p50_us $p50"
+					echo "$t ${s%%|*} $n p99_us $p99"
+					echo "$t ${s%%|*} $n cpu_ns $(((c1 - c0) / reqs))"
 				} >>"$tmp/http.trials"
 			done
 		done
 	done
-	for s in "${http_servers[@]}"; do
-		for n in $http_counts; do
-			for k in rps p50_us p99_us cpu_ns; do
-				v=$(awk -v s="${s%%|*}" -v n="$n" -v k="$k" '$1 == s && $2 == n && $3 == k { print $4 }' \
-					"$tmp/http.trials" 2>/dev/null | median)
-				[ -n "$v" ] && row http "${s%%|*}" "$n" "$k" "$v"
-			done
-		done
-	done
+	summarize http rps "$http_counts" "${http_servers[@]}"
 	# System calls per request, at the largest count: the window is the
 	# whole wrk run, so it includes accepting and closing its connections.
 	n=${http_counts##* }
@@ -370,32 +396,35 @@ ratio() { # a b -> a/b, or -
 	if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; else echo -; fi
 }
 table() { # bench unit servers...
-	local b=$1 unit=$2
+	local b=$1 unit=$2 n s m cpu calls go
 	shift 2
-	printf "  %-11s %6s %10s %10s %10s %10s %9s %10s %10s\n" server conns "$unit/s" "p50 us" "p99 us" \
-		"cpu ns" syscalls "cpu/c" "calls/c"
+	go=$(names "$@" | tr ' ' '\n' | grep -m1 '^go')
+	printf "  %-11s %6s %10s %10s %10s %8s %9s %7s %7s %8s %8s\n" server conns "$unit/s" "p50 us" "p99 us" \
+		"cpu ns" syscalls "cpu/c" "cpu/go" "calls/c" "calls/go"
 	for n in $( [ "$b" = echo ] && echo "$counts" || echo "$http_counts"); do
 		for s in "$@"; do
-			local m=rtps
+			m=rtps
 			[ "$b" = http ] && m=rps
-			local cpu calls
 			cpu=$(get "$b" "$s" "$n" cpu_ns) calls=$(get "$b" "$s" "$n" syscalls)
 			[ -n "$(get "$b" "$s" "$n" $m)" ] || continue
-			printf "  %-11s %6s %10.0f %10.1f %10.1f %10.0f %9s %10s %10s\n" "$s" "$n" \
+			printf "  %-11s %6s %10.0f %10.1f %10.1f %8.0f %9s %7s %7s %8s %8s\n" "$s" "$n" \
 				"$(get "$b" "$s" "$n" $m)" "$(get "$b" "$s" "$n" p50_us)" "$(get "$b" "$s" "$n" p99_us)" \
-				"${cpu:-0}" "${calls:--}" "$(ratio "$cpu" "$(get "$b" c-epoll "$n" cpu_ns)")" \
-				"$(ratio "$calls" "$(get "$b" c-epoll "$n" syscalls)")"
+				"${cpu:-0}" "${calls:--}" "$(fmt "$(get "$b" "$s" "$n" cpu_vs_c-epoll)")" \
+				"$(fmt "$(get "$b" "$s" "$n" "cpu_vs_$go")")" \
+				"$(ratio "$calls" "$(get "$b" c-epoll "$n" syscalls)")" \
+				"$(ratio "$calls" "$(get "$b" "$go" "$n" syscalls)")"
 		done
 	done
 }
-names() { for s in "$@"; do printf "%s " "${s%%|*}"; done; }
+fmt() { if [ -n "$1" ]; then printf "%.2fx" "$1"; else echo -; fi; }
 {
 	cat "$tmp/head"
 	echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "echo: 64-byte ping-pong, one message in flight per connection (medians of $trials)"
-	echo "  cpu ns: the server's CPU time per round trip; syscalls: per round trip ($counter);"
-	echo "  cpu/c, calls/c: ratio to the hand-written C epoll loop"
+	echo "  cpu ns: the server's CPU time per round trip; syscalls: per round trip ($counter, one run);"
+	echo "  cpu/c, cpu/go: median over the trials of the ratio to the C epoll loop's (Go's) CPU"
+	echo "  time in the same trial; calls/c, calls/go: ratio of system calls per round trip"
 	# shellcheck disable=SC2046
 	table echo rt $(names "${echo_servers[@]}")
 	if [ $have_wrk = 1 ]; then
