@@ -188,7 +188,16 @@ static int wait_events(int ep, struct epoll_event *evs, int n, int64_t timeout_n
 	return epoll_wait(ep, evs, n, ms > 1000000000 ? 1000000000 : (int)ms);
 }
 
-#define BATCH 128
+/* As many reports as a hand-written loop takes per epoll_wait: with
+ * thousands of busy connections, fewer would mean more calls. */
+#define BATCH 1024
+
+static int64_t coarse_now(void)
+{
+	struct timespec c;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &c);
+	return (int64_t)c.tv_sec * 1000000000 + c.tv_nsec;
+}
 
 int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 {
@@ -204,23 +213,16 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 	int n = wait_events(ep, evs, BATCH, timeout_ns), fired = 0;
 	for (int i = 0; i < n; i++)
 		fired += report(rt, &evs[i]);
+	/* Reports were just read: main's turns need not read them again
+	 * before the next tick of the coarse clock. */
+	rt->poll_next = coarse_now() + 1;
 	return fired;
-}
-
-static int64_t coarse_now(void)
-{
-	struct timespec c;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &c);
-	return (int64_t)c.tv_sec * 1000000000 + c.tv_nsec;
 }
 
 void corun__poll_due(struct corun__rt *rt)
 {
-	int64_t now = coarse_now();
-	if (now >= rt->poll_next) {
-		rt->poll_next = now + 1; /* the next tick */
+	if (coarse_now() >= rt->poll_next)
 		corun__poll(rt, 0);
-	}
 }
 
 /* ---- waiting ---- */

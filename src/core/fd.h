@@ -15,8 +15,9 @@
  * The scheduler collects reports in two places: when nothing is ready
  * (corun__idle blocks in epoll_wait until the nearest deadline), and, while
  * coroutines wait on descriptors and others keep running, on main's turn in
- * the ring at most once per tick of the coarse clock (corun__poll_due), so
- * busy coroutines cannot starve the waiting ones.
+ * the ring when a tick of the coarse clock has passed since reports were
+ * last read (corun__poll_due), so busy coroutines cannot starve the
+ * waiting ones, and a server whose ring empties often never polls twice.
  */
 #ifndef CORUN_FD_H
 #define CORUN_FD_H
@@ -47,7 +48,7 @@ struct corun__fd {
 int corun__poll(struct corun__rt *rt, int64_t timeout_ns);
 
 /* On main's turn while others are ready: collect reports if a tick of the
- * coarse clock has passed since the last time. */
+ * coarse clock has passed since they were last read. */
 void corun__poll_due(struct corun__rt *rt);
 
 /* The runtime's epoll descriptor, made on first need; -1 with errno. */
