@@ -19,10 +19,10 @@
  * Build: cc http_hello.c serve.c $(pkg-config --cflags --libs corun)
  */
 #define _GNU_SOURCE
+#include "http_head.h"
 #include "serve.h"
 
 #include <corun.h>
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,74 +40,6 @@ struct buffers {
 	char in[IN];
 	char out[OUT];
 };
-
-/* What the server needs to know of one request's headers. */
-struct request {
-	int close;   /* close the connection after answering */
-	size_t body; /* bytes of body to drop */
-};
-
-static int equal_nocase(const char *s, size_t n, const char *word)
-{
-	return strlen(word) == n && strncasecmp(s, word, n) == 0;
-}
-
-/* Whether the comma-separated list v[0..n) holds token, in any case. */
-static int has_token(const char *v, size_t n, const char *token)
-{
-	const char *end = v + n;
-	while (v < end) {
-		const char *comma = memchr(v, ',', (size_t)(end - v));
-		const char *item_end = comma ? comma : end;
-		const char *a = v, *b = item_end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (equal_nocase(a, (size_t)(b - a), token))
-			return 1;
-		v = item_end + 1;
-	}
-	return 0;
-}
-
-/* Read a request's head: h[0..n) ends with the blank line. */
-static struct request parse(const char *h, size_t n)
-{
-	const char *end = h + n, *eol = memmem(h, n, "\r\n", 2);
-	/* HTTP/1.0 closes unless asked not to; 1.1 keeps the connection. */
-	int http10 = eol - h >= 8 && memcmp(eol - 8, "HTTP/1.0", 8) == 0;
-	int keep_alive = 0, close = 0;
-	struct request r = { 0, 0 };
-	for (const char *line = eol + 2; line < end; line = eol + 2) {
-		eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-		const char *colon = memchr(line, ':', (size_t)(eol - line));
-		if (!colon)
-			continue;
-		const char *v = colon + 1;
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-		size_t name_len = (size_t)(colon - line), vlen = (size_t)(eol - v);
-		if (equal_nocase(line, name_len, "connection")) {
-			close |= has_token(v, vlen, "close");
-			keep_alive |= has_token(v, vlen, "keep-alive");
-		} else if (equal_nocase(line, name_len, "content-length")) {
-			size_t len = 0;
-			for (; v < eol && isdigit((unsigned char)*v); v++) {
-				if (len > (SIZE_MAX - 9) / 10) {
-					close = 1; /* absurd: give up on this connection */
-					break;
-				}
-				len = len * 10 + (size_t)(*v - '0');
-			}
-			r.body = len;
-		} else if (equal_nocase(line, name_len, "transfer-encoding")) {
-			close = 1;
-		}
-	}
-	r.close = close || (http10 && !keep_alive);
-	return r;
-}
 
 static void serve(int fd)
 {
@@ -130,7 +62,7 @@ static void serve(int fd)
 			if (!end)
 				break;
 			size_t head = (size_t)(end + 4 - (b->in + pos));
-			struct request r = parse(b->in + pos, head);
+			struct http_head r = http_parse_head(b->in + pos, head);
 			pos += head;
 			skip = r.body;
 			closing = r.close;

@@ -4,9 +4,10 @@
  * read are appended to the connection's buffer; each "\r\n\r\n" in it ends
  * a request head, answered with a fixed 200 "hello" (Content-Length 5; a
  * pipelined batch gets its answers in one write). Of the head, only what
- * decides the connection's fate is read, as the example does: Connection
- * (close, keep-alive), HTTP/1.0 (closes by default), Content-Length (a body
- * to skip) and Transfer-Encoding (not handled: answer, then close). This
+ * decides the connection's fate is read, with the example's own parser
+ * (examples/http_head.h): Connection (close, keep-alive), HTTP/1.0 (closes
+ * by default), Content-Length (a body to skip) and Transfer-Encoding (not
+ * handled: answer, then close). This
  * measures the server loop, not an HTTP parser. A head longer than the
  * buffer closes the connection.
  *
@@ -14,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "listen.h"
+#include "../../examples/http_head.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -41,61 +43,6 @@ struct conn {
 	char *pending;	/* unwritten rest of the replies, or NULL */
 	size_t off, len;
 };
-
-/* Whether the comma-separated list v[0..n) has token, in any case. */
-static int has_token(const char *v, size_t n, const char *token)
-{
-	size_t tl = strlen(token);
-	for (const char *end = v + n; v < end;) {
-		const char *comma = memchr(v, ',', (size_t)(end - v)), *e = comma ? comma : end;
-		while (v < e && (*v == ' ' || *v == '\t'))
-			v++;
-		const char *b = e;
-		while (b > v && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if ((size_t)(b - v) == tl && strncasecmp(v, token, tl) == 0)
-			return 1;
-		v = e + 1;
-	}
-	return 0;
-}
-
-/* Read the head h[0..n), which ends with "\r\n\r\n": whether to close
- * after answering, and how long a body follows. */
-static void parse_head(const char *h, size_t n, int *close_after, size_t *body)
-{
-	const char *end = h + n, *eol = memmem(h, n, "\r\n", 2);
-	int http10 = eol - h >= 8 && memcmp(eol - 8, "HTTP/1.0", 8) == 0;
-	int keep = 0, close_ = 0;
-	*body = 0;
-	for (const char *line = eol + 2; line < end; line = eol + 2) {
-		eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-		const char *colon = memchr(line, ':', (size_t)(eol - line));
-		if (!colon)
-			continue;
-		const char *v = colon + 1;
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-		size_t name = (size_t)(colon - line), vn = (size_t)(eol - v);
-		if (name == 10 && strncasecmp(line, "connection", 10) == 0) {
-			close_ |= has_token(v, vn, "close");
-			keep |= has_token(v, vn, "keep-alive");
-		} else if (name == 14 && strncasecmp(line, "content-length", 14) == 0) {
-			size_t len = 0;
-			for (; v < eol && *v >= '0' && *v <= '9'; v++) {
-				if (len > (SIZE_MAX - 9) / 10) {
-					close_ = 1;
-					break;
-				}
-				len = len * 10 + (size_t)(*v - '0');
-			}
-			*body = len;
-		} else if (name == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) {
-			close_ = 1;
-		}
-	}
-	*close_after = close_ || (http10 && !keep);
-}
 
 static struct conn *conns;	/* indexed by descriptor */
 static int ep;
@@ -161,7 +108,9 @@ static void on_readable(int fd)
 		if (!end)
 			break;
 		size_t head = (size_t)(end + 4 - (c->in + pos));
-		parse_head(c->in + pos, head, &c->closing, &c->skip);
+		struct http_head h = http_parse_head(c->in + pos, head);
+		c->closing = h.close;
+		c->skip = h.body;
 		pos += head;
 		memcpy(out + nout, reply, sizeof reply - 1);
 		nout += sizeof reply - 1;

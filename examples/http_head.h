@@ -1,0 +1,83 @@
+/*
+ * The little of HTTP/1.1 the hello servers read from a request's head
+ * (examples/http_hello.c, and bench/net/epoll_http.c, its hand-written
+ * baseline, so that both do the same work per request): where it asks to
+ * close, and how long a body follows. Header-only.
+ */
+#ifndef CORUN_EXAMPLE_HTTP_HEAD_H
+#define CORUN_EXAMPLE_HTTP_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+/* What the server needs to know of one request's headers. */
+struct http_head {
+	int close;   /* close the connection after answering */
+	size_t body; /* bytes of body to drop */
+};
+
+static inline int http_equal_nocase(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && strncasecmp(s, word, n) == 0;
+}
+
+/* Whether the comma-separated list v[0..n) holds token, in any case. */
+static inline int http_has_token(const char *v, size_t n, const char *token)
+{
+	const char *end = v + n;
+	while (v < end) {
+		const char *comma = memchr(v, ',', (size_t)(end - v));
+		const char *item_end = comma ? comma : end;
+		const char *a = v, *b = item_end;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (http_equal_nocase(a, (size_t)(b - a), token))
+			return 1;
+		v = item_end + 1;
+	}
+	return 0;
+}
+
+/* Read a request's head: h[0..n) ends with the blank line. */
+static inline struct http_head http_parse_head(const char *h, size_t n)
+{
+	const char *end = h + n, *eol = memmem(h, n, "\r\n", 2);
+	/* HTTP/1.0 closes unless asked not to; 1.1 keeps the connection. */
+	int http10 = eol - h >= 8 && memcmp(eol - 8, "HTTP/1.0", 8) == 0;
+	int keep_alive = 0, close = 0;
+	struct http_head r = { 0, 0 };
+	for (const char *line = eol + 2; line < end; line = eol + 2) {
+		eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (!colon)
+			continue;
+		const char *v = colon + 1;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		size_t name_len = (size_t)(colon - line), vlen = (size_t)(eol - v);
+		if (http_equal_nocase(line, name_len, "connection")) {
+			close |= http_has_token(v, vlen, "close");
+			keep_alive |= http_has_token(v, vlen, "keep-alive");
+		} else if (http_equal_nocase(line, name_len, "content-length")) {
+			size_t len = 0;
+			for (; v < eol && *v >= '0' && *v <= '9'; v++) {
+				if (len > (SIZE_MAX - 9) / 10) {
+					close = 1; /* absurd: give up on this connection */
+					break;
+				}
+				len = len * 10 + (size_t)(*v - '0');
+			}
+			r.body = len;
+		} else if (http_equal_nocase(line, name_len, "transfer-encoding")) {
+			close = 1;
+		}
+	}
+	r.close = close || (http10 && !keep_alive);
+	return r;
+}
+
+#endif
