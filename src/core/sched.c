@@ -246,12 +246,13 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 		 * fire even if the others never stop running; otherwise it
 		 * waits aside, resumed only when nothing is ready
 		 * (next_or_main) or when its wait fires (wait.c). */
-		if (rt->fd_waiting)
-			corun__poll_due(rt);
-		if (rt->ntimers || rt->fd_waiting)
+		if (__builtin_expect((rt->ntimers | rt->fd_waiting) != 0, 0)) {
+			if (rt->fd_waiting)
+				corun__poll_due(rt);
 			corun__enqueue(rt, m);
-		else
+		} else {
 			m->state = CORUN__BLOCKED;
+		}
 		switch_to(rt, m, next);
 		m->state = CORUN__RUNNABLE;
 		corun__reap(rt);
