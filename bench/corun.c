@@ -27,7 +27,7 @@ static double raw_trial(long n)
 	char *stk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (stk == MAP_FAILED)
 		abort();
-	raw_co = corun__ctx_make(stk + size, raw_body, NULL);
+	raw_co = corun__ctx_make(stk + size, raw_body, NULL, size);
 	corun__ctx_switch(&raw_main, raw_co, 0); /* first entry, untimed */
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++)

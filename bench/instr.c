@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "raw")) { /* 2n switches */
 		size_t size = 64 << 10;
 		char *stk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		raw_co = corun__ctx_make(stk + size, raw_body, NULL);
+		raw_co = corun__ctx_make(stk + size, raw_body, NULL, size);
 		for (long i = 0; i < n; i++)
 			corun__ctx_switch(&raw_main, raw_co, 0);
 	} else if (!strcmp(op, "spawn")) {

@@ -46,7 +46,7 @@ static void starter(void *arg)
 static void fresh_context(void)
 {
 	struct start s = { 0 };
-	s.ctx = corun__ctx_make(new_stack(), starter, &s);
+	s.ctx = corun__ctx_make(new_stack(), starter, &s, STACK);
 	CHECK_EQ(corun__ctx_switch(&main_ctx, s.ctx, 7), 41);
 	CHECK_PTR_EQ(s.seen_arg, &s);
 	CHECK(s.aligned);
@@ -75,7 +75,7 @@ static void ring_member(void *arg)
 static void ring_of_contexts(void)
 {
 	for (int i = 0; i < RING; i++) {
-		ring[i] = corun__ctx_make(new_stack(), ring_member, (void *)(intptr_t)i);
+		ring[i] = corun__ctx_make(new_stack(), ring_member, (void *)(intptr_t)i, STACK);
 		CHECK_EQ(corun__ctx_switch(&main_ctx, ring[i], 0), 0);
 	}
 	CHECK_EQ(corun__ctx_switch(&main_ctx, ring[0], 1), RING * LAPS);

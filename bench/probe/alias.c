@@ -51,8 +51,8 @@ static void body_b(void *arg)
  * page boundaries, 256 KiB apart. */
 static double pair(char *m, int la, int lb)
 {
-	ctx_a = corun__ctx_make(m + (256 << 10) - la * 64, body_a, NULL);
-	ctx_b = corun__ctx_make(m + (512 << 10) - lb * 64, body_b, NULL);
+	ctx_a = corun__ctx_make(m + (256 << 10) - la * 64, body_a, NULL, (256 << 10) - (size_t)la * 64);
+	ctx_b = corun__ctx_make(m + (512 << 10) - lb * 64, body_b, NULL, (256 << 10) - (size_t)lb * 64);
 	corun__ctx_switch(&ctx_main, ctx_a, 0); /* first entry, untimed */
 	double t0 = now_ns();
 	corun__ctx_switch(&ctx_main, ctx_a, 0);

@@ -1,25 +1,34 @@
 /*
  * The context switch: the only interface between the portable runtime and an
  * ABI. One implementation per ABI lives in src/arch/<arch>/, one .S file
- * each, chosen by the build system. Nothing here knows about coroutines,
- * queues or handles.
+ * each (x86_64, aarch64, riscv64), and one portable fallback on ucontext
+ * in src/arch/ucontext/; the build system picks one (CORUN_SWITCH). Nothing
+ * here knows about coroutines, queues or handles.
  *
- * A suspended context is one pointer: the stack pointer at which its saved
- * registers and resume address sit (the layout is private to each .S file).
+ * A suspended context is one pointer: the address on its own stack at which
+ * its saved registers and resume address sit (the layout is private to each
+ * implementation).
  */
 #ifndef CORUN_ARCH_SWITCH_H
 #define CORUN_ARCH_SWITCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Each ABI's header defines CORUN__CTX_FRAME: the bytes a context's saved
  * frame takes, which corun__ctx_make writes right below `top` and a
  * suspended context keeps at its address. The runtime needs it to prepare
  * a reused stack (under valgrind) and to fetch a fresh context ahead. */
-#if defined(__x86_64__)
+#if defined(CORUN__SWITCH_UCONTEXT)
+#include "ucontext/ctx.h"
+#elif defined(__x86_64__)
 #include "x86_64/ctx.h"
+#elif defined(__aarch64__)
+#include "aarch64/ctx.h"
+#elif defined(__riscv) && __riscv_xlen == 64
+#include "riscv64/ctx.h"
 #else
-#error "corun has no context switch for this architecture"
+#error "corun has no assembly switch for this architecture: build with -DCORUN_SWITCH=ucontext"
 #endif
 
 /* Stack tops handed to corun__ctx_make must be aligned to this (every ABI
@@ -28,11 +37,12 @@
 
 /*
  * Prepare a context on a fresh stack whose highest usable address is `top`
- * (exclusive, CORUN__CTX_ALIGN-aligned). The first switch into it calls
- * entry(arg) on that stack. entry must never return. Writes below `top`
- * only; returns the context.
+ * (exclusive, CORUN__CTX_ALIGN-aligned) and which has `size` usable bytes
+ * below it. The first switch into it calls entry(arg) on that stack. entry
+ * must never return. Writes below `top` only; returns the context. (The
+ * assembly switches need only `top`; makecontext wants the whole stack.)
  */
-void *corun__ctx_make(void *top, void (*entry)(void *), void *arg);
+void *corun__ctx_make(void *top, void (*entry)(void *), void *arg, size_t size);
 
 /*
  * Save the running context into *save and resume `to`. The value `carry`
@@ -53,7 +63,7 @@ int corun__ctx_switch(void **save, void *to, int carry);
 
 /* The floating-point control state the ABI makes callee-saved (x86_64:
  * MXCSR's control bits and the x87 control word; AArch64: FPCR; RISC-V:
- * frm), packed in 64 bits, which hold it on every ABI we target. Equal
+ * frm; elsewhere, under the fallback, the C rounding mode), packed in 64 bits, which hold it on every ABI we target. Equal
  * values mean equal states, so a caller can skip a load that would change
  * nothing. The exception flags are not part of it: get leaves them out, and
  * set keeps the ones raised now (where one register holds both, as MXCSR). */

@@ -154,7 +154,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	corun__enqueue(rt, co);
 	corun_t h = (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
 	/* Last, so that little is live across the one call of a spawn. */
-	co->sp = corun__ctx_make(co, entry, co);
+	co->sp = corun__ctx_make(co, entry, co, (size_t)((char *)co - st.lo));
 	return h;
 
 inval:

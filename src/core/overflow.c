@@ -13,6 +13,7 @@
  * fault goes to the previous handler, or to the default action, unchanged.
  */
 #include "overflow.h"
+#include "../arch/sigctx.h"
 #include "../failpoint.h"
 
 #include <errno.h>
@@ -71,7 +72,8 @@ static size_t put_co(char *buf, size_t at, size_t cap, struct corun__rt *rt,
 
 /* What happened, judged from where the fault hit (a guard above which lies
  * the stack [lo, lo + size), owned by `owner` or by nobody) and who ran
- * (cur; NULL for main) with which stack pointer. The running coroutine has
+ * (cur; NULL for main) with which stack pointer (NULL where the ABI's
+ * signal context is unknown to src/arch/sigctx.h). The running coroutine has
  * overflowed when the fault hit its own guard, or when its stack pointer is
  * below its stack: a frame larger than the guard (compiled without
  * -fstack-clash-protection) skips its own guard and may land in the guard
@@ -83,7 +85,8 @@ static void report(struct corun__rt *rt, const struct corun__co *cur, const char
 	char line[320];
 	size_t n = 0, cap = sizeof line - 1;
 	int own = cur && cur->stack.lo == lo;
-	if (cur && (own || sp < cur->stack.lo)) {
+	int below = sp && cur && sp < cur->stack.lo; /* sp: NULL where unknown */
+	if (cur && (own || below)) {
 		n = put_str(line, n, cap, "corun: stack overflow in ");
 		n = put_co(line, n, cap, rt, cur);
 		n = put_str(line, n, cap, " (stack ");

@@ -8,8 +8,4 @@
 /* Six callee-saved registers and the resume address. */
 #define CORUN__CTX_FRAME 0x38
 
-/* The stack pointer of a context interrupted by a signal, from the handler's
- * ucontext_t (needs <ucontext.h> with _GNU_SOURCE; not for the .S file). */
-#define CORUN__SIGNAL_SP(uc) ((const char *)((const ucontext_t *)(uc))->uc_mcontext.gregs[REG_RSP])
-
 #endif

@@ -35,10 +35,10 @@
  *   to the others. But saving and restoring it with the x87 control word
  *   doubles the cost of the six-register switch (bench/probe again). So
  *   the switch leaves it alone, and corun__fpctl_get / corun__fpctl_set
- *   below are called by the scheduler only around coroutines spawned with
- *   CORUN_FPCTL, which keep their own state; every other coroutine
- *   shares the main context's, which the scheduler puts back whenever it
- *   leaves one of those.
+ *   (fpctl_sysv_elf.S) are called by the scheduler only around coroutines
+ *   spawned with CORUN_FPCTL, which keep their own state; every other
+ *   coroutine shares the main context's, which the scheduler puts back
+ *   whenever it leaves one of those.
  *
  * CET: the file claims neither IBT nor shadow stacks (it has no GNU property
  * note), so a program that links it runs with both off. The resume `jmp`
@@ -142,59 +142,6 @@ corun__ctx_switch:
 	jmp	*%rcx			/* predicted by the BTB, not the RSB */
 	.cfi_endproc
 	.size	corun__ctx_switch,.-corun__ctx_switch
-
-/* MXCSR's exception flags (IE DE ZE OE UE PE): status, not control. The
- * ABI makes them caller-saved, and C code expects a flag raised before a
- * park to be there after it, as after a call; so corun__fpctl_get leaves
- * them out and corun__fpctl_set keeps the ones the thread has raised.
- * (The x87 status word is apart from its control word and is not touched.) */
-#define MXCSR_FLAGS 0x3f
-
-/* uint64_t corun__fpctl_get(void): MXCSR's control bits in bits 0-31, the
- * x87 control word in bits 32-47. Each half is read back with a load of the
- * width it was stored with: one 8-byte load over the two narrower stores
- * would miss store-to-load forwarding. Uses the red zone. */
-	.globl	corun__fpctl_get
-	.hidden	corun__fpctl_get
-	.type	corun__fpctl_get,@function
-	.p2align 4
-corun__fpctl_get:
-	.cfi_startproc
-	ENDBR
-	stmxcsr	-8(%rsp)
-	fnstcw	-4(%rsp)
-	movl	-8(%rsp), %eax		/* MXCSR */
-	andl	$~MXCSR_FLAGS, %eax
-	movzwl	-4(%rsp), %ecx		/* x87 control word */
-	shlq	$32, %rcx
-	orq	%rcx, %rax
-	ret
-	.cfi_endproc
-	.size	corun__fpctl_get,.-corun__fpctl_get
-
-/* void corun__fpctl_set(uint64_t state): the inverse, keeping the flags
- * MXCSR holds now. */
-	.globl	corun__fpctl_set
-	.hidden	corun__fpctl_set
-	.type	corun__fpctl_set,@function
-	.p2align 4
-corun__fpctl_set:
-	.cfi_startproc
-	ENDBR
-	stmxcsr	-8(%rsp)
-	movl	-8(%rsp), %eax
-	andl	$MXCSR_FLAGS, %eax	/* the thread's flags */
-	movl	%edi, %ecx
-	andl	$~MXCSR_FLAGS, %ecx
-	orl	%ecx, %eax		/* with the state's control bits */
-	movl	%eax, -8(%rsp)
-	shrq	$32, %rdi
-	movw	%di, -4(%rsp)
-	ldmxcsr	-8(%rsp)
-	fldcw	-4(%rsp)
-	ret
-	.cfi_endproc
-	.size	corun__fpctl_set,.-corun__fpctl_set
 
 /* Where a fresh context starts: rbx = arg, r12 = entry, rsp = top (16-byte
  * aligned, so the call below meets the ABI). Unwinding stops here: there is no
