@@ -63,6 +63,12 @@ corun_t spawn_with(corun_fn fn, void *arg, size_t stack_size, unsigned flags);
  * that look at the runtime's tables or memory from their first state. */
 void fresh_runtime(void);
 
+/* Does each stack cost mappings of its own (the mprotect guard fallback:
+ * kernels before 6.13, and qemu-user, whose madvise installs no guard)?
+ * Then vm.max_map_count caps the coroutines alive near 32 thousand.
+ * Measured by spawning a few on a fresh runtime, as a program would find. */
+int guards_take_mappings(size_t stack_size);
+
 /* ---- elsewhere: a thread, a child process */
 /* Run fn(arg) on a new thread; join it and return what fn returned. Its
  * runtime (if fn made one) goes with the thread, coroutines left in it
