@@ -81,6 +81,26 @@ static void set_x87cw(unsigned short cw)
 	__asm__ volatile("fldcw %0" : : "m"(cw));
 }
 #define MXCSR_CONTROL 0xffc0u /* DAZ, masks, rounding, FTZ: not the flags */
+#elif defined(__aarch64__)
+/* FPCR is all control (the flags are in FPSR), so the state is all of it. */
+static uint64_t get_fpcr(void)
+{
+	uint64_t v;
+	__asm__ volatile("mrs %0, fpcr" : "=r"(v));
+	return v;
+}
+static void set_fpcr(uint64_t v)
+{
+	__asm__ volatile("msr fpcr, %0" : : "r"(v));
+}
+static uint64_t get_fpsr(void)
+{
+	uint64_t v;
+	__asm__ volatile("mrs %0, fpsr" : "=r"(v));
+	return v;
+}
+#define FPCR_FZ (1u << 24) /* flush denormals to zero */
+#define FPCR_DN (1u << 25) /* default NaN */
 #endif
 
 struct fp_state {
@@ -88,6 +108,8 @@ struct fp_state {
 #if defined(__x86_64__)
 	unsigned mxcsr;
 	unsigned short x87cw;
+#elif defined(__aarch64__)
+	uint64_t fpcr;
 #endif
 };
 
@@ -97,6 +119,8 @@ static struct fp_state fp_now(void)
 #if defined(__x86_64__)
 	s.mxcsr = get_mxcsr() & MXCSR_CONTROL;
 	s.x87cw = get_x87cw();
+#elif defined(__aarch64__)
+	s.fpcr = get_fpcr();
 #endif
 	return s;
 }
@@ -107,11 +131,14 @@ static void fp_check(struct fp_state want, struct fp_state got)
 #if defined(__x86_64__)
 	CHECK_EQ(got.mxcsr, want.mxcsr);
 	CHECK_EQ(got.x87cw, want.x87cw);
+#elif defined(__aarch64__)
+	CHECK_EQ(got.fpcr, want.fpcr);
 #endif
 }
 
 /* A CORUN_FPCTL coroutine sets its own rounding mode (and on x86_64 FTZ/DAZ
- * or the x87 precision), then parks many times while the others set theirs. */
+ * or the x87 precision, on AArch64 FPCR's FZ and DN), then parks many times
+ * while the others set theirs. */
 static void *fp_body(void *arg)
 {
 	int mode = (int)(intptr_t)arg;
@@ -121,6 +148,13 @@ static void *fp_body(void *arg)
 		set_mxcsr(get_mxcsr() | 0x8040u); /* FTZ and DAZ */
 	if (mode == FE_UPWARD)
 		set_x87cw((unsigned short)(get_x87cw() & ~0x300u)); /* 24-bit precision */
+#elif defined(__aarch64__)
+	if (mode == FE_TOWARDZERO)
+		set_fpcr(get_fpcr() | FPCR_FZ | FPCR_DN);
+	if (mode == FE_UPWARD)
+		set_fpcr(get_fpcr() | FPCR_DN);
+	if (mode == FE_TOWARDZERO || mode == FE_UPWARD)
+		CHECK(get_fpcr() & FPCR_DN); /* it took: the checks below mean something */
 #endif
 	struct fp_state mine = fp_now();
 	for (int i = 0; i < 20; i++) {
@@ -263,6 +297,8 @@ static void *raises_divbyzero(void *arg)
 		CHECK(fetestexcept(FE_DIVBYZERO));
 #if defined(__x86_64__)
 		CHECK(get_mxcsr() & 0x4u); /* ZE, where SSE arithmetic raised it */
+#elif defined(__aarch64__)
+		CHECK(get_fpsr() & 0x2u); /* DZC */
 #endif
 	}
 	return NULL;
