@@ -114,7 +114,8 @@ static void *null_deref(void *arg)
 static void *wild_access(void *arg)
 {
 	(void)arg;
-	volatile char *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char *p = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(p != MAP_FAILED);
 	p[0] = 1;
 	return NULL;
