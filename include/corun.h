@@ -121,8 +121,9 @@ typedef void *(*corun_fn)(void *arg);
 
 /*
  * Floating-point control state (rounding mode, flush-to-zero, exception
- * masks; on x86_64 MXCSR and the x87 control word) is callee-saved in the
- * ABI, but reading it costs more than the rest of a switch. So:
+ * masks; on x86_64 MXCSR's control bits and the x87 control word, on
+ * AArch64 FPCR, on RISC-V frm) is callee-saved in the ABI, but reading it
+ * costs more than the rest of a switch. So:
  *  - A coroutine spawned with CORUN_FPCTL keeps its own: it starts with its
  *    creator's state and finds its own again after every park, whatever the
  *    others did meanwhile. Switches into or out of it cost more: bench/
