@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 __thread struct corun__rt *corun__tls __attribute__((tls_model("initial-exec")));
@@ -24,6 +25,41 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static int exit_key_ok;
 
 static void release(struct corun__rt *rt);
+
+/* The registry (runtime.h). Only made and released runtimes change it. */
+struct corun__registry corun__registry = {
+	.magic = CORUN__REGISTRY_MAGIC,
+	.version = CORUN__REGISTRY_VERSION,
+};
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void registry_add(struct corun__rt *rt)
+{
+	rt->reg_thread = (uintptr_t)pthread_self();
+	rt->reg_tid = (int32_t)syscall(SYS_gettid);
+	pthread_mutex_lock(&registry_lock);
+	rt->reg_prev = NULL;
+	rt->reg_next = corun__registry.head;
+	if (rt->reg_next)
+		rt->reg_next->reg_prev = rt;
+	/* rt is whole before it is reachable: a debugger may stop us here. */
+	__atomic_store_n(&corun__registry.head, rt, __ATOMIC_RELEASE);
+	corun__registry.count++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct corun__rt *rt)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (rt->reg_prev)
+		rt->reg_prev->reg_next = rt->reg_next;
+	else
+		corun__registry.head = rt->reg_next;
+	if (rt->reg_next)
+		rt->reg_next->reg_prev = rt->reg_prev;
+	corun__registry.count--;
+	pthread_mutex_unlock(&registry_lock);
+}
 
 static void at_thread_exit(void *p)
 {
@@ -74,6 +110,7 @@ struct corun__rt *corun__rt_get(void)
 	corun__stacks_init(&rt->stacks);
 	corun__tool_init(rt);
 	corun__overflow_init(rt);
+	registry_add(rt);
 	corun__tls = rt;
 	return rt;
 }
@@ -81,6 +118,7 @@ struct corun__rt *corun__rt_get(void)
 static void release(struct corun__rt *rt)
 {
 	int saved = errno;
+	registry_remove(rt);
 	corun__overflow_fini(rt);
 	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
 	corun__handles_fini(&rt->handles);

@@ -65,7 +65,39 @@ struct corun__rt {
 	struct corun__co *asan_from;  /* who switched last */
 #endif
 	struct corun__co main;  /* the thread's own context (keeps its FP state) */
+	/* In the process's registry (below); after main, so that no field the
+	 * scheduler uses moves. */
+	struct corun__rt *reg_next, *reg_prev;
+	uintptr_t reg_thread;   /* pthread_self() of its thread */
+	int32_t reg_tid;        /* its thread's kernel id (gettid) */
 };
+
+/*
+ * The registry: every runtime of the process, for debuggers
+ * (tools/gdb/corun-gdb.py). A debugger finds a thread's runtime here by the
+ * thread's kernel id, reading memory only: the thread-local corun__tls can
+ * be read from outside only through libthread_db, which a core file of a
+ * static program, or one read on another machine, does without. Kept under
+ * a lock, and only when a runtime is made or released: neither a switch
+ * nor a spawn touches it. A debugger that stops the process while a thread
+ * is linking or unlinking may see the list half updated; links are
+ * written so that a reader from head always meets whole runtimes (a new
+ * one is complete before it is linked).
+ *
+ * The layout of this struct and of the reg_ fields is an interface with
+ * the debugger script: change them together, and bump version.
+ */
+#define CORUN__REGISTRY_MAGIC 0x636f7275726567ull /* "corureg" */
+#define CORUN__REGISTRY_VERSION 1u
+
+struct corun__registry {
+	uint64_t magic;          /* CORUN__REGISTRY_MAGIC */
+	uint32_t version;        /* CORUN__REGISTRY_VERSION */
+	uint32_t count;          /* runtimes on the list */
+	struct corun__rt *head;  /* newest first, through reg_next */
+};
+
+extern struct corun__registry corun__registry;
 
 /* The calling thread's runtime, or NULL. initial-exec: one %fs-relative
  * load, no __tls_get_addr call, even in the shared library. */
