@@ -2,8 +2,8 @@
 # tools/gdb/corun-gdb.py on gdb_target (gdb_target.c): stopped inside a
 # coroutine, `info coroutines` must list every coroutine with its name,
 # state and what it waits on, and `coroutine ID|NAME bt` must show each
-# suspended one's own frames; then the same on a core file of the stopped
-# program, written by gcore in the same session.
+# suspended one's own frames; then the same on core files of the stopped
+# program: the kernel's (killed there by SIGABRT) and gdb's gcore.
 # Usage: check.sh PROGRAM SCRIPT WORKDIR [asm|ucontext]
 set -eu
 prog=$1 script=$2 dir=$3 kind=${4:-asm}
@@ -121,23 +121,40 @@ gdbq -ex 'break gdb_stop_here' -ex run -x "$cmds" -ex kill "$prog" >"$dir/live.o
 cat "$dir/live.out"
 check "$dir/live.out"
 
-# The core file: gcore reads each mapping through the kernel, and a read
+# Core files. check_core NAME FILE: the same commands on it.
+check_core() {
+	where=$1
+	if [ ! -s "$2" ]; then
+		bad "no core file written"
+		return
+	fi
+	gdbq -x "$cmds" "$prog" "$2" >"$dir/$1.out" 2>&1 || true
+	cat "$dir/$1.out"
+	check "$dir/$1.out"
+	grep -q 'found by registry' "$dir/$1.out" || bad "the runtime was not found in the registry"
+	rm -f "$2"
+}
+
+# As a crash leaves one: the kernel's, of the program killed by SIGABRT at
+# the breakpoint (it writes a guard page as a hole and every stack in full).
+# Only where the kernel writes cores to a file named core in the working
+# directory (core_pattern "core"; not a pipe to a collector).
+case $(cat /proc/sys/kernel/core_pattern 2>/dev/null) in
+core | core.%p)
+	(cd "$dir" && ulimit -c unlimited 2>/dev/null &&
+		gdbq -ex 'break gdb_stop_here' -ex run -ex 'signal SIGABRT' "$prog" \
+			>"$dir/kernel-dump.out" 2>&1) || true
+	check_core kernel-core "$(ls "$dir"/core* 2>/dev/null | head -n 1)"
+	;;
+*) echo "kernel core dumps go elsewhere (core_pattern): only gcore is checked" ;;
+esac
+
+# gdb's own, gcore: it reads each mapping through the kernel, and a read
 # that meets a guard page installed with MADV_GUARD_INSTALL (Linux >= 6.13)
 # fails, so gdb 13 leaves the whole slab of stacks out of the core. With
 # mprotect guards, each guard is a mapping of its own, which gcore skips.
-CORUN_GUARD=mprotect gdbq -ex 'break gdb_stop_here' -ex run -ex "gcore $dir/core" -ex kill \
-	"$prog" >"$dir/gcore.out" 2>&1 || true
-
-where=core
-if [ ! -s "$dir/core" ]; then
-	cat "$dir/gcore.out"
-	bad "gcore wrote no core file"
-else
-	gdbq -x "$cmds" "$prog" "$dir/core" >"$dir/core.out" 2>&1 || true
-	cat "$dir/core.out"
-	check "$dir/core.out"
-	grep -q 'found by registry' "$dir/core.out" || bad "the runtime was not found in the registry"
-fi
-rm -f "$dir/core"
-[ $fail = 0 ] && echo "corun-gdb.py: live and core checks passed"
+CORUN_GUARD=mprotect gdbq -ex 'break gdb_stop_here' -ex run -ex "gcore $dir/gcore" -ex kill \
+	"$prog" >"$dir/gcore-dump.out" 2>&1 || true
+check_core gcore "$dir/gcore"
+[ $fail = 0 ] && echo "corun-gdb.py: live and core file checks passed"
 exit $fail
