@@ -166,6 +166,22 @@ typedef struct corun_attr {
 CORUN_API int corun_attr_init(corun_attr *attr);
 
 /*
+ * Checked mode, for debugging: a library built with the CMake option
+ * -DCORUN_CHECKED=ON (default OFF; without it nothing of this is compiled)
+ * checks the contract of every switch in each runtime made while
+ * CORUN_CHECK=1 is in the environment (read when the thread's runtime is
+ * made). On a breach it writes one line to stderr,
+ *     corun: checked: coroutine <id> "<name>" <what it broke>
+ * ("main" for the thread's main context) and calls abort(). It checks that
+ * a coroutine without CORUN_FPCTL leaves with the floating-point control
+ * state it was given (main's; see above), that a coroutine's saved stack
+ * pointer lies inside its stack when it is resumed and that one leaving
+ * runs on its own stack, and that a canary written at the low end of each
+ * stack at spawn is intact when its coroutine leaves or is resumed (an
+ * overflow that skipped the guard page, or a stray write).
+ */
+
+/*
  * Spawn a coroutine running fn(arg) on a stack of its own, with the default
  * attributes. It becomes Ready at the back of the queue; it first runs when
  * the scheduler reaches it (a park, a join, or corun_run), never inside this

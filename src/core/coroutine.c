@@ -3,6 +3,7 @@
  * diagnostic accessors.
  */
 #include "runtime.h"
+#include "checked.h"
 #include "fpctl.h"
 #include "sched.h"
 #include "upkeep.h"
@@ -139,6 +140,10 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->fn = fn;
 	co->arg = arg;
 	co->stack = st;
+#ifdef CORUN__CHECKED
+	if (rt->checked) /* the canary at the stack's low end: checked.c */
+		corun__check_spawn(rt, co);
+#endif
 	if (co->fpctl) { /* line 2 only when asked for */
 		co->fp = corun__fpctl_get(); /* starts with its creator's */
 		corun__fpctl_join(rt);

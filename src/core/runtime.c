@@ -6,6 +6,7 @@
  * coroutine, joins it, and spawns again would pay them every time.
  */
 #include "runtime.h"
+#include "checked.h"
 #include "overflow.h"
 #include "upkeep.h"
 #include "../failpoint.h"
@@ -106,6 +107,9 @@ struct corun__rt *corun__rt_get(void)
 	rt->rand = rt->id * UINT64_C(0x9e3779b97f4a7c15) | 1;
 	rt->current = &rt->main;
 	rt->tick = CORUN__TICK_EVERY;
+#ifdef CORUN__CHECKED
+	rt->checked = corun__check_enabled(); /* CORUN_CHECK, read once */
+#endif
 	corun__handles_init(&rt->handles);
 	corun__stacks_init(&rt->stacks);
 	corun__tool_init(rt);

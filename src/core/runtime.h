@@ -70,6 +70,11 @@ struct corun__rt {
 	struct corun__rt *reg_next, *reg_prev;
 	uintptr_t reg_thread;   /* pthread_self() of its thread */
 	int32_t reg_tid;        /* its thread's kernel id (gettid) */
+#ifdef CORUN__CHECKED
+	/* Checked mode (checked.h): last, so that no other field moves. */
+	int checked;            /* CORUN_CHECK=1 when the runtime was made */
+	uint64_t check_main_fp; /* main's FP control state when it last left */
+#endif
 };
 
 /*

@@ -5,6 +5,7 @@
  */
 #include "sched.h"
 #include "../failpoint.h"
+#include "checked.h"
 #include "fd.h"
 #include "fpctl.h"
 #include "upkeep.h"
@@ -22,6 +23,10 @@ static int switch_tooled(struct corun__rt *rt, struct corun__co *cur, struct cor
 static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 			    struct corun__co *next)
 {
+#ifdef CORUN__CHECKED
+	if (rt->checked) /* checked mode: see checked.c */
+		corun__check_switch(rt, cur, next);
+#endif
 	rt->current = next;
 	if (CORUN__TOOLED) /* a sanitizer build: see tooling.h */
 		return switch_tooled(rt, cur, next);
