@@ -594,6 +594,100 @@ CORUN_API int corun_trim(void);
 CORUN_API int corun_set_stack_decay(int64_t ns);
 
 /*
+ * Statistics of the calling thread's runtime, for monitoring and tuning.
+ * Counters count from the runtime's creation (a runtime released by
+ * corun_shutdown takes its counts with it). Keeping them costs neither a
+ * park nor a spawn anything: most are read off state the runtime keeps
+ * anyway, the others are counted on slow paths (waits, carving a stack).
+ *
+ * Extensible: set `size` to sizeof(struct corun_stats) before the call.
+ * Later versions only append fields; the library fills those that fit in
+ * `size` and it knows, and zeroes the rest of the `size` bytes, so a
+ * program built against a newer header reads 0 in the fields an older
+ * library lacks. `size` is left as it was.
+ */
+struct corun_stats {
+	size_t size;              /* in: sizeof(struct corun_stats) */
+	uint64_t spawned;         /* coroutines spawned (ever) */
+	uint64_t live;            /* not yet ended: corun_count() */
+	uint64_t peak_live;       /* most live at once */
+	uint64_t switches;        /* context switches made (either direction) */
+	/* Waits: a blocking call that had to wait (one that returned at once,
+	 * for ETIMEDOUT with deadline 0, say, is not counted), by kind: */
+	uint64_t waits_sleep;     /* corun_sleep, corun_sleep_until */
+	uint64_t waits_chan;      /* corun_chan_send, _recv, corun_select */
+	uint64_t waits_join;      /* corun_join, corun_join_until */
+	uint64_t waits_sync;      /* corun_wg_wait, corun_mutex_lock */
+	uint64_t waits_fd;        /* corun_wait_fd, _read, _write, _accept,
+				   * _connect */
+	/* The stack pool. Every spawn takes a stack: a hit reuses one an
+	 * ended coroutine gave back (its pages maybe given back to the kernel
+	 * meanwhile), a miss carves a new one from a slab (and maps a slab
+	 * when the last is full). hits + misses = spawned, plus the spawns
+	 * that failed with EAGAIN after taking a stack. */
+	uint64_t stacks_pooled;   /* in the pool now */
+	uint64_t pool_hits;
+	uint64_t pool_misses;
+	uint64_t stacks_purged;   /* pooled stacks whose memory went back to the
+				   * kernel (decay, corun_trim) */
+	uint64_t stack_bytes_reserved; /* address space of the slabs, guard
+					* pages included */
+	uint64_t stack_bytes_resident; /* of that, in memory now: mincore(2)
+					* over every slab at the call, so it
+					* costs a system call per 16 MiB */
+};
+
+/*
+ * Fill *s with the calling thread's statistics (see above). A thread with
+ * no runtime yet gets zeros (and `size` kept). Callable from main or a
+ * coroutine.
+ * Returns 0, or -1 with errno:
+ *   EINVAL  s is NULL, or s->size is less than this first version's
+ *           struct (the size of a struct ending at stack_bytes_resident)
+ */
+CORUN_API int corun_stats(struct corun_stats *s);
+
+/*
+ * How much of coroutine h's stack is in use: the bytes from the lowest page
+ * of its stack that is resident in memory to the top of the stack, whole
+ * pages, as mincore(2) says now (one call per 16 MiB of stack). h == 0
+ * names the calling coroutine.
+ *
+ * What it measures is pages touched, not the depth of the frames now: a
+ * page a coroutine once touched stays resident after its frames return.
+ * A stack taken from the pool may also still hold pages its previous user
+ * touched, until the pool gives them back (after the decay interval: see
+ * corun_set_stack_decay; or corun_trim): a fresh stack, or one given back
+ * since, is measured from a clean state. Run with CORUN_STACK_REPORT=1
+ * (below) to measure every coroutine so. Pages the kernel has swapped out
+ * do not count. The top page always holds the coroutine's record, so a
+ * live coroutine whose stack is in memory uses at least one page: 0 means
+ * an error (or a stack swapped out whole: set errno to 0 first to tell).
+ *
+ * Returns the bytes, or 0 with errno:
+ *   ESRCH   h is not a live coroutine of this thread: stale, foreign,
+ *           invalid (-1 included, as for corun_join), or ended
+ *   EPERM   h == 0 from the thread's main context (it has no corun stack)
+ *   ENOMEM  (from mincore) the stack is no longer mapped: not expected
+ *
+ * CORUN_STACK_REPORT: with this environment variable set to 1 when a
+ * thread's runtime is made (its first spawn), every coroutine of that
+ * runtime is measured as above when it ends, and the pages its stack used
+ * below the top page go back to the kernel then (madvise MADV_DONTNEED),
+ * so that the next coroutine on that stack is measured from a clean state
+ * (and pays the page faults again: it is a mode for sizing, not for
+ * production). When the runtime is released (corun_shutdown, the thread's
+ * exit; or, for the thread that calls exit(), then), coroutines not yet
+ * ended are measured too, and stderr gets
+ *     corun: stack report: <N> names, the most each used (page granularity)
+ * and one line per coroutine name and stack size, sorted by name:
+ *     corun: stack use "<name>": max <U> of <S> bytes, <C> coroutines
+ * U the most any of the C coroutines of that name and stack size used,
+ * S their stack size. Unnamed coroutines are counted as "(unnamed)".
+ */
+CORUN_API size_t corun_stack_used(corun_t h);
+
+/*
  * Error table: every errno each function can set (tests/test_errors.c
  * checks each row).
  *
@@ -674,6 +768,10 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  *                     EINVAL   deadline < -1; wait_fd: bad events
  *                     and the errors of the system call each wraps
  *   corun_close       those of close(2)
+ *   corun_stats       EINVAL   s NULL, or s->size too small
+ *   corun_stack_used  ESRCH    stale, foreign, invalid or ended handle
+ *                     EPERM    h == 0 from the main context
+ *                     ENOMEM   (mincore) the stack is not mapped: not expected
  */
 
 #ifdef __cplusplus

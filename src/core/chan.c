@@ -170,7 +170,7 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, &ch->senders, (void *)elem, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_CHAN, &ch->senders, (void *)elem, deadline);
 }
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
@@ -188,7 +188,7 @@ int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, &ch->receivers, elem, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_CHAN, &ch->receivers, elem, deadline);
 }
 
 /* Wake every waiter of ch with EPIPE. */
@@ -295,7 +295,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 	for (size_t i = 0; i < n; i++)
 		corun__arm_queued(rt, &cw[i], queue_for(cases[i].chan, cases[i].op), cases[i].elem,
 				  (int)i);
-	int err, id = corun__wait(rt, &err);
+	int err, id = corun__wait(rt, CORUN__WAIT_CHAN, &err);
 	if (id < 0) { /* the deadline (CORUN__ID_DEADLINE), cancellation, EDEADLK */
 		errno = err;
 		id = -1;

@@ -30,10 +30,10 @@ int corun_attr_init(corun_attr *attr)
 	return 0;
 }
 
-/* Where every coroutine starts (through the arch trampoline) and ends. */
-static _Noreturn void entry(void *p)
+/* Run a coroutine's body and settle its end: its result, its joiners, its
+ * handle. What is left is to leave its stack (corun__exit). */
+static inline __attribute__((always_inline)) struct corun__rt *run(struct corun__co *co)
 {
-	struct corun__co *co = p;
 	if (CORUN__TOOLED)
 		corun__tool_after(corun__tls, co);
 	void *result = co->fn(co->arg);
@@ -57,7 +57,28 @@ static _Noreturn void entry(void *p)
 		s->state = CORUN__SLOT_DONE;
 		s->u.result = result;
 	}
-	corun__exit(rt, co);
+	return rt;
+}
+
+/* Where every coroutine starts (through the arch trampoline) and ends. */
+static _Noreturn void entry(void *p)
+{
+	struct corun__co *co = p;
+	corun__exit(run(co), co);
+}
+
+/* The same under CORUN_STACK_REPORT: the end leaves the stack to be
+ * measured (runtime.h). Spawn picks one of the two through rt->entry, a
+ * load where it took an address, so the mode costs it nothing. */
+static _Noreturn void entry_measured(void *p)
+{
+	struct corun__co *co = p;
+	corun__exit_measured(run(co), co);
+}
+
+void corun__entry_pick(struct corun__rt *rt)
+{
+	rt->entry = rt->report ? entry_measured : entry;
 }
 
 corun_t corun_go(corun_fn fn, void *arg)
@@ -94,11 +115,12 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	if (corun__ready_admit(rt) < 0)
 		return -1;
 	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
-		return -1;
+		goto unadmit;
 	slot = corun__slot_new(&rt->handles, &idx);
 	if (!slot) {
 		corun__stack_put(&st);
-		return -1;
+		rt->unwound++; /* it took a stack all the same (corun_stats) */
+		goto unadmit;
 	}
 
 	/* The record sits at the top of the stack, the first frame below it.
@@ -159,9 +181,15 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	corun__enqueue(rt, co);
 	corun_t h = (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
 	/* Last, so that little is live across the one call of a spawn. */
-	co->sp = corun__ctx_make(co, entry, co, (size_t)((char *)co - st.lo));
+	co->sp = corun__ctx_make(co, rt->entry, co, (size_t)((char *)co - st.lo));
 	return h;
 
+unadmit: {
+	int saved = errno;
+	corun__ready_unadmit(rt);
+	errno = saved;
+	return -1;
+}
 inval:
 	errno = EINVAL;
 	return -1;
@@ -232,7 +260,7 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		co->joiners->prev = &j.w;
 	co->joiners = &j.w;
 	int err;
-	if (corun__wait(rt, &err) != ID_JOINED) {
+	if (corun__wait(rt, CORUN__WAIT_JOIN, &err) != ID_JOINED) {
 		errno = err; /* ETIMEDOUT, ECANCELED, EDEADLK: still joinable */
 		return -1;
 	}

@@ -278,7 +278,7 @@ static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 		return -1;
 	}
 	uint32_t gen = rt->fds[fd].gen;
-	int err, id = corun__wait(rt, &err);
+	int err, id = corun__wait(rt, CORUN__WAIT_FD, &err);
 	if (id < 0 || err) {
 		errno = err;
 		return -1;

@@ -38,6 +38,12 @@ static __thread uint64_t serial_block CORUN__IE; /* the next block's size */
 
 uint64_t corun__serial_refill(void)
 {
+	/* corun_stats counts a runtime's spawns as the serials its thread drew
+	 * since the runtime was made (stats.c): close the account of the block
+	 * that ends here, and open the next one's. */
+	struct corun__rt *rt = corun__tls;
+	if (rt)
+		rt->spawned_base += corun__serial_end - rt->serial_mark;
 	uint64_t n = serial_block ? serial_block : SERIAL_BLOCK_FIRST;
 	serial_block = n < SERIAL_BLOCK_MAX ? 2 * n : SERIAL_BLOCK_MAX;
 	corun__serial_next = atomic_fetch_add_explicit(&serial_source, n, memory_order_relaxed);
@@ -45,6 +51,8 @@ uint64_t corun__serial_refill(void)
 	/* After 2^39 spawns serials wrap; 0 is never one. */
 	if ((corun__serial_next & CORUN__SERIAL_MASK) == 0)
 		corun__serial_next++;
+	if (rt)
+		rt->serial_mark = corun__serial_next;
 	return corun__serial_next++ & CORUN__SERIAL_MASK;
 }
 

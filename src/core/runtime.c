@@ -104,6 +104,7 @@ struct corun__rt *corun__rt_get(void)
 	rt->main.flags = CORUN__F_NAMED;
 	rt->epfd = -1;
 	rt->id = corun__serial();
+	rt->serial_mark = corun__serial_next; /* spawns count from here (stats.c) */
 	rt->rand = rt->id * UINT64_C(0x9e3779b97f4a7c15) | 1;
 	rt->current = &rt->main;
 	rt->tick = CORUN__TICK_EVERY;
@@ -114,6 +115,8 @@ struct corun__rt *corun__rt_get(void)
 	corun__stacks_init(&rt->stacks);
 	corun__tool_init(rt);
 	corun__overflow_init(rt);
+	corun__report_init(rt); /* reads CORUN_STACK_REPORT */
+	corun__entry_pick(rt);
 	registry_add(rt);
 	corun__tls = rt;
 	return rt;
@@ -122,6 +125,7 @@ struct corun__rt *corun__rt_get(void)
 static void release(struct corun__rt *rt)
 {
 	int saved = errno;
+	corun__report_fini(rt); /* CORUN_STACK_REPORT: print it, before the stacks go */
 	registry_remove(rt);
 	corun__overflow_fini(rt);
 	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */

@@ -30,15 +30,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* What a wait is for, counted by kind in corun_stats (wait.h). */
+enum corun__wait_kind {
+	CORUN__WAIT_SLEEP,
+	CORUN__WAIT_CHAN,
+	CORUN__WAIT_JOIN,
+	CORUN__WAIT_SYNC,
+	CORUN__WAIT_FD,
+	CORUN__WAIT_KINDS
+};
+
+struct corun__report;
+
 struct corun__rt {
 	struct corun__co *current;
 	/* the ready queue (sched.h) */
 	struct corun__co **ring;
 	size_t mask;            /* ring size - 1 (a power of two), or 0 */
-	size_t head, tail;
+	size_t admit;           /* a spawn at this many live goes slow (sched.h) */
+	size_t head, tail;      /* run free: head counts dequeues (stats.c) */
 	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
 	unsigned color;         /* where the last record went (coroutine.c) */
+	void (*entry)(void *);  /* where coroutines start (coroutine.c) */
 	struct corun__handles handles;
 	struct corun__stacks stacks;
 	unsigned tick;          /* events until the next upkeep (upkeep.h) */
@@ -70,6 +84,17 @@ struct corun__rt {
 	struct corun__rt *reg_next, *reg_prev;
 	uintptr_t reg_thread;   /* pthread_self() of its thread */
 	int32_t reg_tid;        /* its thread's kernel id (gettid) */
+	/* Statistics (stats.c). Each is written on a slow path only; the rest
+	 * of corun_stats is derived from counters kept anyway. */
+	size_t peak;            /* most live at once; see corun__ready_admit */
+	size_t peak_undo;       /* peak before the spawn that raised it... */
+	uint64_t peak_token;    /* ...which is the one this serial position names */
+	uint64_t serial_mark;   /* corun__serial_next when last accounted... */
+	uint64_t spawned_base;  /* ...and the spawns counted before it */
+	uint64_t unwound;       /* spawns that gave their stack back, failing */
+	uint64_t to_main;       /* switches to main that dequeued nothing */
+	uint64_t waits[CORUN__WAIT_KINDS];
+	struct corun__report *report; /* CORUN_STACK_REPORT=1: its table */
 #ifdef CORUN__CHECKED
 	/* Checked mode (checked.h): last, so that no other field moves. */
 	int checked;            /* CORUN_CHECK=1 when the runtime was made */
@@ -126,6 +151,18 @@ static inline int corun__main_only(const struct corun__rt *rt)
 	return 1;
 }
 
+/* CORUN_STACK_REPORT (stats.c). Only in that mode do coroutines start at
+ * corun__entry_measured, and end through corun__exit_measured, which always
+ * leaves the stack to corun__reap: there, off the stack, report_end
+ * measures what it used and gives the pages below its top back, so that
+ * its next user is measured from a clean state. */
+void corun__report_init(struct corun__rt *rt);
+_Noreturn void corun__exit_measured(struct corun__rt *rt, struct corun__co *co);
+void corun__report_end(struct corun__rt *rt, struct corun__co *co);
+void corun__report_fini(struct corun__rt *rt);
+/* Set rt->entry for the mode (coroutine.c). */
+void corun__entry_pick(struct corun__rt *rt);
+
 /* Give the stack of the coroutine that ended last back to the pool, once
  * we are surely off it. */
 static inline void corun__reap(struct corun__rt *rt)
@@ -134,6 +171,8 @@ static inline void corun__reap(struct corun__rt *rt)
 	if (dead) {
 		rt->dead = NULL;
 		corun__tool_dead(rt, dead);
+		if (rt->report)
+			corun__report_end(rt, dead);
 		corun__stack_put(&dead->stack);
 	}
 }

@@ -122,37 +122,62 @@ int corun_park(void)
 	return switch_to(rt, cur, next);
 }
 
+/* Keep rt->admit the least of the two limits of corun__ready_admit. */
+static void admit_update(struct corun__rt *rt)
+{
+	rt->admit = rt->mask < rt->peak ? rt->mask : rt->peak;
+}
+
 /* Move the queue into a new ring of `size` entries (a power of two that
- * holds what is queued). 0, or -1 when there is no memory for it. */
+ * holds what is queued). head and tail keep their values (they count, see
+ * sched.h): each entry goes to its index masked anew. 0, or -1 when there
+ * is no memory for it. */
 static int ring_resize(struct corun__rt *rt, size_t size)
 {
-	size_t count = rt->tail - rt->head;
 	struct corun__co **ring = corun__malloc(CORUN__FAIL_RING, size * sizeof *ring);
 	if (!ring)
 		return -1;
-	for (size_t i = 0; i < count; i++) /* unroll the old ring, in order */
-		ring[i] = rt->ring[(rt->head + i) & rt->mask];
+	for (size_t i = rt->head; i != rt->tail; i++)
+		ring[i & (size - 1)] = rt->ring[i & rt->mask];
 	free(rt->ring);
 	rt->ring = ring;
 	rt->mask = size - 1;
-	rt->head = 0;
-	rt->tail = count;
+	admit_update(rt);
 	return 0;
 }
 
 int corun__ready_grow(struct corun__rt *rt)
 {
+	/* A new peak, unless this spawn fails (corun__ready_unadmit). */
+	if (rt->live >= rt->peak) {
+		rt->peak_undo = rt->peak;
+		rt->peak = rt->live + 1;
+		rt->peak_token = corun__serial_next;
+	}
 	size_t size = rt->mask + 1, n = corun__ready_need(rt);
-	if (rt->ring && n <= size)
+	if (rt->ring && n <= size) {
+		admit_update(rt);
 		return 0;
+	}
 	size_t want = rt->ring ? 2 * size : 64;
 	while (want < n)
 		want *= 2;
 	if (ring_resize(rt, want) < 0) {
+		corun__ready_unadmit(rt);
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
+}
+
+void corun__ready_unadmit(struct corun__rt *rt)
+{
+	/* No spawn has succeeded since the peak was raised: it drew no serial. */
+	if (rt->peak_token == corun__serial_next && rt->peak == rt->live + 1) {
+		rt->peak = rt->peak_undo;
+		rt->peak_token = 0;
+		admit_update(rt);
+	}
 }
 
 void corun__ready_shrink(struct corun__rt *rt)
@@ -198,6 +223,7 @@ static struct corun__co *next_or_main(struct corun__rt *rt)
 	if (next)
 		return next;
 	CORUN__ASSERT(rt->main.state == CORUN__BLOCKED);
+	rt->to_main++; /* the one switch that dequeues nothing (sched.h) */
 	return &rt->main;
 }
 

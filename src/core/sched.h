@@ -8,7 +8,9 @@
  * looking ahead for prefetching reads the ring, not a cold record. It is
  * kept large enough for every coroutine plus main (corun__ready_admit at
  * spawn), so making one ready never fails. head and tail run free; the
- * ring index is their value masked.
+ * ring index is their value masked. Nothing ever sets them back, not even
+ * a resize: every switch but one to main with an empty queue dequeues one
+ * entry, so head is most of corun_stats's count of switches, for free.
  */
 #ifndef CORUN_SCHED_H
 #define CORUN_SCHED_H
@@ -34,7 +36,14 @@ _Noreturn void corun__exit(struct corun__rt *rt, struct corun__co *co);
 /* The ring's invariant: room for every live coroutine and main. A spawn
  * calls corun__ready_admit before it commits, making room for one more;
  * upkeep shrinks the ring back (corun__ready_shrink) when it is mostly
- * empty. The out-of-line half: 0, or -1 with ENOMEM. */
+ * empty.
+ *
+ * The same one compare keeps the peak of live coroutines for corun_stats:
+ * rt->admit is the least of the ring's mask (past it the ring must grow)
+ * and rt->peak (past it this spawn makes a new peak), so only a spawn that
+ * grows the ring or raises the peak takes the out-of-line half, and a spawn
+ * that stays under both costs what it did before the peak was kept. The
+ * out-of-line half: 0, or -1 with ENOMEM. */
 int corun__ready_grow(struct corun__rt *rt);
 void corun__ready_shrink(struct corun__rt *rt);
 
@@ -47,10 +56,14 @@ static inline size_t corun__ready_need(const struct corun__rt *rt)
 
 static inline int corun__ready_admit(struct corun__rt *rt)
 {
-	if (__builtin_expect(corun__ready_need(rt) > rt->mask + 1, 0))
+	if (__builtin_expect(rt->live >= rt->admit, 0))
 		return corun__ready_grow(rt);
 	return 0;
 }
+
+/* A spawn that passed corun__ready_admit failed after all: take back the
+ * peak it may have raised (stats.c). */
+void corun__ready_unadmit(struct corun__rt *rt);
 
 static inline void corun__enqueue(struct corun__rt *rt, struct corun__co *co)
 {

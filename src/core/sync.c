@@ -67,7 +67,7 @@ static int wait_on(struct corun__rt *rt, struct corun__wq *q, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, q, NULL, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_SYNC, q, NULL, deadline);
 }
 
 /* ---- wait groups ---- */

@@ -198,7 +198,7 @@ int corun_sleep_until(int64_t deadline)
 	else if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	int err;
-	int id = corun__wait(rt, &err);
+	int id = corun__wait(rt, CORUN__WAIT_SLEEP, &err);
 	if (id == CORUN__ID_DEADLINE)
 		return 0;
 	errno = err;

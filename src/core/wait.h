@@ -106,11 +106,13 @@ static inline void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int
  * set to the error it fired with (0 when it did its job). Every armed
  * waiter is withdrawn before this returns. From main, drives the scheduler
  * meanwhile; if nothing can fire any more, withdraws them and returns -1
- * with *err EDEADLK. */
+ * with *err EDEADLK. `kind` (enum corun__wait_kind, a constant at every
+ * call) is what corun_stats counts the wait as: one add. */
 int corun__wait_main(struct corun__rt *rt, int *err);
-static inline int corun__wait(struct corun__rt *rt, int *err)
+static inline int corun__wait(struct corun__rt *rt, enum corun__wait_kind kind, int *err)
 {
 	struct corun__co *self = rt->current;
+	rt->waits[kind]++;
 	if (__builtin_expect(self == &rt->main, 0))
 		return corun__wait_main(rt, err);
 	corun__block(rt);
@@ -198,7 +200,8 @@ static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *
  * the back of q, wait. 0 when the waiter fired with no error; otherwise -1
  * with errno: what it fired with (EPIPE...), ETIMEDOUT, ECANCELED,
  * EDEADLK (main), ENOMEM (the deadline). */
-int corun__wait_queued(struct corun__rt *rt, struct corun__wq *q, void *ptr, int64_t deadline);
+int corun__wait_queued(struct corun__rt *rt, enum corun__wait_kind kind, struct corun__wq *q,
+		       void *ptr, int64_t deadline);
 
 /* ---- time.c: deadlines ---- */
 

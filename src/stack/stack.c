@@ -233,6 +233,7 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	out->cls = c;
 	c->carve += s->page + size;
 	c->left--;
+	s->carved++;
 	return 0;
 nomem:
 	errno = ENOMEM;

@@ -77,6 +77,7 @@ struct corun__stacks {
 	int on_valgrind;  /* running under valgrind: see corun__stack_reuse */
 	int pending;      /* condemned stacks wait to be given back */
 	size_t purged;    /* stacks given back, ever (for tests and benches) */
+	size_t carved;    /* stacks carved from a slab, ever (corun_stats) */
 	size_t purge_calls; /* madvise calls that gave them back */
 	size_t released;  /* slabs unmapped because all their stacks were idle */
 };
