@@ -73,7 +73,7 @@ check() { # OUTPUT-FILE
 	expect grouped ' waiting +wait group 0x[0-9a-f]+ .*wait_group at gdb_target\.c.*corun_wg_wait' "a wait group"
 	expect stopper '^\* +[0-9]+ +stopper +running .*gdb_stop_here at gdb_target\.c' "running, in gdb_stop_here"
 	expect fresh ' runnable \(not started\) .*not started: fresh' "not started"
-	echo "$info" | grep -qE '0x[0-9a-f]+-0x[0-9a-f]+' || bad "no stack ranges"
+	echo "$info" | grep -qE '0x[0-9a-f]+-0x[0-9a-f]+ [0-9]+\.[0-9] KiB used' || bad "no stack ranges and use"
 	n=$(echo "$info" | grep -cE '^[ *] +[0-9]+ ' || true)
 	[ "$n" = 9 ] || bad "expected 9 rows (main and 8 coroutines), got $n"
 

@@ -195,7 +195,17 @@ class Coroutine:
         if self.is_main:
             return "(the thread's)"
         lo = int(self.co["stack"]["lo"])
-        return "%#x-%#x" % (lo, lo + int(self.co["stack"]["size"]))
+        hi = lo + int(self.co["stack"]["size"])
+        text = "%#x-%#x" % (lo, hi)
+        sp = self.sp
+        if self.running:
+            try:
+                sp = int(gdb.newest_frame().read_register("sp"))
+            except gdb.error:
+                sp = 0
+        if lo <= sp < hi:  # how deep it is now: the stack in use below the top
+            text += " %.1f KiB used" % ((hi - sp) / 1024.0)
+        return text
 
 
 def _cstrlen(arr):
@@ -476,7 +486,8 @@ Usage: info coroutines
 
 For each live coroutine (and the thread's main context, id 0): its id (what
 corun_id returns), name, state (running, runnable, waiting), what it waits
-on (a deadline, a channel, a descriptor, a join...), its stack, and where
+on (a deadline, a channel, a descriptor, a join...), its stack (its range,
+and how deep it is in use now: from its top to its stack pointer), and where
 it is stopped (its innermost frame outside corun, and the corun call it is
 in). Reads memory only: works on a core file."""
 
