@@ -59,7 +59,8 @@ static void *make(size_t size)
 
 /* Wait on queue q as one waiter, with a deadline. 0 when fired without
  * error; -1 with errno otherwise. */
-static int wait_on(struct corun__rt *rt, struct corun__wq *q, int64_t deadline)
+static int wait_on(struct corun__rt *rt, struct corun__wq *q, enum corun__qwhat what,
+		   const void *obj, int64_t deadline)
 {
 	if (deadline < -1) {
 		errno = EINVAL;
@@ -67,7 +68,7 @@ static int wait_on(struct corun__rt *rt, struct corun__wq *q, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, CORUN__WAIT_SYNC, q, NULL, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_SYNC, q, what, obj, NULL, deadline);
 }
 
 /* ---- wait groups ---- */
@@ -111,7 +112,7 @@ int corun_wg_wait(corun_wg *wg, int64_t deadline)
 	}
 	if (wg->count == 0)
 		return 0;
-	return wait_on(rt, &wg->waiters, deadline);
+	return wait_on(rt, &wg->waiters, CORUN__QW_WG, wg, deadline);
 }
 
 int corun_wg_free(corun_wg *wg)
@@ -160,7 +161,7 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 		return -1;
 	}
 	/* unlock hands it over with the holder already set to us */
-	return wait_on(rt, &mu->waiters, deadline);
+	return wait_on(rt, &mu->waiters, CORUN__QW_MUTEX, mu, deadline);
 }
 
 int corun_mutex_unlock(corun_mutex *mu)

@@ -182,14 +182,32 @@ static inline int corun__may_wait(const struct corun__rt *rt, int64_t deadline)
 struct corun__qwait {
 	struct corun__waiter w;
 	struct corun__wq *q;
+	const void *obj;   /* the channel, wait group or mutex: for debuggers */
+	uint8_t what;      /* enum corun__qwhat: for debuggers */
+};
+
+/* What a queued waiter waits on. Written when it is armed, read by no one
+ * but a debugger (tools/gdb/corun-gdb.py, which cannot tell it from the
+ * backtrace: the corun call may be a tail call or inlined). */
+enum corun__qwhat {
+	CORUN__QW_CHAN_SEND = 1,
+	CORUN__QW_CHAN_RECV,
+	CORUN__QW_SELECT_SEND,
+	CORUN__QW_SELECT_RECV,
+	CORUN__QW_WG,
+	CORUN__QW_MUTEX,
 };
 void corun__withdraw_queued(struct corun__rt *rt, struct corun__waiter *w);
 
-/* Arm qw as waiter `id` at the back of q, with ptr for whoever fires it. */
+/* Arm qw as waiter `id` at the back of q, with ptr for whoever fires it;
+ * it waits on obj, as `what` says. */
 static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *qw,
-				     struct corun__wq *q, void *ptr, int id)
+				     struct corun__wq *q, enum corun__qwhat what,
+				     const void *obj, void *ptr, int id)
 {
 	qw->q = q;
+	qw->obj = obj;
+	qw->what = (uint8_t)what;
 	corun__arm(rt, &qw->w, id, corun__withdraw_queued);
 	qw->w.ptr = ptr;
 	corun__wq_push(q, &qw->w);
@@ -201,7 +219,7 @@ static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *
  * with errno: what it fired with (EPIPE...), ETIMEDOUT, ECANCELED,
  * EDEADLK (main), ENOMEM (the deadline). */
 int corun__wait_queued(struct corun__rt *rt, enum corun__wait_kind kind, struct corun__wq *q,
-		       void *ptr, int64_t deadline);
+		       enum corun__qwhat what, const void *obj, void *ptr, int64_t deadline);
 
 /* ---- time.c: deadlines ---- */
 

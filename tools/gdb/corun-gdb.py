@@ -383,7 +383,9 @@ def where(c, frames=None):
     call = None
     for f in frames:
         if _internal(f):
-            if f[0] and f[0].startswith("corun_"):
+            # The public call it is in (corun_chan_recv), not an inner one;
+            # one made as a tail call leaves no frame, and then none shows.
+            if f[0] and f[0].startswith("corun_") and not f[0].startswith("corun__"):
                 call = f[0]
             continue
         name, fname, line = f
@@ -403,27 +405,20 @@ def _deadline_text(ns):
     return text
 
 
-def _queue_text(rt, q, calls):
-    """A waiter on a queue: say whose, from the corun call it is in."""
-    def owner(tname, field):
-        t = _type(tname)
-        off = next(f.bitpos // 8 for f in t.fields() if f.name == field)
-        obj = gdb.Value(q - off).cast(t.pointer())
-        return obj if int(obj["owner"]) == int(rt["id"]) else None
+# enum corun__qwhat (src/core/wait.h): what a queued waiter waits on.
+_QWHAT = {1: ("channel", "send"), 2: ("channel", "receive"),
+          3: ("channel", "select send"), 4: ("channel", "select receive"),
+          5: ("wait group", None), 6: ("mutex", None)}
 
-    if "corun_chan_recv" in calls and owner("struct corun_chan", "receivers"):
-        return "channel %#x (receive)" % (q - _field_off("struct corun_chan", "receivers"))
-    if "corun_chan_send" in calls and owner("struct corun_chan", "senders"):
-        return "channel %#x (send)" % (q - _field_off("struct corun_chan", "senders"))
-    if "corun_select" in calls:
-        for field, op in (("receivers", "receive"), ("senders", "send")):
-            if owner("struct corun_chan", field):
-                return "channel %#x (select %s)" % (q - _field_off("struct corun_chan", field), op)
-    if "corun_wg_wait" in calls:
-        return "wait group %#x" % (q - _field_off("struct corun_wg", "waiters"))
-    if "corun_mutex_lock" in calls:
-        return "mutex %#x" % (q - _field_off("struct corun_mutex", "waiters"))
-    return "queue %#x" % q
+
+def _queue_text(qw):
+    """A waiter on a queue: what it waits on, as its arming recorded."""
+    what = _QWHAT.get(int(qw["what"]))
+    obj = int(qw["obj"])
+    if what is None:
+        return "queue %#x" % int(qw["q"])
+    noun, op = what
+    return "%s %#x" % (noun, obj) + (" (%s)" % op if op else "")
 
 
 def _field_off(tname, field):
@@ -439,7 +434,6 @@ def waits_on(c, frames=None):
     waiter_t = _type("struct corun__waiter")
     w = c.co["armed"]
     parts = []
-    calls = None
     n = 0
     while int(w) != 0 and n < 1024:
         n += 1
@@ -464,10 +458,7 @@ def waits_on(c, frames=None):
             way = {FD_ID_IN: "read", FD_ID_OUT: "write"}.get(int(w["id"]), "?")
             parts.append("fd %d (%s)" % (fd, way))
         elif kind == "corun__withdraw_queued":
-            if calls is None:
-                calls = set(f[0] for f in (frames if frames is not None else _frames(c)))
-            q = int(w.cast(_type("struct corun__qwait").pointer())["q"])
-            parts.append(_queue_text(rt, q, calls))
+            parts.append(_queue_text(w.cast(_type("struct corun__qwait").pointer()).dereference()))
         else:
             parts.append("%s %#x" % (kind or "waiter", int(w)))
         w = w["next_armed"]
