@@ -69,10 +69,19 @@ static size_t resident(const char *lo, size_t len, size_t page)
 }
 
 /* Bytes from the lowest resident page of a stack to its top; 0 when none
- * is resident. -1 (as size_t) with errno when mincore fails. */
-static size_t used_of(const struct corun__stack *st, size_t page, const char **low)
+ * is resident. -1 (as size_t) with errno when mincore fails. In checked
+ * mode the lowest page holds the canary (checked.c), resident whatever the
+ * coroutine did: it is not looked at, so a coroutine that really reached
+ * it is counted a page short. */
+static size_t used_of(const struct corun__rt *rt, const struct corun__stack *st,
+		      const char **low)
 {
-	if (lowest_resident(st->lo, st->size, page, low) < 0)
+	size_t page = rt->stacks.page, skip = 0;
+#ifdef CORUN__CHECKED
+	if (rt->checked)
+		skip = page;
+#endif
+	if (lowest_resident(st->lo + skip, st->size - skip, page, low) < 0)
 		return (size_t)-1;
 	return *low ? (size_t)(st->lo + st->size - *low) : 0;
 }
@@ -143,7 +152,7 @@ size_t corun_stack_used(corun_t h)
 		co = s->u.co;
 	}
 	const char *low;
-	size_t used = used_of(&co->stack, rt->stacks.page, &low);
+	size_t used = used_of(rt, &co->stack, &low);
 	return used == (size_t)-1 ? 0 : used;
 }
 
@@ -261,7 +270,7 @@ void corun__report_end(struct corun__rt *rt, struct corun__co *co)
 	const struct corun__stack *st = &co->stack;
 	size_t page = rt->stacks.page;
 	const char *low;
-	size_t used = used_of(st, page, &low);
+	size_t used = used_of(rt, st, &low);
 	if (used == (size_t)-1)
 		return;
 	record(rt->report, name_of(co), st->size, used);
@@ -292,7 +301,7 @@ void corun__report_fini(struct corun__rt *rt)
 			continue;
 		const struct corun__co *co = t->slots[i].u.co;
 		const char *low;
-		size_t used = used_of(&co->stack, rt->stacks.page, &low);
+		size_t used = used_of(rt, &co->stack, &low);
 		if (used != (size_t)-1)
 			record(r, name_of(co), co->stack.size, used);
 	}
