@@ -51,7 +51,10 @@ static int lowest_resident(const char *lo, size_t len, size_t page, const char *
 	return 0;
 }
 
-/* Resident bytes of [lo, lo + len); a range mincore refuses counts none. */
+/* Resident bytes of [lo, lo + len). Linux answers mincore for guard pages
+ * too; qemu-user refuses a range that holds a PROT_NONE one (the mprotect
+ * guards), so a refused range is asked again page by page, and a page
+ * refused alone counts as not resident. */
 static size_t resident(const char *lo, size_t len, size_t page)
 {
 	unsigned char vec[VEC];
@@ -60,9 +63,14 @@ static size_t resident(const char *lo, size_t len, size_t page)
 		size_t pages = (len - off) / page;
 		if (pages > VEC)
 			pages = VEC;
-		if (mincore((void *)(lo + off), pages * page, vec) == 0)
+		if (mincore((void *)(lo + off), pages * page, vec) == 0) {
 			for (size_t i = 0; i < pages; i++)
 				n += vec[i] & 1;
+		} else {
+			for (size_t i = 0; i < pages; i++)
+				if (mincore((void *)(lo + off + i * page), page, vec) == 0)
+					n += vec[0] & 1;
+		}
 		off += pages * page;
 	}
 	return n * page;
