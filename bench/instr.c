@@ -5,7 +5,8 @@
  * not available on these VMs; instruction counts are repeatable.
  *
  *   corun_instr OP N     OP: park | raw | spawn | spawn-join | main-run |
- *                            main-join | boost-jump | boost-spawn
+ *                            main-join | chan | chan-handoff | pipe |
+ *                            boost-jump | boost-spawn
  */
 #define _GNU_SOURCE
 #include <corun.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "../src/arch/switch.h"
 
@@ -56,6 +58,56 @@ static void *joiner(void *arg)
 	return arg;
 }
 
+/* A send and a receive that both find the channel ready: the paths a
+ * busy pipeline takes (no switch). */
+static void *chan_ready(void *arg)
+{
+	corun_chan *ch = corun_chan_make(sizeof(long), 1);
+	for (long i = 0; i < n; i++) {
+		long v = i;
+		corun_chan_send(ch, &v, -1);
+		corun_chan_recv(ch, &v, -1);
+	}
+	corun_chan_free(ch);
+	return arg;
+}
+
+/* An unbuffered channel between two coroutines: each message is a send
+ * that waits, a receive that takes it from the waiting sender, and the
+ * switches between them. */
+static corun_chan *handoff;
+static void *handoff_send(void *arg)
+{
+	for (long i = 0; i < n; i++)
+		corun_chan_send(handoff, &i, -1);
+	return arg;
+}
+
+static void *handoff_recv(void *arg)
+{
+	long v;
+	for (long i = 0; i < n; i++)
+		corun_chan_recv(handoff, &v, -1);
+	return arg;
+}
+
+/* A write and a read of one byte on a pipe, both ready: corun's part of
+ * descriptor I/O around the system calls (callgrind counts user space). */
+static void *pipe_ready(void *arg)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return NULL;
+	char c = 'x';
+	for (long i = 0; i < n; i++) {
+		corun_write(p[1], &c, 1, -1);
+		corun_read(p[0], &c, 1, -1);
+	}
+	corun_close(p[0]);
+	corun_close(p[1]);
+	return arg;
+}
+
 static void *raw_main, *raw_co;
 static void raw_body(void *arg)
 {
@@ -67,7 +119,8 @@ static void raw_body(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|boost-jump|"
+		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|chan|chan-handoff|"
+				"pipe|boost-jump|"
 				"boost-spawn N\n", argv[0]);
 		return 2;
 	}
@@ -99,6 +152,18 @@ int main(int argc, char **argv)
 			corun_join(corun_go(trivial, NULL), NULL);
 	} else if (!strcmp(op, "spawn-join")) {
 		corun_go(joiner, NULL);
+		corun_run();
+	} else if (!strcmp(op, "chan")) {
+		corun_go(chan_ready, NULL);
+		corun_run();
+	} else if (!strcmp(op, "chan-handoff")) {
+		handoff = corun_chan_make(sizeof(long), 0);
+		corun_go(handoff_recv, NULL);
+		corun_go(handoff_send, NULL);
+		corun_run();
+		corun_chan_free(handoff);
+	} else if (!strcmp(op, "pipe")) {
+		corun_go(pipe_ready, NULL);
 		corun_run();
 	} else if (!strcmp(op, "boost-jump") && boost_loops_available()) {
 		boost_loop_jump(n); /* 2n jumps */
