@@ -226,8 +226,8 @@ CORUN_API corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr);
  * does not block), so a program that steps the scheduler from its own loop
  * wakes its sleepers and its readers too.
  *
- * Returns 0. It is not a blocking call: cancellation (corun_cancel) does
- * not affect it. It has no error.
+ * Returns 0. It is not a blocking call (see "Blocking calls" below):
+ * cancellation does not affect it. It has no error.
  */
 CORUN_API int corun_park(void);
 
@@ -281,18 +281,82 @@ CORUN_API int corun_join(corun_t h, void **result);
 CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
 
 /*
- * Cancel coroutine h: if it is waiting in a blocking call (corun_join,
- * corun_sleep, a channel, select, a wait group or a mutex), that call
- * returns -1 with errno ECANCELED at once; every blocking call it makes
- * afterwards fails the same way, without blocking, until it ends. It is
- * not stopped: it runs on, ends as it chooses, and can be joined as
- * before. corun_park is not a blocking call and is not affected: a loop
- * that only parks runs on. Cancelling twice is the same as once. A
+ * Blocking calls. These fourteen may wait, and only these: corun_join,
+ * corun_join_until, corun_sleep, corun_sleep_until, corun_chan_send,
+ * corun_chan_recv, corun_select, corun_wg_wait, corun_mutex_lock,
+ * corun_wait_fd, corun_read, corun_write, corun_accept, corun_connect.
+ * Each takes a deadline, is a cancellation point (below), and counts
+ * against the operation budget (below). Every other call returns without
+ * waiting and is neither: corun_park, corun_go, corun_chan_close,
+ * corun_chan_free, corun_wg_add, corun_mutex_unlock, corun_close...
+ *
+ * Cancellation, by one rule (libdill's and Trio's): once a coroutine is
+ * canceled, every blocking call it makes fails with ECANCELED, whether or
+ * not it would have had to wait, and does nothing else (a send with room
+ * sends nothing, a receive takes nothing, a lock of a free mutex does not
+ * take it, a join leaves h joinable, a read reads nothing); a call it is
+ * waiting in returns so at once. So a loop fed faster than it works (whose
+ * calls never wait) still sees its cancel at its next call. Errors in the
+ * arguments (EINVAL, EBADF, ESRCH, EPERM, EDEADLK for a join of itself or a
+ * lock it holds) are reported before ECANCELED. A corun_write that had
+ * written some bytes when the cancel came returns how many.
+ *
+ * Cleanup that must wait (joining the coroutines it spawned, flushing with
+ * a deadline) shields itself, as a Trio shielded cancel scope does:
+ *
+ *     int was = corun_shield(1);      // blocking calls work again
+ *     corun_cancel(child);
+ *     corun_join_until(child, NULL, corun_now() + 100 * 1000000);
+ *     corun_shield(was);              // and the cancel takes effect again
+ *
+ * Give the shielded calls deadlines: while shielded, nothing interrupts
+ * them but their deadline and what they wait for.
+ *
+ * The operation budget, against starvation: a blocking call that can
+ * complete at once (an element buffered, data ready, a free mutex) does so
+ * without letting anyone else run. So that a coroutine fed faster than it
+ * works cannot keep the others from running, the 128th blocking call in a
+ * row on a thread with no wait among them first yields as corun_park does
+ * (from main: runs the ready coroutines once, and fires deadlines and
+ * descriptor reports), then does its work as usual. A call that waits
+ * gives the budget back in full. Programs see it only as a switch inside a
+ * call that did not have to wait: after it, what the call finds may be
+ * different from what it would have found before (tokio's task budget is
+ * the model; 128 there too).
+ */
+
+/*
+ * Cancel coroutine h: it is not stopped, but every blocking call it makes
+ * from now on fails with ECANCELED (see above), and if it is waiting in one
+ * now, that call returns -1 with errno ECANCELED at once (unless it is
+ * shielded: then the call goes on, and its first blocking call after
+ * corun_shield(0) fails). It runs on, ends as it chooses, and can be
+ * joined as before. A loop that only parks runs on: corun_canceled tells
+ * it. Cancelling twice is the same as once; it cannot be undone. A
  * coroutine may cancel itself (its next blocking call fails). Cancelling
  * one that has ended but not been joined does nothing (returns 0).
  * Returns 0, or -1 with errno ESRCH for a handle as for corun_join.
  */
 CORUN_API int corun_cancel(corun_t h);
+
+/*
+ * Shield the calling coroutine from its cancellation (on != 0) or stop
+ * (on == 0). While shielded, its blocking calls work as if it had not been
+ * canceled, and a cancel that comes meanwhile does not interrupt them: it
+ * is remembered, and takes effect when the shield is dropped. For cleanup
+ * that must wait (see above). Returns the setting before the call (1 or
+ * 0), so that nested cleanup can put it back. From the main context,
+ * which cannot be canceled, it changes nothing that matters and returns
+ * the setting. It has no error.
+ */
+CORUN_API int corun_shield(int on);
+
+/*
+ * 1 if the calling coroutine has been canceled (shielded or not), else 0
+ * (and from the main context, which cannot be). For loops that never make
+ * a blocking call. It has no error.
+ */
+CORUN_API int corun_canceled(void);
 
 /*
  * Time. One clock and one unit everywhere: nanoseconds on the monotonic
@@ -414,11 +478,22 @@ CORUN_API int corun_wg_wait(corun_wg *wg, int64_t deadline);
 /* Free it (NULL: nothing). -1 with EBUSY while some coroutine waits on it. */
 CORUN_API int corun_wg_free(corun_wg *wg);
 
-/* A mutex among the coroutines (and main) of one thread. NULL with errno
- * ENOMEM. */
+/*
+ * A mutex among the coroutines (and main) of one thread. NULL with errno
+ * ENOMEM.
+ *
+ * A coroutine that ends holding a mutex does not leave it held for good:
+ * its end hands the mutex to the longest waiter, or leaves it free, and the
+ * one that takes it next is told, as with a robust pthread mutex, because
+ * what the mutex guards may have been left half updated: its
+ * corun_mutex_lock returns -1 with errno EOWNERDEAD and it holds the mutex
+ * (it must unlock it, and should repair or discard the guarded state
+ * first). Only that one is told; later locks succeed as usual.
+ */
 CORUN_API corun_mutex *corun_mutex_make(void);
 /* Take it, waiting in line if it is held: unlock hands it to the longest
- * waiter. EDEADLK if the caller already holds it. */
+ * waiter. EDEADLK if the caller already holds it; EOWNERDEAD (the caller
+ * holds it all the same) if its last holder ended holding it. */
 CORUN_API int corun_mutex_lock(corun_mutex *mu, int64_t deadline);
 /* Give it up, to the next in line if any. EPERM if the caller does not
  * hold it. */
@@ -724,6 +799,8 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_set_stack_decay
  *                     EINVAL   ns < -1
  *   corun_cancel      ESRCH    stale, foreign or invalid handle
+ *   corun_shield      (none)
+ *   corun_canceled    (none)
  *   corun_now         (none)
  *   corun_sleep_until ECANCELED the caller was canceled
  *                     EDEADLK  main, deadline -1: nothing can wake it
@@ -755,6 +832,8 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_wg_wait,    ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, EPERM, ENOMEM
  *   corun_mutex_lock           as for corun_chan_recv; and, lock only:
  *                     EDEADLK  the caller already holds it
+ *                     EOWNERDEAD its last holder ended holding it: the
+ *                              caller holds it now all the same
  *   corun_mutex_unlock EPERM   the caller does not hold it, or another
  *                              thread's mutex
  *                     EINVAL   mu is NULL

@@ -274,6 +274,12 @@ static void *sleeps_forever(void *arg)
 	return NULL;
 }
 
+static void *lock_and_end(void *mu)
+{
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	return NULL; /* ends holding it */
+}
+
 static void waiting(void)
 {
 	CHECK_ERRNO(corun_cancel(-1), ESRCH);
@@ -321,7 +327,13 @@ static void waiting(void)
 	CHECK_ERRNO(corun_mutex_lock(mu, 0), EDEADLK);
 	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
 	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	corun_join(corun_go(lock_and_end, mu), NULL);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EOWNERDEAD); /* and main holds it */
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
 	CHECK_EQ(corun_mutex_free(mu), 0);
+	CHECK_EQ(corun_shield(1), 0); /* no error, from main too */
+	CHECK_EQ(corun_shield(0), 1);
+	CHECK_EQ(corun_canceled(), 0);
 	still_works();
 }
 

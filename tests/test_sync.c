@@ -143,13 +143,6 @@ static void *lock_canceled(void *arg)
 	return NULL;
 }
 
-static void *lock_then_end(void *arg)
-{
-	(void)arg;
-	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
-	return NULL; /* ends holding it */
-}
-
 static void mutex_waits(void)
 {
 	mu = corun_mutex_make();
@@ -161,16 +154,84 @@ static void mutex_waits(void)
 	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
 	CHECK_EQ(corun_mutex_unlock(mu), 0);
 	CHECK_ERRNO(corun_mutex_lock(mu, -2), EINVAL);
-	/* A holder that ends keeps it held; a later coroutine, even one on
-	 * the same stack, is not taken for it. */
-	corun_t e = corun_go(lock_then_end, NULL);
-	CHECK_EQ(corun_join(e, NULL), 0);
-	corun_t f = corun_go(lock_timeout, NULL);
-	CHECK_EQ(corun_join(f, NULL), 0);
-	CHECK_ERRNO(corun_mutex_lock(mu, -1), EDEADLK); /* main, nobody to unlock */
-	CHECK_EQ(corun__tls->ntimers, 0);
-	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
-	free(mu); /* held for good: what corun_mutex_free would have done */
+	CHECK_EQ(corun_mutex_free(mu), 0);
+}
+
+/* ---- a holder that ends holding it */
+static int order_seen[3], nseen;
+
+static void *lock_hold_end(void *arg)
+{
+	corun_mutex **m = arg;
+	for (; *m; m++)
+		CHECK_EQ(corun_mutex_lock(*m, -1), 0);
+	corun_park(); /* the others queue up behind it */
+	return NULL;  /* ends holding them */
+}
+
+static void *lock_told(void *arg)
+{
+	CHECK_ERRNO(corun_mutex_lock(mu, -1), EOWNERDEAD);
+	order_seen[nseen++] = (int)(intptr_t)arg;
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EDEADLK); /* it holds it */
+	corun_park();
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	return NULL;
+}
+
+static void *lock_plain(void *arg)
+{
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0); /* only the first is told */
+	order_seen[nseen++] = (int)(intptr_t)arg;
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	return NULL;
+}
+
+static void *lock_unlock_end(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_mutex_lock(mu, -1), 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	return NULL;
+}
+
+static void owner_dies(void)
+{
+	mu = corun_mutex_make();
+	corun_mutex *other = corun_mutex_make();
+	/* No one waits: it is left free, and the next taker (main) is told,
+	 * and holds it; the one after is not told. */
+	corun_mutex *both[] = { mu, other, NULL };
+	CHECK_EQ(corun_join(corun_go(lock_hold_end, both), NULL), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EOWNERDEAD);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EDEADLK);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	/* Every mutex it held was let go: the other can be freed at once (it
+	 * is not held), and its next taker would be told too. */
+	CHECK_EQ(corun_mutex_free(other), 0);
+
+	/* Waiters: the longest one gets it, told, then the next, not told. */
+	nseen = 0;
+	corun_mutex *one[] = { mu, NULL };
+	corun_t h = corun_go(lock_hold_end, one);
+	corun_t a = corun_go(lock_told, (void *)1);
+	corun_t b = corun_go(lock_plain, (void *)2);
+	CHECK_EQ(corun_run(), 0);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	CHECK_EQ(corun_join(a, NULL), 0);
+	CHECK_EQ(corun_join(b, NULL), 0);
+	CHECK_EQ(nseen, 2);
+	CHECK_EQ(order_seen[0], 1);
+	CHECK_EQ(order_seen[1], 2);
+
+	/* One that unlocked before its end leaves nothing to tell, and a
+	 * later coroutine on the same stack is not taken for it. */
+	CHECK_EQ(corun_join(corun_go(lock_unlock_end, NULL), NULL), 0);
+	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_EQ(corun_mutex_free(mu), 0);
 }
 
 /* ---- errors */
@@ -203,7 +264,8 @@ static void errors(void)
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
-		TEST(wait_group), TEST(mutual_exclusion), TEST(mutex_waits), TEST(errors),
+		TEST(wait_group), TEST(mutual_exclusion), TEST(mutex_waits), TEST(owner_dies),
+		TEST(errors),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

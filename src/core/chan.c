@@ -151,6 +151,28 @@ static int check_deadline(int64_t deadline)
 	return 0;
 }
 
+/* The budget ran out on the way in (wait.h): yield, then start again. */
+static __attribute__((noinline, cold)) int send_yielding(corun_chan *ch, const void *elem,
+							 int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_chan_send(ch, elem, deadline);
+}
+
+static __attribute__((noinline, cold)) int recv_yielding(corun_chan *ch, void *elem,
+							 int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_chan_recv(ch, elem, deadline);
+}
+
+static __attribute__((noinline, cold)) int select_yielding(corun_case *cases, size_t n,
+							   int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_select(cases, n, deadline);
+}
+
 int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 {
 	struct corun__rt *rt = owner_of(ch);
@@ -160,6 +182,10 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (corun__budget_out(rt))
+		return send_yielding(ch, elem, deadline);
 	int err;
 	if (can_send(ch)) {
 		if ((err = send_now(rt, ch, elem))) {
@@ -177,8 +203,10 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 {
 	struct corun__rt *rt = owner_of(ch);
-	if (!rt || check_deadline(deadline) < 0)
+	if (!rt || check_deadline(deadline) < 0 || corun__may_block(rt) < 0)
 		return -1;
+	if (corun__budget_out(rt))
+		return recv_yielding(ch, elem, deadline);
 	int err;
 	if (can_recv(ch)) {
 		if ((err = recv_now(rt, ch, elem))) {
@@ -266,6 +294,10 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 		}
 		nready += c->op == CORUN_SEND ? can_send(c->chan) : can_recv(c->chan);
 	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (corun__budget_out(rt))
+		return select_yielding(cases, n, deadline);
 	if (nready) { /* pick one of the ready ones at random: fairness */
 		size_t pick = (size_t)(next_rand(rt) % nready);
 		for (size_t i = 0;; i++) {

@@ -23,11 +23,17 @@ enum corun__state {
 /* corun__co.flags */
 #define CORUN__F_DETACHED 0x1u /* CORUN_DETACHED */
 #define CORUN__F_NAMED 0x2u    /* name[] holds its name */
-#define CORUN__F_CANCELED 0x4u /* corun_cancel: every blocking call fails */
+#define CORUN__F_CANCELED 0x4u /* canceled, unshielded: blocking calls fail */
 #define CORUN__F_ARMED 0x8u    /* armed (line 2) is valid: it waits, or will */
+#define CORUN__F_SHIELDED 0x10u /* corun_shield(1) */
+#define CORUN__F_CANCEL_HELD 0x20u /* canceled while shielded: F_CANCELED
+				    * again when the shield is dropped, so that
+				    * a blocking call tests one bit (wait.h) */
+#define CORUN__F_HOLDS 0x40u   /* held (line 2) is valid: mutexes it holds */
 
 struct corun__waiter;
 struct corun__timer;
+struct corun_mutex;
 
 /*
  * A coroutine record. It lives at the top of the coroutine's own stack, so a
@@ -52,6 +58,7 @@ struct corun__co {
 	int wake_id;              /* which of them fired (its id), or -1 */
 	int wake_err;             /* why: 0, or ETIMEDOUT, ECANCELED, EPIPE... */
 	uint64_t fp;              /* its FP control state while suspended */
+	struct corun_mutex *held; /* with F_HOLDS: the mutexes it holds (sync.c) */
 	char name[CORUN_NAME_MAX];
 #ifdef CORUN__ASAN
 	void *asan_fake;          /* its fake stack while suspended (tooling.c) */

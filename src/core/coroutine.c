@@ -6,6 +6,7 @@
 #include "checked.h"
 #include "fpctl.h"
 #include "sched.h"
+#include "sync.h"
 #include "upkeep.h"
 #include "wait.h"
 
@@ -42,6 +43,8 @@ static inline __attribute__((always_inline)) struct corun__rt *run(struct corun_
 	rt->live--;
 	if (co->fpctl)
 		corun__fpctl_leave(rt);
+	if (__builtin_expect(co->flags & CORUN__F_HOLDS, 0) && co->held)
+		corun__mutex_orphans(rt, co); /* ended holding mutexes: sync.c */
 	if (co->joiners) { /* hand the result to each; the handle dies now */
 		struct corun__waiter *w;
 		while ((w = co->joiners)) {
@@ -220,6 +223,8 @@ static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
 
 #define ID_JOINED 1
 
+static int join_yielding(corun_t h, void **result, int64_t deadline);
+
 static inline int join(corun_t h, void **result, int64_t deadline)
 {
 	struct corun__rt *rt = corun__tls;
@@ -230,21 +235,27 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
+	if (s->state == CORUN__SLOT_LIVE) {
+		if (s->u.co == rt->current) {
+			errno = EDEADLK;
+			return -1;
+		}
+		if (s->u.co->flags & CORUN__F_DETACHED) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	if (corun__may_block(rt) < 0)
+		return -1;
 	if (s->state != CORUN__SLOT_LIVE) { /* it has ended: take the result */
+		if (corun__budget_out(rt)) /* only here: the rest waits */
+			return join_yielding(h, result, deadline);
 		if (result)
 			*result = s->u.result;
 		corun__slot_free(&rt->handles, (uint32_t)(s - rt->handles.slots));
 		return 0;
 	}
 	struct corun__co *co = s->u.co;
-	if (co == rt->current) {
-		errno = EDEADLK;
-		return -1;
-	}
-	if (co->flags & CORUN__F_DETACHED) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
 	struct joining j;
@@ -267,6 +278,14 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 	if (result) /* its end freed the slot and left the result with us */
 		*result = j.result;
 	return 0;
+}
+
+/* The budget ran out on the way in (wait.h): yield, then start again. */
+static __attribute__((noinline, cold)) int join_yielding(corun_t h, void **result,
+							 int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_join_until(h, result, deadline); /* not join: keep it inline */
 }
 
 int corun_join(corun_t h, void **result)

@@ -78,8 +78,9 @@ static int prepare(int fd, struct corun__fd *f)
 	return 0;
 }
 
-/* What every call starts with: the runtime, the caller not canceled, fd's
- * state (prepared if `ready` says so). NULL with errno. */
+/* What every call starts with: the runtime, the caller not canceled, the
+ * budget spent (wait.h), fd's state (prepared if `ready` says so). NULL
+ * with errno. */
 static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline, int ready)
 {
 	if (fd < 0) {
@@ -93,6 +94,11 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt || corun__may_block(rt) < 0)
 		return NULL;
+	if (corun__budget_out(rt)) { /* a system call's frame is there anyway */
+		corun__budget_yield(rt);
+		if (corun__may_block(rt) < 0)
+			return NULL;
+	}
 	/* The epoll instance comes with the thread's first descriptor call,
 	 * not its first wait: a server that runs out of descriptors before it
 	 * ever had to wait still has it, and its waits still work. */
@@ -264,7 +270,9 @@ static int arm_fd(struct corun__rt *rt, int fd, struct corun__waiter *w, int id)
  * with errno. The caller has found it must wait. */
 static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 {
-	if (corun__may_wait(rt, deadline) < 0)
+	/* Again, not only in begin: a call waits more than once, and a cancel
+	 * may come between a wake and the next wait. */
+	if (corun__may_block(rt) < 0 || corun__may_wait(rt, deadline) < 0)
 		return -1;
 	struct corun__timer t;
 	struct corun__waiter in, out;

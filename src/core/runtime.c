@@ -9,6 +9,7 @@
 #include "checked.h"
 #include "overflow.h"
 #include "upkeep.h"
+#include "wait.h"
 #include "../failpoint.h"
 
 #include <errno.h>
@@ -108,6 +109,7 @@ struct corun__rt *corun__rt_get(void)
 	rt->rand = rt->id * UINT64_C(0x9e3779b97f4a7c15) | 1;
 	rt->current = &rt->main;
 	rt->tick = CORUN__TICK_EVERY;
+	rt->budget = CORUN__BUDGET;
 #ifdef CORUN__CHECKED
 	rt->checked = corun__check_enabled(); /* CORUN_CHECK, read once */
 #endif

@@ -52,6 +52,7 @@ struct corun__rt {
 	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
 	unsigned color;         /* where the last record went (coroutine.c) */
+	uint32_t budget;        /* blocking calls left before one yields (wait.h) */
 	void (*entry)(void *);  /* where coroutines start (coroutine.c) */
 	struct corun__handles handles;
 	struct corun__stacks stacks;

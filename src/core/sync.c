@@ -7,7 +7,17 @@
  * (no barging, so no waiter starves). Who holds it is remembered by the
  * coroutine's serial (0 for main), never by its record, whose memory the
  * next coroutine may reuse.
+ *
+ * A coroutine that ends holding mutexes must not leave them held for good
+ * (nobody else may unlock them, and they could not be freed). So each
+ * holder keeps the mutexes it holds on a list through them (co->held), and
+ * its end hands each to its next waiter, or leaves it free, marked
+ * abandoned: whoever takes it next learns so with EOWNERDEAD, as from a
+ * robust pthread mutex, since what it guards may be half updated. The
+ * list costs a lock and an unlock two or three stores, and the end of a
+ * coroutine that held none one test of flags it reads anyway.
  */
+#include "sync.h"
 #include "wait.h"
 #include "../failpoint.h"
 
@@ -24,7 +34,9 @@ struct corun_mutex {
 	uint64_t owner;
 	uint64_t holder; /* serial of the coroutine holding it, 0 for main */
 	int locked;
+	int abandoned;   /* its holder ended holding it: the next taker is told */
 	struct corun__wq waiters;
+	struct corun_mutex *prev, *next; /* on its holder's co->held */
 };
 
 /* The calling thread's runtime if the object (its owner id) belongs to it;
@@ -57,15 +69,11 @@ static void *make(size_t size)
 	return obj;
 }
 
-/* Wait on queue q as one waiter, with a deadline. 0 when fired without
- * error; -1 with errno otherwise. */
+/* Wait on queue q as one waiter, until the deadline (checked by the
+ * caller). 0 when fired without error; -1 with errno otherwise. */
 static int wait_on(struct corun__rt *rt, struct corun__wq *q, enum corun__qwhat what,
 		   const void *obj, int64_t deadline)
 {
-	if (deadline < -1) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
 	return corun__wait_queued(rt, CORUN__WAIT_SYNC, q, what, obj, NULL, deadline);
@@ -101,6 +109,13 @@ int corun_wg_done(corun_wg *wg)
 	return corun_wg_add(wg, -1);
 }
 
+/* The budget ran out on the way in (wait.h): yield, then start again. */
+static __attribute__((noinline, cold)) int wg_wait_yielding(corun_wg *wg, int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_wg_wait(wg, deadline);
+}
+
 int corun_wg_wait(corun_wg *wg, int64_t deadline)
 {
 	struct corun__rt *rt = owned(wg, wg ? wg->owner : 0);
@@ -110,6 +125,10 @@ int corun_wg_wait(corun_wg *wg, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (corun__budget_out(rt))
+		return wg_wait_yielding(wg, deadline);
 	if (wg->count == 0)
 		return 0;
 	return wait_on(rt, &wg->waiters, CORUN__QW_WG, wg, deadline);
@@ -136,9 +155,54 @@ static uint64_t who(const struct corun__rt *rt, const struct corun__co *co)
 	return co == &rt->main ? 0 : rt->handles.slots[co->slot].serial;
 }
 
+/* co now holds mu: on its list. */
+static void hold(struct corun__co *co, struct corun_mutex *mu)
+{
+	if (!(co->flags & CORUN__F_HOLDS)) { /* line 2 is not set at spawn */
+		co->held = NULL;
+		co->flags |= CORUN__F_HOLDS;
+	}
+	mu->prev = NULL;
+	mu->next = co->held;
+	if (co->held)
+		co->held->prev = mu;
+	co->held = mu;
+}
+
+/* co, which held mu, no longer does. */
+static void unhold(struct corun__co *co, struct corun_mutex *mu)
+{
+	if (mu->prev)
+		mu->prev->next = mu->next;
+	else
+		co->held = mu->next;
+	if (mu->next)
+		mu->next->prev = mu->prev;
+}
+
+/* Give mu to its longest waiter, with err for its lock to return; or, with
+ * none, leave it free. */
+static void pass_on(struct corun__rt *rt, struct corun_mutex *mu, int err)
+{
+	struct corun__waiter *w = corun__wq_pop(&mu->waiters);
+	if (w) {
+		mu->holder = who(rt, w->co);
+		hold(w->co, mu);
+		corun__fire(rt, w, err);
+	} else {
+		mu->locked = 0;
+	}
+}
+
 corun_mutex *corun_mutex_make(void)
 {
 	return make(sizeof(corun_mutex));
+}
+
+static __attribute__((noinline, cold)) int lock_yielding(corun_mutex *mu, int64_t deadline)
+{
+	corun__budget_yield(corun__tls);
+	return corun_mutex_lock(mu, deadline);
 }
 
 int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
@@ -146,19 +210,30 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 	struct corun__rt *rt = owned(mu, mu ? mu->owner : 0);
 	if (!rt)
 		return -1;
-	uint64_t me = who(rt, rt->current);
+	struct corun__co *self = rt->current;
+	uint64_t me = who(rt, self);
 	if (deadline < -1) {
 		errno = EINVAL;
 		return -1;
 	}
+	if (mu->locked && mu->holder == me) {
+		errno = EDEADLK;
+		return -1;
+	}
+	if (corun__may_block(rt) < 0)
+		return -1;
+	if (corun__budget_out(rt))
+		return lock_yielding(mu, deadline);
 	if (!mu->locked) {
 		mu->locked = 1;
 		mu->holder = me;
+		hold(self, mu);
+		if (__builtin_expect(mu->abandoned, 0)) {
+			mu->abandoned = 0;
+			errno = EOWNERDEAD; /* taken all the same */
+			return -1;
+		}
 		return 0;
-	}
-	if (mu->holder == me) {
-		errno = EDEADLK;
-		return -1;
 	}
 	/* unlock hands it over with the holder already set to us */
 	return wait_on(rt, &mu->waiters, CORUN__QW_MUTEX, mu, deadline);
@@ -173,14 +248,24 @@ int corun_mutex_unlock(corun_mutex *mu)
 		errno = EPERM;
 		return -1;
 	}
-	struct corun__waiter *w = corun__wq_pop(&mu->waiters);
-	if (w) {
-		mu->holder = who(rt, w->co);
-		corun__fire(rt, w, 0);
-	} else {
-		mu->locked = 0;
-	}
+	unhold(rt->current, mu);
+	pass_on(rt, mu, 0);
 	return 0;
+}
+
+void corun__mutex_orphans(struct corun__rt *rt, struct corun__co *co)
+{
+	struct corun_mutex *mu;
+	while ((mu = co->held)) {
+		co->held = mu->next;
+		if (mu->next)
+			mu->next->prev = NULL;
+		mu->abandoned = 1;
+		pass_on(rt, mu, EOWNERDEAD);
+		if (!mu->locked)
+			continue; /* free, still marked for its next taker */
+		mu->abandoned = 0; /* the waiter it went to is told */
+	}
 }
 
 int corun_mutex_free(corun_mutex *mu)

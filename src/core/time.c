@@ -186,10 +186,13 @@ int corun_sleep_until(int64_t deadline)
 		return -1;
 	}
 	struct corun__rt *rt = corun__rt_get();
-	if (!rt)
+	if (!rt || corun__may_block(rt) < 0)
 		return -1;
-	if (corun__may_block(rt) < 0)
-		return -1;
+	if (corun__budget_out(rt)) {
+		corun__budget_yield(rt);
+		if (corun__may_block(rt) < 0)
+			return -1;
+	}
 	if (deadline >= 0 && deadline <= corun_now())
 		return 0; /* already passed (0 included: do not block) */
 	struct corun__timer t;

@@ -79,10 +79,47 @@ int corun_cancel(corun_t h)
 	if (s->state != CORUN__SLOT_LIVE)
 		return 0; /* it has ended: nothing left to cancel */
 	struct corun__co *co = s->u.co;
+	if (co->flags & CORUN__F_SHIELDED) {
+		/* It finishes what it waits for; its first blocking call after
+		 * corun_shield(0) fails instead. */
+		co->flags |= CORUN__F_CANCEL_HELD;
+		return 0;
+	}
 	co->flags |= CORUN__F_CANCELED;
 	if (co != rt->current)
 		corun__interrupt(rt, co, ECANCELED);
 	return 0;
+}
+
+int corun_shield(int on)
+{
+	struct corun__rt *rt = corun__tls;
+	if (!rt)
+		return 0; /* main, with no runtime: nothing can cancel it */
+	struct corun__co *co = rt->current;
+	int was = (co->flags & CORUN__F_SHIELDED) != 0;
+	/* A cancel is held aside while shielded (see co.h). */
+	uint8_t canceled = co->flags & (CORUN__F_CANCELED | CORUN__F_CANCEL_HELD);
+	co->flags &= (uint8_t)~(CORUN__F_SHIELDED | CORUN__F_CANCELED | CORUN__F_CANCEL_HELD);
+	if (on)
+		co->flags |= CORUN__F_SHIELDED | (canceled ? CORUN__F_CANCEL_HELD : 0);
+	else if (canceled)
+		co->flags |= CORUN__F_CANCELED;
+	return was;
+}
+
+int corun_canceled(void)
+{
+	struct corun__rt *rt = corun__tls;
+	return rt && (rt->current->flags & (CORUN__F_CANCELED | CORUN__F_CANCEL_HELD)) != 0;
+}
+
+void corun__budget_yield(struct corun__rt *rt)
+{
+	int saved = errno;
+	rt->budget = CORUN__BUDGET;
+	corun_park();
+	errno = saved;
 }
 
 void corun__withdraw_queued(struct corun__rt *rt, struct corun__waiter *w)

@@ -24,6 +24,9 @@
 #include <errno.h>
 #include <stdint.h>
 
+/* Blocking calls in a row, with no wait, before one yields (below). */
+#define CORUN__BUDGET 128
+
 struct corun__waiter {
 	struct corun__co *co;            /* who waits */
 	struct corun__waiter *next_armed; /* co->armed: all that co waits on */
@@ -113,6 +116,7 @@ static inline int corun__wait(struct corun__rt *rt, enum corun__wait_kind kind, 
 {
 	struct corun__co *self = rt->current;
 	rt->waits[kind]++;
+	rt->budget = CORUN__BUDGET; /* for whoever runs next (the budget, below) */
 	if (__builtin_expect(self == &rt->main, 0))
 		return corun__wait_main(rt, err);
 	corun__block(rt);
@@ -153,8 +157,9 @@ void corun__disarm(struct corun__rt *rt);
  * effect if co is not waiting. */
 void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err);
 
-/* What every blocking call checks first: 0, or -1 with errno ECANCELED for
- * a canceled coroutine. */
+/* What every blocking call checks first, once its arguments are checked:
+ * 0, or -1 with errno ECANCELED for a canceled coroutine (one that is
+ * shielded has F_CANCEL_HELD instead of F_CANCELED: one bit to test). */
 static inline int corun__may_block(const struct corun__rt *rt)
 {
 	if (__builtin_expect(rt->current->flags & CORUN__F_CANCELED, 0)) {
@@ -164,13 +169,46 @@ static inline int corun__may_block(const struct corun__rt *rt)
 	return 0;
 }
 
-/* And when it finds it would have to wait: 0 if it may, or -1 with errno
- * ECANCELED, or ETIMEDOUT for deadline 0 (do not wait). */
-static inline int corun__may_wait(const struct corun__rt *rt, int64_t deadline)
+/*
+ * The operation budget. A blocking call that finds its channel, mutex or
+ * descriptor ready completes without a switch, so a coroutine fed faster
+ * than it works (a loop receiving from a busy channel or socket) would
+ * never let the others run. So the CORUN__BUDGET-th blocking call in a row
+ * with no wait among them first yields, as corun_park does (from main:
+ * lets the ready coroutines run once, and fires deadlines and descriptor
+ * reports), then does its work as if nothing had happened. A wait refills
+ * the budget for whoever runs next (corun__wait), so coroutines that wait
+ * anyway never yield for it. tokio's task budget is the model (128 there
+ * too).
+ *
+ * Why this shape: the calls whose ready path is a few dozen instructions
+ * (channels, sync, join) start again from the top after the yield, by a
+ * cold tail call, so their fast path pays a decrement and a branch and
+ * keeps no frame for it; after the yield, everything they had looked at
+ * may have changed anyway. One count per thread rather than per coroutine
+ * keeps the park path free of it: a coroutine may yield early after
+ * another's run of ready calls, never late.
+ *
+ * corun__budget_out spends one unit: 1 when it ran out, and the caller
+ * must then call corun__budget_yield (errno kept) before its work.
+ */
+static inline int corun__budget_out(struct corun__rt *rt)
 {
-	if (corun__may_block(rt) < 0)
-		return -1;
+	if (__builtin_expect(--rt->budget == 0, 0))
+		return 1;
+	return 0;
+}
+void corun__budget_yield(struct corun__rt *rt);
+
+/* And when a call that passed corun__may_block finds it would have to
+ * wait: 0 if it may, or -1 with errno ETIMEDOUT for deadline 0 (do not
+ * wait). That is a call that did not wait either: it spends the budget,
+ * so that a loop polling with deadline 0 lets the others run too. */
+static inline int corun__may_wait(struct corun__rt *rt, int64_t deadline)
+{
 	if (deadline == 0) {
+		if (corun__budget_out(rt))
+			corun__budget_yield(rt);
 		errno = ETIMEDOUT;
 		return -1;
 	}
