@@ -64,8 +64,8 @@
  *           |     frames grow down ...  |
  *           |                           |  stack_size bytes in all
  *           +---------------------------+  <- lowest usable address
- *           | guard page (no access)    |  overflow faults here
- *     low   +---------------------------+
+ *           | guard (no access)         |  overflow faults here: a page,
+ *     low   +---------------------------+  64 KiB on AArch64 (README)
  *
  * The handle table (slot, serial) is kept apart from the stacks, so a stale
  * handle is refused without touching memory that was given back.
