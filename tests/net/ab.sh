@@ -29,7 +29,7 @@ field() {
 run_ab() {
 	echo "ab -n $1 -c $2${3:+ $3} -s $timeout"
 	rc=0
-	out=$(ab -q -n "$1" -c "$2" ${3:-} -s "$timeout" "http://127.0.0.1:$port/" 2>&1) || rc=$?
+	out=$(ab -q -n "$1" -c "$2" ${3:+"$3"} -s "$timeout" "http://127.0.0.1:$port/" 2>&1) || rc=$?
 	echo "$out" | grep -E '^(Complete|Failed|Keep-Alive|Non-2xx)' || :
 	if [ "$rc" -ne 0 ]; then
 		echo "ab failed ($rc):" >&2
