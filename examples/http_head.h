@@ -1,8 +1,9 @@
 /*
- * The little of HTTP/1.1 the hello servers read from a request's head
- * (examples/http_hello.c, and bench/net/epoll_http.c, its hand-written
- * baseline, so that both do the same work per request): where it asks to
- * close, and how long a body follows. Header-only.
+ * The little of HTTP/1.1 the hello servers do (examples/http_hello.c, and
+ * bench/net/epoll_http.c, its hand-written baseline, so that both do the
+ * same work per request): read from a request's head whether it asks to
+ * close and how long a body follows, and pick the answer that says what
+ * becomes of the connection. Header-only.
  */
 #ifndef CORUN_EXAMPLE_HTTP_HEAD_H
 #define CORUN_EXAMPLE_HTTP_HEAD_H
@@ -15,6 +16,7 @@
 /* What the server needs to know of one request's headers. */
 struct http_head {
 	int close;   /* close the connection after answering */
+	int http10;  /* an HTTP/1.0 request */
 	size_t body; /* bytes of body to drop */
 };
 
@@ -49,7 +51,7 @@ static inline struct http_head http_parse_head(const char *h, size_t n)
 	/* HTTP/1.0 closes unless asked not to; 1.1 keeps the connection. */
 	int http10 = eol - h >= 8 && memcmp(eol - 8, "HTTP/1.0", 8) == 0;
 	int keep_alive = 0, close = 0;
-	struct http_head r = { 0, 0 };
+	struct http_head r = { 0, http10, 0 };
 	for (const char *line = eol + 2; line < end; line = eol + 2) {
 		eol = memmem(line, (size_t)(end - line), "\r\n", 2);
 		const char *colon = memchr(line, ':', (size_t)(eol - line));
@@ -78,6 +80,37 @@ static inline struct http_head http_parse_head(const char *h, size_t n)
 	}
 	r.close = close || (http10 && !keep_alive);
 	return r;
+}
+
+/*
+ * The answer to every request: "hello", with the Connection header the
+ * request needs. An HTTP/1.0 client keeps the connection only when the
+ * answer says "keep-alive" (else it waits for the close that ends the
+ * answer: ApacheBench -k does); a connection about to close says "close"
+ * (RFC 9112, 9.6); HTTP/1.1 keeps it by default, and needs neither.
+ */
+#define HTTP_REPLY(connection)                                                 \
+	"HTTP/1.1 200 OK\r\n" connection "Content-Length: 5\r\n"                \
+	"Content-Type: text/plain\r\n\r\nhello"
+/* The longest answer, for sizing buffers. */
+#define HTTP_REPLY_MAX (sizeof HTTP_REPLY("Connection: keep-alive\r\n") - 1)
+
+/* The answer to the request h: its bytes, and their count in *len. */
+static inline const char *http_reply(struct http_head h, size_t *len)
+{
+	static const char keep[] = HTTP_REPLY("");
+	static const char keep_alive[] = HTTP_REPLY("Connection: keep-alive\r\n");
+	static const char close[] = HTTP_REPLY("Connection: close\r\n");
+	if (h.close) {
+		*len = sizeof close - 1;
+		return close;
+	}
+	if (h.http10) {
+		*len = sizeof keep_alive - 1;
+		return keep_alive;
+	}
+	*len = sizeof keep - 1;
+	return keep;
 }
 
 #endif

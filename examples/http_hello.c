@@ -14,7 +14,9 @@
  * answered together, in one write; a request split across reads waits for
  * its end. The connection closes after a request that asks for it
  * ("Connection: close", or HTTP/1.0 without keep-alive), after a chunked
- * body (not parsed here), or when headers outgrow the buffer.
+ * body (not parsed here), or when headers outgrow the buffer; the answer
+ * before a close says "Connection: close", and one that keeps an HTTP/1.0
+ * connection says "Connection: keep-alive" (http_head.h).
  *
  * Build: cc http_hello.c serve.c $(pkg-config --cflags --libs corun)
  */
@@ -26,13 +28,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char RESPONSE[] = "HTTP/1.1 200 OK\r\n"
-			       "Content-Length: 5\r\n"
-			       "Content-Type: text/plain\r\n"
-			       "\r\n"
-			       "hello";
-#define RESPONSE_LEN (sizeof RESPONSE - 1)
 
 /* On the heap: the connection's stack is only CORUN_STACK_MIN. */
 enum { IN = 8 << 10, OUT = 16 << 10 };
@@ -66,13 +61,15 @@ static void serve(int fd)
 			pos += head;
 			skip = r.body;
 			closing = r.close;
-			if (out + RESPONSE_LEN > OUT) {
+			size_t reply_len;
+			const char *reply = http_reply(r, &reply_len);
+			if (out + reply_len > OUT) {
 				if (corun_write(fd, b->out, out, -1) != (ssize_t)out)
 					goto done;
 				out = 0;
 			}
-			memcpy(b->out + out, RESPONSE, RESPONSE_LEN);
-			out += RESPONSE_LEN;
+			memcpy(b->out + out, reply, reply_len);
+			out += reply_len;
 		}
 		/* Answer everything this read completed, in one write. */
 		if (out && corun_write(fd, b->out, out, -1) != (ssize_t)out)

@@ -64,8 +64,8 @@
  *           |     frames grow down ...  |
  *           |                           |  stack_size bytes in all
  *           +---------------------------+  <- lowest usable address
- *           | guard page (no access)    |  overflow faults here
- *     low   +---------------------------+
+ *           | guard (no access)         |  overflow faults here: a page,
+ *     low   +---------------------------+  64 KiB on AArch64 (README)
  *
  * The handle table (slot, serial) is kept apart from the stacks, so a stale
  * handle is refused without touching memory that was given back.
@@ -407,8 +407,10 @@ CORUN_API int corun_sleep(int64_t ns);
  */
 typedef struct corun_chan corun_chan;
 
-/* Make a channel. NULL with errno ENOMEM, or EINVAL when elem_size *
- * capacity does not fit in memory. */
+/* Make a channel. NULL with errno ENOMEM, or EINVAL for sizes no object can
+ * have: elem_size above PTRDIFF_MAX (no C object is larger), or a buffer of
+ * capacity such elements that, with the channel's own few dozen bytes,
+ * would be larger than PTRDIFF_MAX. (Capacity 0 has no buffer.) */
 CORUN_API corun_chan *corun_chan_make(size_t elem_size, size_t capacity);
 CORUN_API int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline);
 /* elem may be NULL: the element is taken and dropped. */
@@ -807,7 +809,8 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     EINVAL   deadline < -1
  *                     ENOMEM   no memory to arm the deadline
  *   corun_sleep       (those of corun_sleep_until; EINVAL for ns < 0)
- *   corun_chan_make   EINVAL   elem_size * capacity too large
+ *   corun_chan_make   EINVAL   elem_size > PTRDIFF_MAX, or elem_size *
+ *                              capacity + the channel > PTRDIFF_MAX
  *                     ENOMEM   out of memory
  *   corun_chan_send,  EPIPE    the channel is closed (receive: and drained)
  *   corun_chan_recv   ETIMEDOUT the deadline passed (0: it would wait)

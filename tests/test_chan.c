@@ -11,6 +11,7 @@
 #include <corun.h>
 #include <stdint.h>
 
+#include "../src/core/chan.h"    /* white box: the channel's own size */
 #include "../src/core/runtime.h" /* white box: pending deadlines, select's seed */
 
 static corun_chan *ch, *ch2;
@@ -406,6 +407,11 @@ static void errors(void)
 	CHECK_ERRNO(corun_chan_recv(NULL, &v, 0), EINVAL);
 	CHECK_ERRNO(corun_chan_close(NULL), EINVAL);
 	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX / 2, 4), EINVAL);
+	/* The limit is PTRDIFF_MAX bytes, the channel's own included. */
+	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX, 0), EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make(1, (size_t)PTRDIFF_MAX - sizeof(struct corun_chan) + 1),
+			 EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make((size_t)PTRDIFF_MAX / 4 + 1, 4), EINVAL);
 	ch = corun_chan_make(sizeof(int), 1);
 	CHECK_ERRNO(corun_chan_send(ch, NULL, 0), EINVAL);
 	CHECK_ERRNO(corun_chan_send(ch, &v, -2), EINVAL);

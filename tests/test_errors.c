@@ -290,6 +290,14 @@ static void waiting(void)
 	CHECK_ERRNO(corun_sleep_until(-2), EINVAL);
 	CHECK_ERRNO(corun_sleep_until(-1), EDEADLK);
 	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX, 2), EINVAL);
+	/* No object is larger than PTRDIFF_MAX: an element, or the buffer. */
+	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX, 0), EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make((size_t)PTRDIFF_MAX + 1, 0), EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make((size_t)PTRDIFF_MAX / 2 + 1, 2), EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make(1, (size_t)PTRDIFF_MAX), EINVAL);
+	corun_chan *big = corun_chan_make((size_t)PTRDIFF_MAX, 0); /* no buffer */
+	CHECK(big != NULL);
+	corun_chan_free(big);
 	corun_chan *ch = corun_chan_make(sizeof(int), 0);
 	int v = 0;
 	CHECK_ERRNO(corun_chan_send(ch, &v, 0), ETIMEDOUT);

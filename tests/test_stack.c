@@ -1,5 +1,5 @@
 /*
- * Stacks: size limits and rounding, the guard page really faults (also with
+ * Stacks: size limits and rounding, the guard really faults (also with
  * the mprotect fallback: CTest runs this program a second time with
  * CORUN_GUARD=mprotect), pooled stacks are reused, old ones give their
  * pages back, and running out of memory or mappings is an error return
@@ -70,7 +70,8 @@ static void sizes(void)
 	CHECK_EQ(corun_join(h, NULL), 0);
 }
 
-/* ---- the page below every stack refuses access */
+/* ---- the guard below every stack refuses access: a page, or on AArch64
+ * the 64 KiB that GCC's stack-clash probes there count on */
 static int faults(const void *p)
 {
 	int fds[2];
@@ -87,8 +88,10 @@ static void *check_guard(void *arg)
 {
 	(void)arg;
 	struct corun__stack st = me()->stack;
+	size_t guard = corun__tls->stacks.guard;
 	CHECK(faults(st.lo - 1));
-	CHECK(faults(st.lo - page));
+	CHECK(faults(st.lo - guard / 2));
+	CHECK(faults(st.lo - guard));
 	CHECK(!faults(st.lo));
 	return NULL;
 }
@@ -99,10 +102,18 @@ static void guards(void)
 	enum corun__guard_kind k = corun__guard_kind();
 	if (env && strcmp(env, "mprotect") == 0)
 		CHECK_EQ(k, CORUN__GUARD_MPROTECT);
-	fprintf(stderr, "   guard kind: %s\n", k == CORUN__GUARD_MADVISE ? "madvise" : "mprotect");
 	corun_t h[50];
 	for (int i = 0; i < 50; i++) /* new slots and reused ones alike */
 		h[i] = spawn_with(check_guard, NULL, i % 2 ? CORUN_STACK_MIN : 3 * CORUN_STACK_MIN, 0);
+	size_t guard = corun__tls->stacks.guard;
+	fprintf(stderr, "   guard kind: %s, %zu bytes\n", k == CORUN__GUARD_MADVISE ? "madvise" : "mprotect",
+		guard);
+	CHECK_EQ(guard % page, 0);
+#if defined(__aarch64__)
+	CHECK(guard >= (size_t)64 << 10);
+#else
+	CHECK_EQ(guard, page);
+#endif
 	CHECK_EQ(corun_run(), 0);
 	for (int i = 0; i < 50; i++)
 		CHECK_EQ(corun_join(h[i], NULL), 0);
@@ -360,7 +371,7 @@ static void address_space_child(void)
 	CHECK_EQ(errno, ENOMEM);
 	/* Slabs double up to 1 GiB; without the retry, the first one that did
 	 * not fit ended it with half the room unused. */
-	size_t used = (size_t)n * (BIG_STACK + page);
+	size_t used = (size_t)n * (BIG_STACK + corun__tls->stacks.guard);
 	fprintf(stderr, "   %ld stacks of 1 MiB in %zu slabs: %.0f%% of the room\n", n,
 		corun__tls->stacks.nslabs, 100.0 * (double)used / (double)HEADROOM);
 	CHECK(used >= HEADROOM / 10 * 9);

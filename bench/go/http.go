@@ -4,7 +4,9 @@
 //	     corun's http_hello and bench/net/epoll_http.c: each "\r\n\r\n" ends
 //	     a request head, answered with a fixed 200 "hello"; of the head only
 //	     Connection, HTTP/1.0, Content-Length (a body to skip) and
-//	     Transfer-Encoding (answer, then close) are read;
+//	     Transfer-Encoding (answer, then close) are read; the answer says
+//	     "Connection: close" before a close and "Connection: keep-alive"
+//	     when it keeps an HTTP/1.0 connection (examples/http_head.h);
 //	std  net/http with a handler that writes "hello" (net/http parses the
 //	     request in full and adds a Date header: what a Go programmer gets).
 //
@@ -29,10 +31,10 @@ func hasToken(v []byte, token string) bool {
 }
 
 // parseHead reads a head that ends with "\r\n\r\n": whether to close after
-// answering, and how long a body follows.
-func parseHead(h []byte) (closeAfter bool, body int) {
+// answering, whether it is an HTTP/1.0 request, and how long a body follows.
+func parseHead(h []byte) (closeAfter, http10 bool, body int) {
 	eol := bytes.Index(h, []byte("\r\n"))
-	http10 := bytes.HasSuffix(h[:eol], []byte("HTTP/1.0"))
+	http10 = bytes.HasSuffix(h[:eol], []byte("HTTP/1.0"))
 	keep, cl := false, false
 	for rest := h[eol+2:]; len(rest) > 0; {
 		eol = bytes.Index(rest, []byte("\r\n"))
@@ -63,10 +65,21 @@ func parseHead(h []byte) (closeAfter bool, body int) {
 			cl = true
 		}
 	}
-	return cl || (http10 && !keep), body
+	return cl || (http10 && !keep), http10, body
 }
 
-var reply = []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello")
+// The answers of examples/http_head.h: HTTP/1.1 keeps the connection by
+// default; an HTTP/1.0 client keeps it only when told so.
+func helloReply(connection string) []byte {
+	return []byte("HTTP/1.1 200 OK\r\n" + connection +
+		"Content-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello")
+}
+
+var (
+	replyKeep      = helloReply("")
+	replyKeepAlive = helloReply("Connection: keep-alive\r\n")
+	replyClose     = helloReply("Connection: close\r\n")
+)
 
 func serveRaw(c net.Conn) {
 	defer c.Close()
@@ -95,9 +108,17 @@ func serveRaw(c net.Conn) {
 			if i < 0 {
 				break
 			}
-			closing, skip = parseHead(in[pos : pos+i+4])
+			var http10 bool
+			closing, http10, skip = parseHead(in[pos : pos+i+4])
 			pos += i + 4
-			out = append(out, reply...)
+			switch {
+			case closing:
+				out = append(out, replyClose...)
+			case http10:
+				out = append(out, replyKeepAlive...)
+			default:
+				out = append(out, replyKeep...)
+			}
 		}
 		copy(in, in[pos:have])
 		have -= pos

@@ -7,7 +7,8 @@
  * decides the connection's fate is read, with the example's own parser
  * (examples/http_head.h): Connection (close, keep-alive), HTTP/1.0 (closes
  * by default), Content-Length (a body to skip) and Transfer-Encoding (not
- * handled: answer, then close). This
+ * handled: answer, then close); the answer is the example's too, with the
+ * Connection header that says what becomes of the connection. This
  * measures the server loop, not an HTTP parser. A head longer than the
  * buffer closes the connection.
  *
@@ -28,12 +29,6 @@
 #include <unistd.h>
 
 #define BUF 4096
-
-static const char reply[] = "HTTP/1.1 200 OK\r\n"
-			    "Content-Length: 5\r\n"
-			    "Content-Type: text/plain\r\n"
-			    "\r\n"
-			    "hello";
 
 struct conn {
 	char *in;	/* BUF bytes, allocated on the first request */
@@ -96,7 +91,7 @@ static void on_readable(int fd)
 
 	/* One reply per complete request in the buffer; out has room for as
 	 * many as fit in it (4 bytes each at the least). */
-	char out[BUF / 4 * (sizeof reply - 1)];
+	char out[BUF / 4 * HTTP_REPLY_MAX];
 	size_t nout = 0, pos = 0;
 	while (!c->closing) {
 		size_t drop = c->skip < c->have - pos ? c->skip : c->have - pos;
@@ -112,8 +107,10 @@ static void on_readable(int fd)
 		c->closing = h.close;
 		c->skip = h.body;
 		pos += head;
-		memcpy(out + nout, reply, sizeof reply - 1);
-		nout += sizeof reply - 1;
+		size_t len;
+		const char *reply = http_reply(h, &len);
+		memcpy(out + nout, reply, len);
+		nout += len;
 	}
 	memmove(c->in, c->in + pos, c->have - pos);
 	c->have -= pos;

@@ -15,12 +15,18 @@
 #include "../failpoint.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* No C object is larger than PTRDIFF_MAX bytes (a difference of pointers
+ * into it must fit in a ptrdiff_t): no element can be, nor a channel. */
+#define OBJECT_MAX ((size_t)PTRDIFF_MAX)
+
 corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 {
-	if (capacity && elem_size > (SIZE_MAX - sizeof(corun_chan)) / capacity) {
+	if (elem_size > OBJECT_MAX ||
+	    (capacity && elem_size > (OBJECT_MAX - sizeof(corun_chan)) / capacity)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -27,13 +27,13 @@ static int by_address(const void *a, const void *b)
 }
 
 /* Give back the k stacks at free[ntrimmed ...]. Sorted by address, stacks
- * that lie next to each other in a slab (one guard page apart) become one
+ * that lie next to each other in a slab (one guard apart) become one
  * madvise over the run, guards included: the kernel keeps guard markers and
  * PROT_NONE pages as they are. */
 static void give_back(struct corun__stacks *s, struct corun__stack_class *c, size_t k)
 {
 	char **v = c->free + c->ntrimmed;
-	size_t stride = c->size + s->page;
+	size_t stride = c->size + s->guard;
 	qsort(v, k, sizeof *v, by_address);
 	for (size_t i = 0; i < k;) {
 		size_t j = i + 1;
@@ -91,7 +91,7 @@ static struct span *span_of(struct span *sp, size_t n, const char *p)
  * since it last looked. */
 static void release_idle_slabs(struct corun__stacks *s, struct corun__stack_class *c)
 {
-	size_t slot = c->size + s->page, n = 0, nrel = 0;
+	size_t slot = c->size + s->guard, n = 0, nrel = 0;
 	if (!c->fresh)
 		return;
 	for (size_t k = 0; k < s->nslabs; k++)

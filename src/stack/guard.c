@@ -1,9 +1,10 @@
 /*
- * Guard pages. With Linux >= 6.13, MADV_GUARD_INSTALL marks pages inside an
- * existing mapping as faulting without splitting it, so a slab of a thousand
- * stacks stays one kernel mapping. Elsewhere, mprotect(PROT_NONE) splits the
- * mapping around each guard, two mappings per stack, and vm.max_map_count
- * (65530 by default) caps a process near 32 thousand guarded stacks.
+ * Guards (CORUN__GUARD_SIZE bytes: see stack.h). With Linux >= 6.13,
+ * MADV_GUARD_INSTALL marks pages inside an existing mapping as faulting
+ * without splitting it, so a slab of a thousand stacks stays one kernel
+ * mapping. Elsewhere, mprotect(PROT_NONE) splits the mapping around each
+ * guard, two mappings per stack, and vm.max_map_count (65530 by default)
+ * caps a process near 32 thousand guarded stacks.
  */
 #include "stack.h"
 #include "../failpoint.h"
@@ -64,14 +65,14 @@ enum corun__guard_kind corun__guard_kind(void)
 	return kind;
 }
 
-int corun__guard_install(void *page, size_t len)
+int corun__guard_install(void *lo, size_t len)
 {
 	if (corun__fail(CORUN__FAIL_GUARD)) {
 		errno = ENOMEM;
 		return -1;
 	}
 	if (corun__guard_kind() == CORUN__GUARD_MADVISE)
-		return madvise(page, len, MADV_GUARD_INSTALL);
+		return madvise(lo, len, MADV_GUARD_INSTALL);
 	/* mprotect reports the map limit as ENOMEM, as we document. */
-	return mprotect(page, len, PROT_NONE);
+	return mprotect(lo, len, PROT_NONE);
 }

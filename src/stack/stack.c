@@ -36,6 +36,7 @@ void corun__stacks_init(struct corun__stacks *s)
 {
 	memset(s, 0, sizeof *s);
 	s->page = (size_t)sysconf(_SC_PAGESIZE);
+	s->guard = CORUN__GUARD_SIZE(s->page);
 #ifdef CORUN_HAVE_VALGRIND
 	s->on_valgrind = RUNNING_ON_VALGRIND != 0;
 #endif
@@ -135,7 +136,7 @@ static struct corun__stack_class *class_for(struct corun__stacks *s, size_t size
  * ENOMEM. */
 static int new_slab(struct corun__stacks *s, struct corun__stack_class *c)
 {
-	size_t slot = c->size + s->page;
+	size_t slot = c->size + s->guard;
 	if (c->next_slots == 0)
 		c->next_slots = SLAB_FIRST / slot ? SLAB_FIRST / slot : 1;
 
@@ -214,7 +215,7 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	size_t maps = corun__guard_kind() == CORUN__GUARD_MPROTECT ? 2 : 0;
 	if (maps && corun__maps_reserve(maps) < 0)
 		goto nomem;
-	if (corun__guard_install(c->carve, s->page) < 0) {
+	if (corun__guard_install(c->carve, s->guard) < 0) {
 		corun__maps_release(maps);
 		goto nomem;
 	}
@@ -223,15 +224,15 @@ int corun__stack_get_slow(struct corun__stacks *s, size_t size, struct corun__st
 	/* Tell valgrind it is a stack, once for the slot's life: switching
 	 * onto it is then not taken for a wild change of stack pointer. */
 	if (s->on_valgrind) {
-		s->vg[s->nvg].lo = c->carve + s->page;
-		s->vg[s->nvg++].id = VALGRIND_STACK_REGISTER(c->carve + s->page,
-							     c->carve + s->page + size);
+		s->vg[s->nvg].lo = c->carve + s->guard;
+		s->vg[s->nvg++].id = VALGRIND_STACK_REGISTER(c->carve + s->guard,
+							     c->carve + s->guard + size);
 	}
 #endif
-	out->lo = c->carve + s->page;
+	out->lo = c->carve + s->guard;
 	out->size = size;
 	out->cls = c;
-	c->carve += s->page + size;
+	c->carve += s->guard + size;
 	c->left--;
 	s->carved++;
 	return 0;
@@ -249,11 +250,11 @@ int corun__stack_guard_of(const struct corun__stacks *s, const void *addr, char 
 		char *base = sl->base;
 		if (a < base || a >= base + sl->len)
 			continue;
-		size_t slot = s->page + sl->stack_size; /* [guard][stack] */
+		size_t slot = s->guard + sl->stack_size; /* [guard][stack] */
 		char *start = base + (size_t)(a - base) / slot * slot;
-		if (a >= start + s->page)
+		if (a >= start + s->guard)
 			return 0; /* inside a stack */
-		*lo = start + s->page;
+		*lo = start + s->guard;
 		*size = sl->stack_size;
 		return 1;
 	}

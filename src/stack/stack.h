@@ -3,8 +3,8 @@
  *
  * Stacks of one size are carved from large slabs (one mmap each, reserved
  * with MAP_NORESERVE so only touched pages cost memory). Each stack slot is
- * [guard page][stack_size usable bytes]; the guard is installed when the slot
- * is first carved and stays for the slab's life, so reusing a pooled stack
+ * [guard][stack_size usable bytes]; the guard is installed when the slot is
+ * first carved and stays for the slab's life, so reusing a pooled stack
  * costs no system call. Slabs grow geometrically, so a million stacks take a
  * few thousand mappings, not a million.
  */
@@ -13,10 +13,29 @@
 
 #include <stddef.h>
 
+/*
+ * The guard below each stack: CORUN__GUARD_SIZE(page) bytes, whole pages.
+ * Code compiled with -fstack-clash-protection probes a large frame at
+ * intervals that assume a guard of at least some size, and leaves a frame
+ * below that size unprobed: one 4 KiB page on x86_64 and RISC-V, but
+ * 64 KiB on AArch64, where GCC's default
+ * (--param=stack-clash-protection-guard-size=16) lets a frame of almost
+ * 64 KiB skip probes, so a one-page guard would let it land in the stack
+ * below. The larger guard costs address space only: MADV_GUARD_INSTALL
+ * markers take no mapping, and an mprotect guard is one mapping whatever
+ * its length.
+ */
+#if defined(__aarch64__)
+#define CORUN__GUARD_MIN ((size_t)64 << 10)
+#else
+#define CORUN__GUARD_MIN ((size_t)0)
+#endif
+#define CORUN__GUARD_SIZE(page) ((page) > CORUN__GUARD_MIN ? (page) : CORUN__GUARD_MIN)
+
 struct corun__stack_class;
 
-/* A stack handed out: usable bytes are [lo, lo + size); the guard page lies
- * just below lo. `cls` is where it goes back to. */
+/* A stack handed out: usable bytes are [lo, lo + size); the guard lies just
+ * below lo. `cls` is where it goes back to. */
 struct corun__stack {
 	char *lo;
 	size_t size;
@@ -57,7 +76,7 @@ struct corun__stack_class {
 struct corun__slab {
 	void *base;
 	size_t len;
-	size_t stack_size; /* of its stacks; each slot is a guard page and one */
+	size_t stack_size; /* of its stacks; each slot is a guard and one */
 	size_t maps;       /* kernel mappings it may count for (maps.c) */
 };
 
@@ -68,6 +87,7 @@ struct corun__vg_stack {
 
 struct corun__stacks {
 	size_t page;
+	size_t guard; /* CORUN__GUARD_SIZE(page) */
 	struct corun__stack_class *classes; /* a list: programs use one or two */
 	struct corun__stack_class *last;    /* the one used last */
 	struct corun__slab *slabs;
@@ -186,7 +206,7 @@ int corun__maps_reserve(size_t n);
 void corun__maps_release(size_t n);
 size_t corun__maps_budget(void);
 
-/* Whether addr lies in the guard page of one of this pool's stack slots,
+/* Whether addr lies in the guard of one of this pool's stack slots,
  * whether its stack is in use or not: if so, 1, with *lo the lowest usable
  * address of the stack above that guard and *size its usable bytes. Reads
  * the slab list only, so a signal handler may ask. */
@@ -202,7 +222,8 @@ enum corun__guard_kind { CORUN__GUARD_MADVISE = 1, CORUN__GUARD_MPROTECT = 2 };
  * environment variable CORUN_GUARD=mprotect forces the fallback. */
 enum corun__guard_kind corun__guard_kind(void);
 
-/* Make [page, page + len) fault on any access. 0, or -1 with errno. */
-int corun__guard_install(void *page, size_t len);
+/* Make [lo, lo + len) (whole pages) fault on any access. 0, or -1 with
+ * errno. */
+int corun__guard_install(void *lo, size_t len);
 
 #endif

@@ -7,7 +7,10 @@ block and must wait; the echo must come back whole and unchanged.
 
 http_hello: keep-alive on one connection, pipelined requests in one send,
 a request split across sends (also inside its final blank line), a
-request with a body followed by another, and Connection: close.
+request with a body followed by another, and Connection: close; HTTP/1.0
+requests, which keep the connection only when they ask for keep-alive,
+and then must be told so in the answer (an HTTP/1.0 client waits for the
+close otherwise).
 
 Usage: echo_check.py ECHO_SERVER HTTP_HELLO. $NET_WRAPPER, if set, goes
 before each server (valgrind and its options, say).
@@ -21,8 +24,17 @@ import threading
 import time
 
 TIMEOUT = 30  # seconds for any one socket operation: valgrind is slow
-RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+
+
+def response(connection=b""):
+    """The answer, with the Connection header line it carries, if any."""
+    return (b"HTTP/1.1 200 OK\r\n" + connection + b"Content-Length: 5\r\n"
             b"Content-Type: text/plain\r\n\r\nhello")
+
+
+RESPONSE = response()  # HTTP/1.1 keeps the connection without saying so
+RESPONSE_KEEP_ALIVE = response(b"Connection: keep-alive\r\n")
+RESPONSE_CLOSE = response(b"Connection: close\r\n")
 
 
 class Server:
@@ -101,9 +113,14 @@ def check_echo(server):
         s.close()
 
 
-def read_responses(s, count):
-    got = recv_exactly(s, count * len(RESPONSE))
-    assert got == RESPONSE * count, f"unexpected answer: {got[:200]!r}"
+def read_responses(s, count, expected=RESPONSE):
+    got = recv_exactly(s, count * len(expected))
+    assert got == expected * count, f"unexpected answer: {got[:200]!r}"
+
+
+def assert_closed(s, what):
+    assert s.recv(1) == b"", f"{what} did not close"
+    s.close()
 
 
 def check_http(server):
@@ -129,15 +146,41 @@ def check_http(server):
     read_responses(s, 2)
 
     s.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-    read_responses(s, 1)
-    assert s.recv(1) == b"", "Connection: close did not close"
-    s.close()
+    read_responses(s, 1, RESPONSE_CLOSE)
+    assert_closed(s, "Connection: close")
 
     s = server.connect()  # requests after the one that closes go unanswered
     s.sendall(get + b"GET / HTTP/1.1\r\nconnection: Close\r\n\r\n" + get)
-    read_responses(s, 2)
-    assert s.recv(1) == b"", "connection: Close did not close"
-    s.close()
+    read_responses(s, 1)
+    read_responses(s, 1, RESPONSE_CLOSE)
+    assert_closed(s, "connection: Close")
+
+    # HTTP/1.0 closes by default: the answer says so.
+    get10 = b"GET / HTTP/1.0\r\n\r\n"
+    s = server.connect()
+    s.sendall(get10)
+    read_responses(s, 1, RESPONSE_CLOSE)
+    assert_closed(s, "HTTP/1.0 without keep-alive")
+
+    # HTTP/1.0 with keep-alive (as ApacheBench -k asks, in any case): each
+    # answer announces keep-alive, one after another and pipelined, until
+    # a request without it, or one that asks for both, closes.
+    keep10 = b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+    s = server.connect()
+    for _ in range(3):
+        s.sendall(keep10)
+        read_responses(s, 1, RESPONSE_KEEP_ALIVE)
+    s.sendall(keep10 + b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+    read_responses(s, 2, RESPONSE_KEEP_ALIVE)
+    s.sendall(get10 + keep10)
+    read_responses(s, 1, RESPONSE_CLOSE)
+    assert_closed(s, "HTTP/1.0 without keep-alive after keep-alive")
+
+    s = server.connect()
+    s.sendall(keep10 + b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n")
+    read_responses(s, 1, RESPONSE_KEEP_ALIVE)
+    read_responses(s, 1, RESPONSE_CLOSE)
+    assert_closed(s, "HTTP/1.0 with keep-alive and close")
 
 
 def main():
