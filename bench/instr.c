@@ -5,7 +5,8 @@
  * not available on these VMs; instruction counts are repeatable.
  *
  *   corun_instr OP N     OP: park | raw | spawn | spawn-join | main-run |
- *                            main-join | boost-jump | boost-spawn
+ *                            main-join | boost-jump | boost-spawn |
+ *                            sock-rw | pipe-rw | sock-pingpong
  */
 #define _GNU_SOURCE
 #include <corun.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../src/arch/switch.h"
 
@@ -56,6 +59,40 @@ static void *joiner(void *arg)
 	return arg;
 }
 
+/* A byte written and read back on a descriptor pair that is always ready:
+ * the calls' own path, with no wait. */
+static void rw_loop(int w, int r)
+{
+	char c = 'x';
+	for (long i = 0; i < n; i++) {
+		corun_write(w, &c, 1, -1);
+		corun_read(r, &c, 1, -1);
+	}
+}
+
+/* Ping-pong between two coroutines over a socket pair: every read waits
+ * for the other's write, through the epoll instance. */
+static int pp[2];
+static void *pinger(void *arg)
+{
+	char c = 'x';
+	for (long i = 0; i < n; i++) {
+		corun_write(pp[0], &c, 1, -1);
+		corun_read(pp[0], &c, 1, -1);
+	}
+	return arg;
+}
+
+static void *ponger(void *arg)
+{
+	char c;
+	for (long i = 0; i < n; i++) {
+		corun_read(pp[1], &c, 1, -1);
+		corun_write(pp[1], &c, 1, -1);
+	}
+	return arg;
+}
+
 static void *raw_main, *raw_co;
 static void raw_body(void *arg)
 {
@@ -68,7 +105,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|boost-jump|"
-				"boost-spawn N\n", argv[0]);
+				"boost-spawn|sock-rw|pipe-rw|sock-pingpong N\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -99,6 +136,17 @@ int main(int argc, char **argv)
 			corun_join(corun_go(trivial, NULL), NULL);
 	} else if (!strcmp(op, "spawn-join")) {
 		corun_go(joiner, NULL);
+		corun_run();
+	} else if (!strcmp(op, "sock-rw") || !strcmp(op, "pipe-rw")) {
+		int fds[2]; /* written at fds[1], read at fds[0] */
+		if ((op[0] == 's' ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds)) < 0)
+			return 1;
+		rw_loop(fds[1], fds[0]);
+	} else if (!strcmp(op, "sock-pingpong")) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pp) < 0)
+			return 1;
+		corun_go(pinger, NULL);
+		corun_go(ponger, NULL);
 		corun_run();
 	} else if (!strcmp(op, "boost-jump") && boost_loops_available()) {
 		boost_loop_jump(n); /* 2n jumps */
