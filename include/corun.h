@@ -439,12 +439,39 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  * the next read waits for the kernel's word that more has come.
  *
  * The calls below make the descriptors they use non-blocking (O_NONBLOCK)
- * the first time they see them, and leave them so. A descriptor corun has
- * used must be closed with corun_close, not close(2): corun keeps state per
- * descriptor number, and a new descriptor that reuses the number would
- * otherwise inherit it (corun_accept's and corun_connect's descriptors are
- * fresh: they start clean). Descriptors, like everything else, belong to
- * the runtime of the thread that used them.
+ * the first time they see them, and leave them so. Descriptors, like
+ * everything else, belong to the runtime of the thread that used them.
+ * What corun keeps per descriptor takes memory for the numbers used, not
+ * for every number below the highest; a number no file has costs nothing
+ * and gives EBADF, however large.
+ *
+ * Close a descriptor corun has used with corun_close: it wakes at once the
+ * coroutines waiting on it (EBADF) and forgets the number. close(2), which
+ * the program or a library it calls may use instead, is safe too, and so
+ * is the number's reuse by any new file (blocking or not, a socket or not:
+ * corun_accept's and corun_connect's descriptors start clean anyway).
+ * What corun knew of the old file then costs at most:
+ *  - nothing, or a wasted system call: corun never trusts the old file's
+ *    flags to keep a call from blocking. Sockets are read and written with
+ *    MSG_DONTWAIT, pipes read with preadv2 and RWF_NOWAIT (Linux 6.4 on;
+ *    a pipe that refuses it, a named FIFO or one on an older kernel, once
+ *    and for good); before any other read or write, and before accept4,
+ *    fcntl(F_GETFL) says whether the file is still the non-blocking one
+ *    corun prepared. So a write to a pipe costs one system call more than
+ *    write(2) itself. A call that finds another file (or kind of file)
+ *    learns it and makes the new file non-blocking.
+ *  - a delay, for a coroutine that waits on the number: the old file's
+ *    registration with epoll went with it, and the new file has none.
+ *    Every wait that lasts one to two seconds is checked, once (one
+ *    epoll_ctl): the new file is then registered and the wait goes on, on
+ *    it; if the number is not open at all (closed with close(2) while the
+ *    coroutine waited), the waiter wakes with EBADF, which corun_close
+ *    would have given at once; if it names a file epoll cannot watch (a
+ *    regular file), with EPERM. So such a wait ends up to two seconds
+ *    late, and never hangs.
+ *  - wasted wake-ups, while the old file is still open elsewhere (a
+ *    duplicate, a child process): its registration stays with it, and
+ *    its reports wake the thread.
  *
  * Each call waits until its deadline (0: do not wait; -1: forever; as for
  * corun_sleep_until), lets the other coroutines run meanwhile, and from
@@ -455,7 +482,11 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  *   ETIMEDOUT  the deadline passed (0: it would have had to wait)
  *   ECANCELED  the caller was canceled (corun_cancel)
  *   EBUSY      another coroutine already waits on fd for the same thing
- *   EBADF      fd < 0; or corun_close(fd) was called while the caller waited
+ *   EBADF      no file has the number fd (fd < 0 or any other); or
+ *              corun_close(fd) was called while the caller waited, or
+ *              close(2), which it learns within two seconds (see above)
+ *   EPERM      the call had to wait on a file epoll cannot watch: one
+ *              that took the number of a pipe or socket closed with close(2)
  *   EDEADLK    from main with deadline -1: nothing else can run or fire
  *   EINVAL     deadline < -1
  *   ENOMEM     no memory for the descriptor's state or the deadline
@@ -501,7 +532,9 @@ CORUN_API int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_
 /*
  * connect(2) that waits for the connection to be made. Returns 0, or -1
  * with errno: the connection's own result (ECONNREFUSED, ENETUNREACH...),
- * those of connect(2), and the common ones above. After ETIMEDOUT or
+ * those of connect(2) (EISCONN: fd is connected already, whether by
+ * corun_connect, connect(2) or corun_accept; EALREADY: another connect on
+ * it is under way), and the common ones above. After ETIMEDOUT or
  * ECANCELED the socket's state is unspecified: close it.
  */
 CORUN_API int corun_connect(int fd, const struct sockaddr *addr, socklen_t len,
@@ -764,8 +797,12 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_read,                corun_chan_recv
  *   corun_write,      EBUSY    another coroutine waits on fd for the same
  *   corun_accept,              direction
- *   corun_connect     EBADF    fd < 0, or closed by corun_close meanwhile
+ *   corun_connect     EBADF    no file has fd (any number), or closed
+ *                              meanwhile (corun_close; close(2): found late)
+ *                     EPERM    a wait on a file epoll cannot watch, which
+ *                              took the number of one closed with close(2)
  *                     EINVAL   deadline < -1; wait_fd: bad events
+ *                     EISCONN  connect: fd is connected already
  *                     and the errors of the system call each wraps
  *   corun_close       those of close(2)
  *   corun_stats       EINVAL   s NULL, or s->size too small

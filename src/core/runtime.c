@@ -7,6 +7,7 @@
  */
 #include "runtime.h"
 #include "checked.h"
+#include "fd.h"
 #include "overflow.h"
 #include "upkeep.h"
 #include "../failpoint.h"
@@ -132,7 +133,7 @@ static void release(struct corun__rt *rt)
 	corun__handles_fini(&rt->handles);
 	free(rt->ring);
 	free(rt->heap);
-	free(rt->fds);
+	corun__fd_fini(rt);
 	if (rt->epfd >= 0)
 		close(rt->epfd);
 	if (corun__tls == rt)
