@@ -50,6 +50,28 @@
  * shared object that links libcorun.a instead must itself be linked with
  * -z nodelete, or never be unloaded.
  *
+ * Fork: a child of fork(2) gets a copy of the forking thread, its runtime
+ * included, and shares nothing of corun with its parent; handlers that
+ * corun installs with pthread_atfork see to it, with no call needed. The
+ * runtime's coroutines are copies too, and stay as they were: the one that
+ * forked (or main) goes on; the others run when the child's scheduler
+ * reaches them (any wait, park or join), sleepers wake at their deadlines,
+ * and those that wait on descriptors go on waiting on the same files in
+ * the child, or, if the child closed the descriptor before it first
+ * waited, wake with the error (EBADF). The child's runtime makes an epoll
+ * instance of its own at its first need, so no report meant for the parent
+ * reaches the child, and none of the child's reaches the parent. The
+ * runtimes of the other threads are gone with their threads: forgotten
+ * (debuggers no longer list them), their memory left as it is. The
+ * descriptors themselves are shared as fork shares them: a child's copy of
+ * a coroutine that reads a socket competes with the parent's for its data.
+ * So a child that goes on using corun rather than exec should fork where
+ * its runtime has no other work (a thread of its own, or before spawning),
+ * or cancel the copies it does not want. A child that execs is clear of
+ * all this: corun's own descriptors are close-on-exec. _Fork(3) and a raw
+ * clone(2) run no handlers: their child must exec or _exit without
+ * calling corun.
+ *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
  * leave the runtime usable. Each function lists its errors below; the table
  * at the end of this file gathers them, and tests/ hits every row.

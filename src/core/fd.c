@@ -220,7 +220,7 @@ static int fail_waiters(struct corun__rt *rt, struct corun__fd *f, int err)
 }
 
 /* Call fn on every entry of the table; the sum of what it returns. For the
- * sweep below, which is rare. */
+ * walks below (a fork, the sweep), which are rare. */
 static int walk(struct corun__rt *rt, int (*fn)(struct corun__rt *, int, struct corun__fd *, void *),
 		void *ctx)
 {
@@ -233,13 +233,43 @@ static int walk(struct corun__rt *rt, int (*fn)(struct corun__rt *, int, struct 
 	return sum;
 }
 
+/* In a child of fork, the epoll instance just made: every registration
+ * was made in the parent's. Forget them all, and register anew the
+ * descriptors that coroutines (copies of the parent's) wait on, so that
+ * they go on waiting in the child; or, if that fails, or no instance
+ * could be made (ctx: its errno), wake them with the error. */
+static int forget(struct corun__rt *rt, int fd, struct corun__fd *f, void *ctx)
+{
+	f->flags &= (uint8_t)~(CORUN__FD_EPOLL | CORUN__FD_CHECKED);
+	if (!f->in && !f->out)
+		return 0;
+	if (ctx)
+		return fail_waiters(rt, f, *(int *)ctx);
+	return enroll(rt, fd, f) < 0 ? fail_waiters(rt, f, errno) : 0;
+}
+
 int corun__epoll_make(struct corun__rt *rt)
 {
 	if (corun__fail(CORUN__FAIL_EPOLL))
 		errno = ENOMEM;
 	else
 		rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (rt->fd_forked) {
+		int err = errno;
+		rt->fd_forked = 0;
+		walk(rt, forget, rt->epfd < 0 ? &err : NULL);
+		errno = err;
+	}
 	return rt->epfd;
+}
+
+void corun__fd_fork_child(struct corun__rt *rt)
+{
+	if (rt->epfd >= 0) {
+		close(rt->epfd);
+		rt->epfd = -1;
+		rt->fd_forked = 1;
+	}
 }
 
 static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)

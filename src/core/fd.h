@@ -114,4 +114,9 @@ static inline int corun__epoll(struct corun__rt *rt)
 /* The table's memory, when the runtime is released. */
 void corun__fd_fini(struct corun__rt *rt);
 
+/* In a child of fork (fork.c): the epoll instance is the parent's, shared
+ * through the inherited descriptor. Let it go; the child's own is made at
+ * its next need, and every registration is made anew in it then. */
+void corun__fd_fork_child(struct corun__rt *rt);
+
 #endif
