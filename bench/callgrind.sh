@@ -34,7 +34,9 @@ main-run 1 from main: corun_go detached + corun_run
 main-join 1 from main: corun_go + corun_join
 chan 1 send + receive, both ready (buffered, cap 1)
 chan-handoff 1 one message, unbuffered, between two coroutines
-pipe 1 corun_write + corun_read of a byte, ready
 boost-jump 2 boost jump_fcontext, one direction
 boost-spawn 1 boost make_fcontext + jump in + jump out
+sock-rw 1 corun_write + corun_read of 1 byte, ready socket
+pipe-rw 1 corun_write + corun_read of 1 byte, ready pipe
+sock-pingpong 1 round trip of 1 byte, 2 coroutines, socket pair
 OPS

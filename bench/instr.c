@@ -5,8 +5,8 @@
  * not available on these VMs; instruction counts are repeatable.
  *
  *   corun_instr OP N     OP: park | raw | spawn | spawn-join | main-run |
- *                            main-join | chan | chan-handoff | pipe |
- *                            boost-jump | boost-spawn
+ *                            main-join | chan | chan-handoff | boost-jump |
+ *                            boost-spawn | sock-rw | pipe-rw | sock-pingpong
  */
 #define _GNU_SOURCE
 #include <corun.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../src/arch/switch.h"
@@ -91,20 +92,37 @@ static void *handoff_recv(void *arg)
 	return arg;
 }
 
-/* A write and a read of one byte on a pipe, both ready: corun's part of
- * descriptor I/O around the system calls (callgrind counts user space). */
-static void *pipe_ready(void *arg)
+/* A byte written and read back on a descriptor pair that is always ready:
+ * the calls' own path, with no wait. */
+static void rw_loop(int w, int r)
 {
-	int p[2];
-	if (pipe(p) < 0)
-		return NULL;
 	char c = 'x';
 	for (long i = 0; i < n; i++) {
-		corun_write(p[1], &c, 1, -1);
-		corun_read(p[0], &c, 1, -1);
+		corun_write(w, &c, 1, -1);
+		corun_read(r, &c, 1, -1);
 	}
-	corun_close(p[0]);
-	corun_close(p[1]);
+}
+
+/* Ping-pong between two coroutines over a socket pair: every read waits
+ * for the other's write, through the epoll instance. */
+static int pp[2];
+static void *pinger(void *arg)
+{
+	char c = 'x';
+	for (long i = 0; i < n; i++) {
+		corun_write(pp[0], &c, 1, -1);
+		corun_read(pp[0], &c, 1, -1);
+	}
+	return arg;
+}
+
+static void *ponger(void *arg)
+{
+	char c;
+	for (long i = 0; i < n; i++) {
+		corun_read(pp[1], &c, 1, -1);
+		corun_write(pp[1], &c, 1, -1);
+	}
 	return arg;
 }
 
@@ -119,9 +137,8 @@ static void raw_body(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|chan|chan-handoff|"
-				"pipe|boost-jump|"
-				"boost-spawn N\n", argv[0]);
+		fprintf(stderr, "usage: %s park|raw|spawn|spawn-join|main-run|main-join|chan|"
+				"chan-handoff|boost-jump|boost-spawn|sock-rw|pipe-rw|sock-pingpong N\n", argv[0]);
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -162,8 +179,16 @@ int main(int argc, char **argv)
 		corun_go(handoff_send, NULL);
 		corun_run();
 		corun_chan_free(handoff);
-	} else if (!strcmp(op, "pipe")) {
-		corun_go(pipe_ready, NULL);
+	} else if (!strcmp(op, "sock-rw") || !strcmp(op, "pipe-rw")) {
+		int fds[2]; /* written at fds[1], read at fds[0] */
+		if ((op[0] == 's' ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds)) < 0)
+			return 1;
+		rw_loop(fds[1], fds[0]);
+	} else if (!strcmp(op, "sock-pingpong")) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pp) < 0)
+			return 1;
+		corun_go(pinger, NULL);
+		corun_go(ponger, NULL);
 		corun_run();
 	} else if (!strcmp(op, "boost-jump") && boost_loops_available()) {
 		boost_loop_jump(n); /* 2n jumps */

@@ -477,9 +477,10 @@ NOCOV static struct corun__waiter *slot_fd(int e, int dir)
 {
 	struct corun__rt *rt = corun__tls;
 	int fd = g.ent[e].fd;
-	if (!rt || fd < 0 || (size_t)fd >= rt->nfds)
+	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(rt, fd) : NULL;
+	if (!f)
 		return NULL;
-	return dir == 1 ? rt->fds[fd].in : rt->fds[fd].out;
+	return dir == 1 ? f->in : f->out;
 }
 
 /* Someone other than self waits in entry e's slot for dir. */

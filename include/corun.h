@@ -50,6 +50,28 @@
  * shared object that links libcorun.a instead must itself be linked with
  * -z nodelete, or never be unloaded.
  *
+ * Fork: a child of fork(2) gets a copy of the forking thread, its runtime
+ * included, and shares nothing of corun with its parent; handlers that
+ * corun installs with pthread_atfork see to it, with no call needed. The
+ * runtime's coroutines are copies too, and stay as they were: the one that
+ * forked (or main) goes on; the others run when the child's scheduler
+ * reaches them (any wait, park or join), sleepers wake at their deadlines,
+ * and those that wait on descriptors go on waiting on the same files in
+ * the child, or, if the child closed the descriptor before it first
+ * waited, wake with the error (EBADF). The child's runtime makes an epoll
+ * instance of its own at its first need, so no report meant for the parent
+ * reaches the child, and none of the child's reaches the parent. The
+ * runtimes of the other threads are gone with their threads: forgotten
+ * (debuggers no longer list them), their memory left as it is. The
+ * descriptors themselves are shared as fork shares them: a child's copy of
+ * a coroutine that reads a socket competes with the parent's for its data.
+ * So a child that goes on using corun rather than exec should fork where
+ * its runtime has no other work (a thread of its own, or before spawning),
+ * or cancel the copies it does not want. A child that execs is clear of
+ * all this: corun's own descriptors are close-on-exec. _Fork(3) and a raw
+ * clone(2) run no handlers: their child must exec or _exit without
+ * calling corun.
+ *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
  * leave the runtime usable. Each function lists its errors below; the table
  * at the end of this file gathers them, and tests/ hits every row.
@@ -516,12 +538,39 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  * the next read waits for the kernel's word that more has come.
  *
  * The calls below make the descriptors they use non-blocking (O_NONBLOCK)
- * the first time they see them, and leave them so. A descriptor corun has
- * used must be closed with corun_close, not close(2): corun keeps state per
- * descriptor number, and a new descriptor that reuses the number would
- * otherwise inherit it (corun_accept's and corun_connect's descriptors are
- * fresh: they start clean). Descriptors, like everything else, belong to
- * the runtime of the thread that used them.
+ * the first time they see them, and leave them so. Descriptors, like
+ * everything else, belong to the runtime of the thread that used them.
+ * What corun keeps per descriptor takes memory for the numbers used, not
+ * for every number below the highest; a number no file has costs nothing
+ * and gives EBADF, however large.
+ *
+ * Close a descriptor corun has used with corun_close: it wakes at once the
+ * coroutines waiting on it (EBADF) and forgets the number. close(2), which
+ * the program or a library it calls may use instead, is safe too, and so
+ * is the number's reuse by any new file (blocking or not, a socket or not:
+ * corun_accept's and corun_connect's descriptors start clean anyway).
+ * What corun knew of the old file then costs at most:
+ *  - nothing, or a wasted system call: corun never trusts the old file's
+ *    flags to keep a call from blocking. Sockets are read and written with
+ *    MSG_DONTWAIT, pipes read with preadv2 and RWF_NOWAIT (Linux 6.4 on;
+ *    a pipe that refuses it, a named FIFO or one on an older kernel, once
+ *    and for good); before any other read or write, and before accept4,
+ *    fcntl(F_GETFL) says whether the file is still the non-blocking one
+ *    corun prepared. So a write to a pipe costs one system call more than
+ *    write(2) itself. A call that finds another file (or kind of file)
+ *    learns it and makes the new file non-blocking.
+ *  - a delay, for a coroutine that waits on the number: the old file's
+ *    registration with epoll went with it, and the new file has none.
+ *    Every wait that lasts one to two seconds is checked, once (one
+ *    epoll_ctl): the new file is then registered and the wait goes on, on
+ *    it; if the number is not open at all (closed with close(2) while the
+ *    coroutine waited), the waiter wakes with EBADF, which corun_close
+ *    would have given at once; if it names a file epoll cannot watch (a
+ *    regular file), with EPERM. So such a wait ends up to two seconds
+ *    late, and never hangs.
+ *  - wasted wake-ups, while the old file is still open elsewhere (a
+ *    duplicate, a child process): its registration stays with it, and
+ *    its reports wake the thread.
  *
  * Each call waits until its deadline (0: do not wait; -1: forever; as for
  * corun_sleep_until), lets the other coroutines run meanwhile, and from
@@ -532,7 +581,11 @@ CORUN_API int corun_mutex_free(corun_mutex *mu);
  *   ETIMEDOUT  the deadline passed (0: it would have had to wait)
  *   ECANCELED  the caller was canceled (corun_cancel)
  *   EBUSY      another coroutine already waits on fd for the same thing
- *   EBADF      fd < 0; or corun_close(fd) was called while the caller waited
+ *   EBADF      no file has the number fd (fd < 0 or any other); or
+ *              corun_close(fd) was called while the caller waited, or
+ *              close(2), which it learns within two seconds (see above)
+ *   EPERM      the call had to wait on a file epoll cannot watch: one
+ *              that took the number of a pipe or socket closed with close(2)
  *   EDEADLK    from main with deadline -1: nothing else can run or fire
  *   EINVAL     deadline < -1
  *   ENOMEM     no memory for the descriptor's state or the deadline
@@ -578,7 +631,9 @@ CORUN_API int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_
 /*
  * connect(2) that waits for the connection to be made. Returns 0, or -1
  * with errno: the connection's own result (ECONNREFUSED, ENETUNREACH...),
- * those of connect(2), and the common ones above. After ETIMEDOUT or
+ * those of connect(2) (EISCONN: fd is connected already, whether by
+ * corun_connect, connect(2) or corun_accept; EALREADY: another connect on
+ * it is under way), and the common ones above. After ETIMEDOUT or
  * ECANCELED the socket's state is unspecified: close it.
  */
 CORUN_API int corun_connect(int fd, const struct sockaddr *addr, socklen_t len,
@@ -846,8 +901,12 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_read,                corun_chan_recv
  *   corun_write,      EBUSY    another coroutine waits on fd for the same
  *   corun_accept,              direction
- *   corun_connect     EBADF    fd < 0, or closed by corun_close meanwhile
+ *   corun_connect     EBADF    no file has fd (any number), or closed
+ *                              meanwhile (corun_close; close(2): found late)
+ *                     EPERM    a wait on a file epoll cannot watch, which
+ *                              took the number of one closed with close(2)
  *                     EINVAL   deadline < -1; wait_fd: bad events
+ *                     EISCONN  connect: fd is connected already
  *                     and the errors of the system call each wraps
  *   corun_close       those of close(2)
  *   corun_stats       EINVAL   s NULL, or s->size too small

@@ -3,7 +3,11 @@
  * coroutines and from main; accept and connect on loopback; deadlines,
  * cancellation, corun_close waking waiters, one waiter per direction,
  * corun_wait_fd's level-triggered answer, fairness against coroutines that
- * never stop running, and every error return.
+ * never stop running, and every error return; numbers no file has (any
+ * size: EBADF, and no memory), a table as sparse as the numbers used, and
+ * numbers closed with close(2) and reused by another file, blocking or of
+ * another kind, which must neither block the thread nor leave a waiter
+ * unwoken.
  */
 #define _GNU_SOURCE
 #include "helpers.h"
@@ -12,12 +16,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../src/core/runtime.h" /* white box: no waiter left armed */
+
+/* Long enough for valgrind on a busy machine: a deadline that only keeps
+ * a broken test from hanging. */
+#define PATIENCE (10000 * MS)
 
 static int p[2]; /* a pipe: p[0] read end, p[1] write end */
 
@@ -360,6 +372,9 @@ static void accept_connect(void)
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(s >= 0);
 	CHECK_EQ(corun_connect(s, (struct sockaddr *)&addr, sizeof addr, corun_now() + 5000 * MS), 0);
+	/* Connected: again is EISCONN, as connect(2) says. */
+	CHECK_ERRNO(corun_connect(s, (struct sockaddr *)&addr, sizeof addr, -1), EISCONN);
+	CHECK_ERRNO(corun_connect(s, (struct sockaddr *)&addr, sizeof addr, 0), EISCONN);
 	for (int i = 0; i < 100; i++) {
 		char out[8], in[8];
 		snprintf(out, sizeof out, "m%05d", i);
@@ -440,6 +455,313 @@ static void busy_neighbours(void)
 	close_pipe();
 }
 
+
+/* ---- numbers no file has, and a sparse table */
+static void not_open(int fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char c = 0;
+	CHECK_ERRNO(corun_read(fd, &c, 1, -1), EBADF);
+	CHECK_ERRNO(corun_write(fd, &c, 1, -1), EBADF);
+	CHECK_ERRNO(corun_wait_fd(fd, POLLIN, -1), EBADF);
+	CHECK_ERRNO(corun_accept(fd, NULL, NULL, -1), EBADF);
+	CHECK_ERRNO(corun_connect(fd, (struct sockaddr *)&sa, sizeof sa, -1), EBADF);
+	CHECK_ERRNO(corun_close(fd), EBADF);
+}
+
+/* Any number, however large, that no file has: EBADF from every call, and
+ * nothing grows. (The largest first: a table grown to the number fails
+ * them with ENOMEM, the others take gigabytes.) */
+static void huge_numbers(void)
+{
+	static const int numbers[] = { INT_MAX, INT_MAX - 1, 1 << 30, 1 << 28, 1 << 26, 1 << 20 };
+	make_pipe(); /* the runtime and a page of the table made already */
+	char c;
+	CHECK_ERRNO(corun_read(p[0], &c, 1, 0), ETIMEDOUT);
+	size_t vm = vm_bytes();
+	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+		CHECK(fcntl(numbers[i], F_GETFD) < 0);
+		not_open(numbers[i]);
+	}
+	/* Nothing was allocated, let alone the table's gigabytes. */
+	CHECK(vm_bytes() < vm + (64 << 20));
+	close_pipe();
+}
+
+/* Descriptor 3-ish and one far above: the table costs what two numbers
+ * cost, not what every number below the high one would. A number above a
+ * limit lowered since it was opened still works: it is open. */
+static int highest(void)
+{
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1000001 ? 1000001 : rl.rlim_max;
+	rl.rlim_cur = want;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	return (int)want - 1;
+}
+
+static void sparse_child(void)
+{
+	int high = highest();
+	make_pipe();
+	char c;
+	CHECK_EQ(corun_write(p[1], "a", 1, -1), 1); /* the low page made */
+	CHECK_EQ(corun_read(p[0], &c, 1, -1), 1);
+	CHECK_EQ(dup2(p[0], high), high);
+	size_t vm = vm_bytes();
+	CHECK_EQ(corun_write(p[1], "b", 1, -1), 1);
+	CHECK_EQ(corun_read(high, &c, 1, -1), 1);
+	CHECK_EQ(c, 'b');
+	/* A table of every number up to it, 32 bytes each, would map 1 MiB
+	 * at 20,000 (rounded up to 32,768), 32 MiB at a million; a page and a
+	 * directory fit in what malloc has, or in one more step of its heap.
+	 * The address space, since resident memory is counted in batches of
+	 * pages; not under sanitizers or valgrind, whose allocators map
+	 * memory of their own. */
+	if (EXACT_MAPPINGS)
+		CHECK(vm_bytes() < vm + (512 << 10));
+	/* The limit lowered below it: still open, still served. */
+	struct rlimit rl;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK_EQ(corun_write(p[1], "c", 1, -1), 1);
+	CHECK_EQ(corun_read(high, &c, 1, -1), 1);
+	CHECK_EQ(c, 'c');
+	CHECK_ERRNO(corun_read(high - 1, &c, 1, 0), EBADF);
+	CHECK_EQ(corun_close(high), 0);
+	CHECK_ERRNO(corun_read(high, &c, 1, 0), EBADF);
+	close_pipe();
+}
+
+static void sparse_table(void)
+{
+	in_child(sparse_child); /* it raises and lowers the limit */
+}
+
+/* ---- numbers closed with close(2) and reused: in a child, with a
+ * watchdog, so that a thread blocked for good fails the test rather than
+ * hanging it */
+static void watched(void (*fn)(void))
+{
+	struct child c;
+	run_child(&c, fn);
+	fputs(c.err, stderr);
+	if (c.signaled)
+		CHECK_FAIL("the child died of signal %d (%s)%s", c.sig, strsignal(c.sig),
+			   c.sig == SIGALRM ? ": its thread was blocked" : "");
+	CHECK(c.exited);
+	CHECK_EQ(c.code, 0);
+}
+
+/* The issue's case: a pipe read once, closed with close(2), and a new,
+ * blocking pipe under the same numbers. A read with a deadline must meet
+ * it; so must a write to the new pipe filled up. */
+static void reused_blocking_child(void)
+{
+	alarm(30);
+	char c;
+	make_pipe();
+	CHECK_EQ(corun_write(p[1], "x", 1, -1), 1);
+	CHECK_EQ(corun_read(p[0], &c, 1, -1), 1); /* all it asked for: still "ready" */
+	CHECK_EQ(close(p[0]), 0);
+	CHECK_EQ(close(p[1]), 0);
+	int q[2];
+	CHECK_EQ(pipe(q), 0); /* blocking */
+	CHECK(q[0] == p[0] && q[1] == p[1]);
+	CHECK_ERRNO(corun_read(q[0], &c, 1, corun_now() + 100 * MS), ETIMEDOUT);
+	/* Filled up, then blocking again: a write would block. */
+	int fl = fcntl(q[1], F_GETFL);
+	CHECK_EQ(fcntl(q[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(q[1], "y", 1) == 1)
+		;
+	CHECK_EQ(errno, EAGAIN);
+	CHECK_EQ(fcntl(q[1], F_SETFL, fl & ~O_NONBLOCK), 0);
+	CHECK_ERRNO(corun_write(q[1], "z", 1, corun_now() + 100 * MS), ETIMEDOUT);
+	/* And the pipe works as any other from now on. */
+	char buf[4096];
+	ssize_t n;
+	while ((n = corun_read(q[0], buf, sizeof buf, 0)) > 0)
+		CHECK_EQ(buf[n - 1], 'y');
+	CHECK_EQ(errno, ETIMEDOUT);
+	CHECK_EQ(corun_write(q[1], "z", 1, -1), 1);
+	CHECK_EQ(corun_read(q[0], &c, 1, -1), 1);
+	CHECK_EQ(c, 'z');
+	CHECK_EQ(corun_close(q[0]), 0);
+	CHECK_EQ(corun_close(q[1]), 0);
+}
+
+static void reused_blocking(void)
+{
+	watched(reused_blocking_child);
+}
+
+/* A coroutine that writes `what` to fd once the reader waits. */
+struct later {
+	int fd;
+	const char *what;
+};
+
+static void *write_when_waited(void *arg)
+{
+	struct later *l = arg;
+	CHECK_EQ(corun_sleep(20 * MS), 0);
+	CHECK(corun__tls->fd_waiting > 0);
+	CHECK_EQ(write(l->fd, l->what, strlen(l->what)), (ssize_t)strlen(l->what));
+	return NULL;
+}
+
+/* Read `want` from fd (which some writer feeds), waiting on it. */
+static void read_waits_for(int fd, int feeder, const char *want)
+{
+	struct later l = { feeder, want };
+	corun_t w = corun_go(write_when_waited, &l);
+	char buf[16] = { 0 };
+	CHECK_EQ(corun_read(fd, buf, sizeof buf, corun_now() + PATIENCE), (ssize_t)strlen(want));
+	CHECK(strcmp(buf, want) == 0);
+	CHECK_EQ(corun_join(w, NULL), 0);
+}
+
+/* A named FIFO, which preadv2 may refuse to read without waiting where an
+ * anonymous pipe is read so: it is read as other files are. */
+static void named_fifo(void)
+{
+	char dir[] = "/tmp/corun-fifo-XXXXXX", path[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/f", dir);
+	CHECK_EQ(mkfifo(path, 0600), 0);
+	int r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(r >= 0);
+	int w = open(path, O_WRONLY | O_CLOEXEC);
+	CHECK(w >= 0);
+	read_waits_for(r, w, "one");
+	read_waits_for(r, w, "two");
+	CHECK_EQ(corun_write(w, "3", 1, -1), 1);
+	char c;
+	CHECK_EQ(corun_read(r, &c, 1, -1), 1);
+	CHECK_EQ(c, '3');
+	CHECK_EQ(corun_close(r), 0);
+	CHECK_EQ(corun_close(w), 0);
+	CHECK_EQ(unlink(path), 0);
+	CHECK_EQ(rmdir(dir), 0);
+}
+
+/* A socket pair once waited on (registered), closed with close(2), and
+ * another file under its numbers: the registration is gone with the old
+ * file, and a read that waits must still be woken by the new one's data.
+ * `make` makes the new pair in q (q[0] read, q[1] write). */
+static void reuse_of_socket(void (*make)(int q[2]))
+{
+	int sv[2], q[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	read_waits_for(sv[0], sv[1], "one"); /* registered; came short: "not ready" */
+	CHECK_EQ(close(sv[0]), 0);
+	CHECK_EQ(close(sv[1]), 0);
+	make(q);
+	CHECK(q[0] == sv[0] && q[1] == sv[1]);
+	read_waits_for(q[0], q[1], "two");
+	read_waits_for(q[0], q[1], "three");
+	CHECK_EQ(corun_close(q[0]), 0);
+	CHECK_EQ(corun_close(q[1]), 0);
+}
+
+static void make_socketpair(int q[2])
+{
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, q), 0); /* blocking */
+}
+
+static void make_blocking_pipe(int q[2])
+{
+	CHECK_EQ(pipe(q), 0);
+}
+
+static void make_nonblocking_pipe(int q[2])
+{
+	CHECK_EQ(pipe2(q, O_NONBLOCK), 0);
+}
+
+static void socket_then_socket(void)
+{
+	reuse_of_socket(make_socketpair);
+}
+
+static void socket_then_pipe_child(void)
+{
+	alarm(30);
+	reuse_of_socket(make_blocking_pipe);
+}
+
+static void socket_then_pipe(void)
+{
+	watched(socket_then_pipe_child);
+}
+
+/* Nothing about it differs from the pipe before it but its file. */
+static void pipe_then_pipe(void)
+{
+	make_pipe();
+	read_waits_for(p[0], p[1], "one");
+	CHECK_EQ(close(p[0]), 0);
+	CHECK_EQ(close(p[1]), 0);
+	int q[2];
+	make_nonblocking_pipe(q);
+	CHECK(q[0] == p[0] && q[1] == p[1]);
+	read_waits_for(q[0], q[1], "two");
+	/* corun_wait_fd too. */
+	struct later l = { q[1], "3" };
+	corun_t w = corun_go(write_when_waited, &l);
+	CHECK_EQ(corun_wait_fd(q[0], POLLIN, corun_now() + PATIENCE), POLLIN);
+	CHECK_EQ(corun_join(w, NULL), 0);
+	close_pipe();
+}
+
+/* A pipe, its read end waited on and its write end written, under numbers
+ * then taken by a socket pair: reads come, and a write to a peer that is
+ * gone fails with EPIPE without SIGPIPE, as on any socket. */
+static void pipe_then_socket_child(void)
+{
+	alarm(30);
+	make_pipe();
+	read_waits_for(p[0], p[1], "one");
+	CHECK_EQ(corun_write(p[1], "x", 1, -1), 1);
+	CHECK_EQ(close(p[0]), 0);
+	CHECK_EQ(close(p[1]), 0);
+	int sv[2];
+	make_socketpair(sv);
+	CHECK(sv[0] == p[0] && sv[1] == p[1]);
+	read_waits_for(sv[0], sv[1], "two");
+	CHECK_EQ(close(sv[0]), 0);
+	CHECK_ERRNO(corun_write(sv[1], "y", 1, corun_now() + PATIENCE), EPIPE);
+	CHECK_EQ(corun_close(sv[1]), 0);
+}
+
+static void pipe_then_socket(void)
+{
+	watched(pipe_then_socket_child);
+}
+
+/* Closed with close(2) while a coroutine waits on it, and not reused: the
+ * waiter learns it (EBADF) instead of waiting for good. */
+static void *read_fails(void *arg)
+{
+	char c;
+	CHECK_ERRNO(corun_read((int)(intptr_t)arg, &c, 1, corun_now() + PATIENCE), EBADF);
+	return NULL;
+}
+
+static void closed_while_waiting(void)
+{
+	make_pipe();
+	corun_t r = corun_go(read_fails, (void *)(intptr_t)p[0]);
+	CHECK_EQ(corun_park(), 0); /* it waits */
+	CHECK_EQ(corun__tls->fd_waiting, 1);
+	CHECK_EQ(close(p[0]), 0);
+	CHECK_EQ(corun_join(r, NULL), 0);
+	CHECK_EQ(corun__tls->fd_waiting, 0);
+	CHECK_EQ(corun_close(p[1]), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -447,7 +769,10 @@ int main(int argc, char **argv)
 		TEST(eof), TEST(data_then_eof), TEST(deadlines), TEST(cancel_and_close),
 		TEST(close_after_fired),
 		TEST(wait_fd), TEST(accept_connect), TEST(no_sigpipe),
-		TEST(busy_neighbours),
+		TEST(busy_neighbours), TEST(huge_numbers), TEST(sparse_table),
+		TEST(reused_blocking), TEST(socket_then_socket), TEST(socket_then_pipe),
+		TEST(pipe_then_pipe), TEST(pipe_then_socket), TEST(closed_while_waiting),
+		TEST(named_fifo),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,25 +28,55 @@
 
 /* ---- the table ---- */
 
-/* The state of fd, the table grown to hold it; NULL with ENOMEM. A new
- * entry may be tried in both directions: nothing is known yet. */
-static struct corun__fd *entry(struct corun__rt *rt, int fd)
+/* A number with no page yet: make the page if the number is open (and the
+ * directory large enough for it). NULL with EBADF for a number no file
+ * has, which costs a system call and no memory, whatever its size; NULL
+ * with ENOMEM. */
+__attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun__rt *rt, int fd)
 {
-	if ((size_t)fd < rt->nfds)
-		return &rt->fds[fd];
-	size_t n = rt->nfds ? rt->nfds : 64;
-	while (n <= (size_t)fd)
-		n *= 2;
-	struct corun__fd *t = corun__realloc(CORUN__FAIL_FDS, rt->fds, n * sizeof *t);
-	if (!t) {
+	if (fcntl(fd, F_GETFD) < 0)
+		return NULL;
+	size_t i = (unsigned)fd >> CORUN__FD_PAGE_SHIFT;
+	if (i >= rt->fd_npages) {
+		size_t n = rt->fd_npages ? rt->fd_npages : 8;
+		while (n <= i)
+			n *= 2;
+		struct corun__fd **dir =
+			corun__realloc(CORUN__FAIL_FDS, rt->fd_pages, n * sizeof *dir);
+		if (!dir) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		memset(dir + rt->fd_npages, 0, (n - rt->fd_npages) * sizeof *dir);
+		rt->fd_pages = dir;
+		rt->fd_npages = n;
+	}
+	struct corun__fd *page = corun__malloc(CORUN__FAIL_FDS, CORUN__FD_PAGE * sizeof *page);
+	if (!page) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (size_t i = rt->nfds; i < n; i++)
-		t[i] = (struct corun__fd){ .flags = CORUN__FD_IN | CORUN__FD_OUT };
-	rt->fds = t;
-	rt->nfds = n;
-	return &t[fd];
+	for (unsigned k = 0; k < CORUN__FD_PAGE; k++)
+		page[k] = (struct corun__fd){ .flags = CORUN__FD_IN | CORUN__FD_OUT };
+	rt->fd_pages[i] = page;
+	return &page[(unsigned)fd & (CORUN__FD_PAGE - 1)];
+}
+
+/* The state of fd, made if need be; NULL with errno (EBADF, ENOMEM). A new
+ * entry may be tried in both directions: nothing is known yet. */
+static struct corun__fd *entry(struct corun__rt *rt, int fd)
+{
+	struct corun__fd *f = corun__fd_find(rt, fd);
+	return __builtin_expect(f != NULL, 1) ? f : entry_new(rt, fd);
+}
+
+void corun__fd_fini(struct corun__rt *rt)
+{
+	for (size_t i = 0; i < rt->fd_npages; i++)
+		free(rt->fd_pages[i]);
+	free(rt->fd_pages);
+	rt->fd_pages = NULL;
+	rt->fd_npages = 0;
 }
 
 /* The number names a new file (accepted, connected, closed): forget the
@@ -56,8 +88,16 @@ static void renew(struct corun__fd *f, uint8_t flags)
 	f->flags = (uint8_t)(CORUN__FD_IN | CORUN__FD_OUT | flags);
 }
 
-/* Make fd non-blocking, and learn whether it is a stream, once. */
-static int prepare(int fd, struct corun__fd *f)
+/* Reads of a pipe go by preadv2 with RWF_NOWAIT, which cannot block
+ * whatever the file's flags, and so need no fcntl first (settle, below).
+ * A pipe that refuses it (EOPNOTSUPP: a kernel before 6.4, a named FIFO)
+ * is read as other files are from then on; once preadv2 is unknown
+ * (ENOSYS), every pipe is. */
+static _Atomic int no_pipe_nowait;
+
+/* Make fd non-blocking, and learn its kind: the flags to keep
+ * (CORUN__FD_PREPARED and its kind) in *flags, its access mode in *mode. */
+static int learn(int fd, uint8_t *flags, uint8_t *mode)
 {
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
@@ -65,17 +105,61 @@ static int prepare(int fd, struct corun__fd *f)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -1;
+	uint8_t kind = CORUN__FD_PREPARED, how = (uint8_t)(fl & O_ACCMODE);
 	if (S_ISFIFO(st.st_mode)) {
-		f->flags |= CORUN__FD_STREAM;
+		kind |= CORUN__FD_STREAM;
+		if (!atomic_load_explicit(&no_pipe_nowait, memory_order_relaxed))
+			how |= CORUN__FD_NOWAIT;
 	} else if (S_ISSOCK(st.st_mode)) {
 		int type;
 		socklen_t len = sizeof type;
-		f->flags |= CORUN__FD_SOCKET;
+		kind |= CORUN__FD_SOCKET;
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
-			f->flags |= CORUN__FD_STREAM;
+			kind |= CORUN__FD_STREAM;
 	}
-	f->flags |= CORUN__FD_PREPARED;
+	*flags = kind;
+	*mode = how;
 	return 0;
+}
+
+/* Make fd non-blocking, and learn its kind, once. */
+static int prepare(int fd, struct corun__fd *f)
+{
+	uint8_t kind;
+	if (learn(fd, &kind, &f->mode) < 0)
+		return -1;
+	f->flags |= kind;
+	return 0;
+}
+
+static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f);
+
+/* The number names another file than the one prepared (closed with
+ * close(2) and reused): learn it anew, and register it at once if someone
+ * waits on it. The generation stays: the waiters armed on the number wait
+ * on whatever file it names. 0, or -1 with errno. */
+static int relearn(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	f->events = 0;
+	f->flags = CORUN__FD_IN | CORUN__FD_OUT;
+	if (prepare(fd, f) < 0)
+		return -1;
+	return (f->in || f->out) ? enroll(rt, fd, f) : 0;
+}
+
+/* Before a system call that could block on a file other than a socket (a
+ * socket's calls carry MSG_DONTWAIT): is it still the non-blocking file
+ * prepared? One fcntl; a file that is not non-blocking, or is open another
+ * way (a pipe's end is read-only or write-only, a socket both), is learned
+ * anew. 0 when unchanged, 1 when learned anew, -1 with errno. */
+static int settle(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	if ((fl & O_NONBLOCK) && (fl & O_ACCMODE) == (f->mode & O_ACCMODE))
+		return 0;
+	return relearn(rt, fd, f) < 0 ? -1 : 1;
 }
 
 /* What every call starts with: the runtime, the caller not canceled, the
@@ -113,32 +197,12 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 
 /* ---- epoll ---- */
 
-int corun__epoll(struct corun__rt *rt)
-{
-	if (rt->epfd < 0) {
-		if (corun__fail(CORUN__FAIL_EPOLL)) {
-			errno = ENOMEM;
-			return -1;
-		}
-		rt->epfd = epoll_create1(EPOLL_CLOEXEC);
-	}
-	return rt->epfd;
-}
+/* What a registration asks for, and the key its reports carry. */
+#define EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
+static uint64_t key(int fd, const struct corun__fd *f)
 {
-	int ep = corun__epoll(rt);
-	if (ep < 0)
-		return -1;
-	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)f->gen << 32,
-	};
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 &&
-	    (errno != EEXIST || epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) < 0))
-		return -1;
-	f->flags |= CORUN__FD_EPOLL;
-	return 0;
+	return (uint64_t)(uint32_t)fd | (uint64_t)f->gen << 32;
 }
 
 static void fire_slot(struct corun__rt *rt, struct corun__waiter **slot, int err)
@@ -151,15 +215,89 @@ static void fire_slot(struct corun__rt *rt, struct corun__waiter **slot, int err
 	}
 }
 
+/* Wake fd's waiters with err: none of them can be woken by the kernel.
+ * How many there were. */
+static int fail_waiters(struct corun__rt *rt, struct corun__fd *f, int err)
+{
+	int n = (f->in != NULL) + (f->out != NULL);
+	fire_slot(rt, &f->in, err);
+	fire_slot(rt, &f->out, err);
+	return n;
+}
+
+/* Call fn on every entry of the table; the sum of what it returns. For the
+ * walks below (a fork, the sweep), which are rare. */
+static int walk(struct corun__rt *rt, int (*fn)(struct corun__rt *, int, struct corun__fd *, void *),
+		void *ctx)
+{
+	int sum = 0;
+	for (size_t i = 0; i < rt->fd_npages; i++) {
+		struct corun__fd *page = rt->fd_pages[i];
+		for (unsigned k = 0; page && k < CORUN__FD_PAGE; k++)
+			sum += fn(rt, (int)(i << CORUN__FD_PAGE_SHIFT | k), &page[k], ctx);
+	}
+	return sum;
+}
+
+/* In a child of fork, the epoll instance just made: every registration
+ * was made in the parent's. Forget them all, and register anew the
+ * descriptors that coroutines (copies of the parent's) wait on, so that
+ * they go on waiting in the child; or, if that fails, or no instance
+ * could be made (ctx: its errno), wake them with the error. */
+static int forget(struct corun__rt *rt, int fd, struct corun__fd *f, void *ctx)
+{
+	f->flags &= (uint8_t)~(CORUN__FD_EPOLL | CORUN__FD_CHECKED);
+	if (!f->in && !f->out)
+		return 0;
+	if (ctx)
+		return fail_waiters(rt, f, *(int *)ctx);
+	return enroll(rt, fd, f) < 0 ? fail_waiters(rt, f, errno) : 0;
+}
+
+int corun__epoll_make(struct corun__rt *rt)
+{
+	if (corun__fail(CORUN__FAIL_EPOLL))
+		errno = ENOMEM;
+	else
+		rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (rt->fd_forked) {
+		int err = errno;
+		rt->fd_forked = 0;
+		walk(rt, forget, rt->epfd < 0 ? &err : NULL);
+		errno = err;
+	}
+	return rt->epfd;
+}
+
+void corun__fd_fork_child(struct corun__rt *rt)
+{
+	if (rt->epfd >= 0) {
+		close(rt->epfd);
+		rt->epfd = -1;
+		rt->fd_forked = 1;
+	}
+}
+
+static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	int ep = corun__epoll(rt);
+	if (ep < 0)
+		return -1;
+	struct epoll_event ev = { .events = EVENTS, .data.u64 = key(fd, f) };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 &&
+	    (errno != EEXIST || epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) < 0))
+		return -1;
+	f->flags |= CORUN__FD_EPOLL;
+	return 0;
+}
+
 /* One report: mark what is ready, and wake who waits for it. An error or a
  * hang-up makes both directions ready: the call then meets it. */
 static int report(struct corun__rt *rt, const struct epoll_event *ev)
 {
 	uint32_t fd = (uint32_t)ev->data.u64, gen = (uint32_t)(ev->data.u64 >> 32);
-	if (fd >= rt->nfds)
-		return 0;
-	struct corun__fd *f = &rt->fds[fd];
-	if (f->gen != gen || !(f->flags & CORUN__FD_EPOLL))
+	struct corun__fd *f = corun__fd_find(rt, (int)fd);
+	if (!f || f->gen != gen || !(f->flags & CORUN__FD_EPOLL))
 		return 0; /* a file since closed */
 	uint32_t e = ev->events;
 	int fired = 0;
@@ -174,6 +312,47 @@ static int report(struct corun__rt *rt, const struct epoll_event *ev)
 		fired += f->out != NULL;
 		fire_slot(rt, &f->out, 0);
 	}
+	return fired;
+}
+
+/* ---- registrations that may be gone (fd.h) ---- */
+
+/* Is the number's registration still there? EPOLL_CTL_MOD finds it by the
+ * file the number names now, so it fails with ENOENT when that is another
+ * file (which is then learned and registered), EBADF when there is none,
+ * EPERM for a file epoll cannot watch: its waiters then wake with that.
+ * How many waiters it woke. */
+static int check(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	struct epoll_event ev = { .events = EVENTS, .data.u64 = key(fd, f) };
+	if (epoll_ctl(rt->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
+	    (errno == ENOENT && relearn(rt, fd, f) == 0)) {
+		f->flags |= CORUN__FD_CHECKED;
+		return 0;
+	}
+	return fail_waiters(rt, f, errno);
+}
+
+/* For the sweep: check a wait that has lasted since before the last sweep,
+ * once per wait, and count in *ctx those too young yet. */
+static int check_old(struct corun__rt *rt, int fd, struct corun__fd *f, void *ctx)
+{
+	if (!(f->in || f->out) || (f->flags & CORUN__FD_CHECKED))
+		return 0;
+	if (rt->fd_sweeps - f->since >= 2)
+		return check(rt, fd, f);
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* How many waiters it woke. */
+static int sweep(struct corun__rt *rt, int64_t now)
+{
+	size_t young = 0;
+	rt->fd_sweeps++;
+	rt->fd_sweep_at = now + CORUN__FD_SWEEP_NS;
+	int fired = walk(rt, check_old, &young);
+	rt->fd_fresh = young != 0;
 	return fired;
 }
 
@@ -215,13 +394,26 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 		}
 		return 0;
 	}
+	/* A wait not yet checked must not sleep through the sweep that will
+	 * check it. Reckoned from the end of the last poll, which saves a
+	 * clock read: a thread that waits on descriptors polls often. */
+	if (rt->fd_fresh && timeout_ns != 0 && rt->fd_waiting) {
+		int64_t until = rt->fd_sweep_at - (rt->poll_next - 1);
+		if (until < 0)
+			until = 0;
+		if (timeout_ns < 0 || timeout_ns > until)
+			timeout_ns = until;
+	}
 	struct epoll_event evs[BATCH];
 	int n = wait_events(ep, evs, BATCH, timeout_ns), fired = 0;
 	for (int i = 0; i < n; i++)
 		fired += report(rt, &evs[i]);
 	/* Reports were just read: main's turns need not read them again
 	 * before the next tick of the coarse clock. */
-	rt->poll_next = coarse_now() + 1;
+	int64_t now = coarse_now();
+	rt->poll_next = now + 1;
+	if (rt->fd_fresh && now >= rt->fd_sweep_at && rt->fd_waiting)
+		fired += sweep(rt, now);
 	return fired;
 }
 
@@ -235,7 +427,9 @@ void corun__poll_due(struct corun__rt *rt)
 
 static void withdraw_fd(struct corun__rt *rt, struct corun__waiter *w)
 {
-	struct corun__fd *f = &rt->fds[(intptr_t)w->ptr];
+	/* ptr is the number, which debuggers show (tools/gdb); its page is
+	 * there for good. */
+	struct corun__fd *f = corun__fd_find(rt, (int)(intptr_t)w->ptr);
 	struct corun__waiter **slot = w->id == ID_IN ? &f->in : &f->out;
 	if (*slot == w) {
 		*slot = NULL;
@@ -244,9 +438,9 @@ static void withdraw_fd(struct corun__rt *rt, struct corun__waiter *w)
 }
 
 /* Put w in fd's slot for one direction (`id`), registering fd first. */
-static int arm_fd(struct corun__rt *rt, int fd, struct corun__waiter *w, int id)
+static int arm_fd(struct corun__rt *rt, int fd, struct corun__fd *f, struct corun__waiter *w,
+		  int id)
 {
-	struct corun__fd *f = &rt->fds[fd];
 	struct corun__waiter **slot = id == ID_IN ? &f->in : &f->out;
 	if (*slot) {
 		errno = EBUSY;
@@ -254,6 +448,11 @@ static int arm_fd(struct corun__rt *rt, int fd, struct corun__waiter *w, int id)
 	}
 	if (!(f->flags & CORUN__FD_EPOLL) && enroll(rt, fd, f) < 0)
 		return -1;
+	if (!f->in && !f->out) { /* a wait begins: the sweeps will check it */
+		f->since = rt->fd_sweeps;
+		f->flags &= (uint8_t)~CORUN__FD_CHECKED;
+		rt->fd_fresh = 1;
+	}
 	corun__arm(rt, w, id, withdraw_fd);
 	w->ptr = (void *)(intptr_t)fd;
 	*slot = w;
@@ -268,7 +467,8 @@ static int arm_fd(struct corun__rt *rt, int fd, struct corun__waiter *w, int id)
 /* Wait until the kernel reports fd ready for `events` (POLLIN, POLLOUT or
  * both), or the deadline. The ids of what fired (ID_IN, ID_OUT), or -1
  * with errno. The caller has found it must wait. */
-static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
+static int wait_fd(struct corun__rt *rt, int fd, struct corun__fd *f, int events,
+		   int64_t deadline)
 {
 	/* Again, not only in begin: a call waits more than once, and a cancel
 	 * may come between a wake and the next wait. */
@@ -278,14 +478,14 @@ static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 	struct corun__waiter in, out;
 	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
-	if (((events & POLLIN) && arm_fd(rt, fd, &in, ID_IN) < 0) ||
-	    ((events & POLLOUT) && arm_fd(rt, fd, &out, ID_OUT) < 0)) {
+	if (((events & POLLIN) && arm_fd(rt, fd, f, &in, ID_IN) < 0) ||
+	    ((events & POLLOUT) && arm_fd(rt, fd, f, &out, ID_OUT) < 0)) {
 		int saved = errno; /* take back what was armed */
 		corun__disarm(rt);
 		errno = saved;
 		return -1;
 	}
-	uint32_t gen = rt->fds[fd].gen;
+	uint32_t gen = f->gen;
 	int err, id = corun__wait(rt, CORUN__WAIT_FD, &err);
 	if (id < 0 || err) {
 		errno = err;
@@ -293,7 +493,7 @@ static int wait_fd(struct corun__rt *rt, int fd, int events, int64_t deadline)
 	}
 	/* Fired, and then closed by another before we ran: the number may
 	 * name another file by now. */
-	if (rt->fds[fd].gen != gen) {
+	if (f->gen != gen) {
 		errno = EBADF;
 		return -1;
 	}
@@ -323,34 +523,38 @@ int corun_wait_fd(int fd, int events, int64_t deadline)
 	}
 	if (p.revents)
 		return p.revents & (events | POLLERR | POLLHUP);
-	int id = wait_fd(rt, fd, events, deadline);
+	int id = wait_fd(rt, fd, f, events, deadline);
 	if (id < 0)
 		return -1;
-	uint32_t e = rt->fds[fd].events;
+	uint32_t e = f->events;
 	return (id == ID_IN ? POLLIN : POLLOUT) | ((e & EPOLLERR) ? POLLERR : 0) |
 	       ((e & EPOLLHUP) ? POLLHUP : 0);
 }
 
-/* Call op(fd, arg) until it does not fail with EAGAIN: while `bit` says
- * the kernel may be ready (or with deadline 0, which must try), call it;
- * when it finds otherwise, clear the bit and wait for the next report.
- * op's result, or -1 with errno. */
-static ssize_t until_done(struct corun__rt *rt, int fd, uint8_t bit, int64_t deadline,
-			  ssize_t (*op)(int fd, void *arg), void *arg)
+/* A system call on fd, made by until_done: its result, -1 with errno, or
+ * AGAIN when fd was learned anew and the call is to be made again. */
+#define AGAIN (-2)
+typedef ssize_t (*op_fn)(struct corun__rt *rt, int fd, struct corun__fd *f, void *arg);
+
+/* Call op until it does not fail with EAGAIN: while `bit` says the kernel
+ * may be ready (or with deadline 0, which must try), call it; when it
+ * finds otherwise, clear the bit and wait for the next report. op's
+ * result, or -1 with errno. */
+static ssize_t until_done(struct corun__rt *rt, int fd, struct corun__fd *f, uint8_t bit,
+			  int64_t deadline, op_fn op, void *arg)
 {
 	for (;;) {
-		struct corun__fd *f = &rt->fds[fd]; /* the table may move in a wait */
 		if ((f->flags & bit) || deadline == 0) {
-			ssize_t r = op(fd, arg);
+			ssize_t r = op(rt, fd, f, arg);
 			if (r >= 0)
 				return r;
-			if (errno == EINTR)
+			if (r == AGAIN || errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				return -1;
 			f->flags &= (uint8_t)~bit;
 		}
-		if (wait_fd(rt, fd, bit == CORUN__FD_IN ? POLLIN : POLLOUT, deadline) < 0)
+		if (wait_fd(rt, fd, f, bit == CORUN__FD_IN ? POLLIN : POLLOUT, deadline) < 0)
 			return -1;
 	}
 }
@@ -359,48 +563,91 @@ static ssize_t until_done(struct corun__rt *rt, int fd, uint8_t bit, int64_t dea
  * buffer: the next one waits for the kernel's report. Not once the peer has
  * finished or the connection failed: no report follows that, and the next
  * call must meet it (0, or the error). */
-static void came_short(struct corun__rt *rt, int fd, uint8_t bit)
+static void came_short(struct corun__fd *f, uint8_t bit)
 {
-	struct corun__fd *f = &rt->fds[fd];
 	if ((f->flags & CORUN__FD_STREAM) && !(f->events & FINAL))
 		f->flags &= (uint8_t)~bit;
+}
+
+/* A socket's call failed with ENOTSOCK: the number names another file now.
+ * AGAIN once it is learned, or -1 with errno. */
+static ssize_t not_a_socket(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	if (relearn(rt, fd, f) < 0)
+		return -1;
+	if (f->flags & CORUN__FD_SOCKET) { /* it is one after all */
+		errno = ENOTSOCK;
+		return -1;
+	}
+	return AGAIN;
 }
 
 struct io {
 	void *buf;
 	size_t n;
-	int sock;
 	struct sockaddr *addr;
 	socklen_t *len;
 };
 
-static ssize_t do_read(int fd, void *arg)
+/* preadv2 with RWF_NOWAIT was refused: the number names another file, or
+ * this pipe cannot be read so. AGAIN once it is learned, or -1. */
+static ssize_t nowait_refused(struct corun__rt *rt, int fd, struct corun__fd *f)
 {
-	struct io *io = arg;
-	return read(fd, io->buf, io->n);
+	if (errno == ENOSYS)
+		atomic_store_explicit(&no_pipe_nowait, 1, memory_order_relaxed);
+	if (relearn(rt, fd, f) < 0)
+		return -1;
+	f->mode &= (uint8_t)~CORUN__FD_NOWAIT;
+	return AGAIN;
 }
 
-static ssize_t do_write(int fd, void *arg)
+static ssize_t do_read(struct corun__rt *rt, int fd, struct corun__fd *f, void *arg)
 {
 	struct io *io = arg;
-	return io->sock ? send(fd, io->buf, io->n, MSG_NOSIGNAL) : write(fd, io->buf, io->n);
+	if (f->flags & CORUN__FD_SOCKET) {
+		ssize_t r = recv(fd, io->buf, io->n, MSG_DONTWAIT);
+		return r < 0 && errno == ENOTSOCK ? not_a_socket(rt, fd, f) : r;
+	}
+	if (f->mode & CORUN__FD_NOWAIT) {
+		struct iovec v = { io->buf, io->n };
+		ssize_t r = preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+		return r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS) ? nowait_refused(rt, fd, f)
+									 : r;
+	}
+	int s = settle(rt, fd, f);
+	return s < 0 ? -1 : s > 0 ? AGAIN : read(fd, io->buf, io->n);
 }
 
-static ssize_t do_accept(int fd, void *arg)
+static ssize_t do_write(struct corun__rt *rt, int fd, struct corun__fd *f, void *arg)
 {
 	struct io *io = arg;
-	return accept4(fd, io->addr, io->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (f->flags & CORUN__FD_SOCKET) {
+		ssize_t r = send(fd, io->buf, io->n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		return r < 0 && errno == ENOTSOCK ? not_a_socket(rt, fd, f) : r;
+	}
+	int s = settle(rt, fd, f);
+	return s < 0 ? -1 : s > 0 ? AGAIN : write(fd, io->buf, io->n);
+}
+
+/* accept4 has no flag that keeps it from blocking: the listener must be
+ * non-blocking, which settle asks the kernel every time. */
+static ssize_t do_accept(struct corun__rt *rt, int fd, struct corun__fd *f, void *arg)
+{
+	struct io *io = arg;
+	int s = settle(rt, fd, f);
+	return s < 0 ? -1 : s > 0 ? AGAIN : accept4(fd, io->addr, io->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
 {
 	struct corun__rt *rt;
-	if (!begin(&rt, fd, deadline, 1))
+	struct corun__fd *f = begin(&rt, fd, deadline, 1);
+	if (!f)
 		return -1;
 	struct io io = { .buf = buf, .n = n };
-	ssize_t r = until_done(rt, fd, CORUN__FD_IN, deadline, do_read, &io);
+	ssize_t r = until_done(rt, fd, f, CORUN__FD_IN, deadline, do_read, &io);
 	if (r > 0 && (size_t)r < n)
-		came_short(rt, fd, CORUN__FD_IN);
+		came_short(f, CORUN__FD_IN);
 	return r;
 }
 
@@ -410,17 +657,17 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 	struct corun__fd *f = begin(&rt, fd, deadline, 1);
 	if (!f)
 		return -1;
-	struct io io = { .sock = (f->flags & CORUN__FD_SOCKET) != 0 };
+	struct io io;
 	size_t done = 0;
 	do {
 		io.buf = (char *)buf + done;
 		io.n = n - done;
-		ssize_t r = until_done(rt, fd, CORUN__FD_OUT, deadline, do_write, &io);
+		ssize_t r = until_done(rt, fd, f, CORUN__FD_OUT, deadline, do_write, &io);
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
 		if (done < n)
-			came_short(rt, fd, CORUN__FD_OUT);
+			came_short(f, CORUN__FD_OUT);
 	} while (done < n);
 	return (ssize_t)n;
 }
@@ -428,18 +675,21 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
 	struct corun__rt *rt;
-	if (!begin(&rt, fd, deadline, 1))
+	struct corun__fd *f = begin(&rt, fd, deadline, 1);
+	if (!f)
 		return -1;
 	struct io io = { .addr = addr, .len = len };
-	int c = (int)until_done(rt, fd, CORUN__FD_IN, deadline, do_accept, &io);
+	int c = (int)until_done(rt, fd, f, CORUN__FD_IN, deadline, do_accept, &io);
 	if (c >= 0) {
 		/* Non-blocking already, and of the listener's kind: nothing to
 		 * ask the kernel. Without memory for its entry, it is prepared
 		 * at first use instead. */
-		uint8_t kind = rt->fds[fd].flags & (CORUN__FD_STREAM | CORUN__FD_SOCKET);
+		uint8_t kind = f->flags & (CORUN__FD_STREAM | CORUN__FD_SOCKET);
 		struct corun__fd *cf = entry(rt, c);
-		if (cf)
+		if (cf) {
 			renew(cf, (uint8_t)(CORUN__FD_PREPARED | kind));
+			cf->mode = O_RDWR;
+		}
 	}
 	return c;
 }
@@ -450,36 +700,40 @@ int corun_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t de
 	struct corun__fd *f = begin(&rt, fd, deadline, 0);
 	if (!f)
 		return -1;
-	renew(f, 0); /* a socket being connected is a new one to us */
-	if (prepare(fd, f) < 0)
+	uint8_t kind, mode;
+	if (learn(fd, &kind, &mode) < 0)
 		return -1;
-	if (connect(fd, addr, len) == 0)
+	int r = connect(fd, addr, len);
+	if (r < 0 && errno != EINPROGRESS)
+		return -1; /* EISCONN for a socket connected already */
+	/* A socket being connected is a new one to us. */
+	renew(f, kind);
+	f->mode = mode;
+	if (r == 0)
 		return 0;
-	if (errno != EINPROGRESS)
-		return -1;
 	f->flags &= (uint8_t)~CORUN__FD_OUT;
-	if (wait_fd(rt, fd, POLLOUT, deadline) < 0)
-		return -1;
-	int err;
-	socklen_t elen = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-		return -1;
-	if (err) {
-		errno = err;
-		return -1;
+	for (;;) {
+		if (wait_fd(rt, fd, f, POLLOUT, deadline) < 0)
+			return -1;
+		/* connect(2) again says how it went, as a blocking one would
+		 * have: 0 (and from now on EISCONN), the connection's error, or
+		 * EALREADY while it is still under way. */
+		if (connect(fd, addr, len) == 0 || errno == EISCONN)
+			return 0;
+		if (errno != EALREADY)
+			return -1;
+		f->flags &= (uint8_t)~CORUN__FD_OUT;
 	}
-	return 0;
 }
 
 int corun_close(int fd)
 {
 	struct corun__rt *rt = corun__tls;
-	if (rt && fd >= 0 && (size_t)fd < rt->nfds) {
+	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(rt, fd) : NULL;
+	if (f) {
 		/* close(2) takes it out of epoll (unless a duplicate keeps the
 		 * file open: then its reports carry the old generation). */
-		struct corun__fd *f = &rt->fds[fd];
-		fire_slot(rt, &f->in, EBADF);
-		fire_slot(rt, &f->out, EBADF);
+		fail_waiters(rt, f, EBADF);
 		renew(f, 0);
 	}
 	return close(fd);

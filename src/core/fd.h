@@ -18,6 +18,36 @@
  * the ring when a tick of the coarse clock has passed since reports were
  * last read (corun__poll_due), so busy coroutines cannot starve the
  * waiting ones, and a server whose ring empties often never polls twice.
+ *
+ * The table is kept by number, in pages of CORUN__FD_PAGE entries made on
+ * first use under a directory of pointers: a lookup is two loads, and a
+ * program that uses descriptors 3 and 1,000,000 pays for two pages and a
+ * directory of 1/16 byte per number below the highest (the kernel's own
+ * table for it takes 8), not for a million entries. A number that is not
+ * open costs nothing: a page is made only for a number fcntl finds open.
+ * Pages never move, so a waiter keeps its entry's address.
+ *
+ * What is known of a number holds only while it names the same file, and
+ * close(2) and a reuse of the number happen out of corun's sight. So no
+ * stale entry may block the thread or leave a waiter unwoken:
+ *  - A socket's calls are made with MSG_DONTWAIT, which cannot block
+ *    whatever the file's flags; one that finds no socket (ENOTSOCK)
+ *    learns the file anew and tries again. A pipe is read with preadv2
+ *    and RWF_NOWAIT likewise, where the kernel has it (6.4 on; named
+ *    FIFOs refuse it), and otherwise as below.
+ *  - Any other call (and accept4, which has no such flag) first asks
+ *    fcntl(F_GETFL) whether the file is still non-blocking and open the
+ *    way it was (a pipe's end is read-only or write-only, a socket both),
+ *    and learns it anew if not.
+ *  - A registration is gone once its file is closed, and a new file under
+ *    the number is not registered. Every sweep (CORUN__FD_SWEEP_NS apart,
+ *    on the scheduler's collection of reports, while waits are pending)
+ *    asks, once per wait that has lasted a whole period, whether the
+ *    number's registration is still there (EPOLL_CTL_MOD, which fails
+ *    with ENOENT when the number names another file, EBADF when it names
+ *    none): a new file is learned and registered, and its waiters go on
+ *    waiting on it; a number closed for good wakes its waiters with EBADF.
+ *    A wait the kernel ends within a period, the busy case, costs no check.
  */
 #ifndef CORUN_FD_H
 #define CORUN_FD_H
@@ -31,20 +61,43 @@
 #define CORUN__FD_OUT 0x02      /* output may be ready: try the call */
 #define CORUN__FD_PREPARED 0x04 /* made non-blocking, its kind known */
 #define CORUN__FD_STREAM 0x08   /* a short read or write drains or fills it */
-#define CORUN__FD_SOCKET 0x10   /* send with MSG_NOSIGNAL */
+#define CORUN__FD_SOCKET 0x10   /* recv/send, with MSG_DONTWAIT */
 #define CORUN__FD_EPOLL 0x20    /* registered with the runtime's epoll */
+#define CORUN__FD_CHECKED 0x40  /* its registration checked during this wait */
 
 struct corun__fd {
 	struct corun__waiter *in, *out; /* waiting for each direction */
 	uint32_t gen;    /* bumped when the number starts naming a new file */
 	uint32_t events; /* what the kernel reported last (EPOLL* bits) */
+	uint32_t since;  /* rt->fd_sweeps when a wait on it began */
 	uint8_t flags;
+	uint8_t mode;    /* O_ACCMODE of the file prepared (not a socket), and: */
 };
+
+/* corun__fd.mode: a pipe read with preadv2 and RWF_NOWAIT (fd.c) */
+#define CORUN__FD_NOWAIT 0x80
+
+#define CORUN__FD_PAGE_SHIFT 7
+#define CORUN__FD_PAGE (1u << CORUN__FD_PAGE_SHIFT) /* 4 KiB of entries */
+
+/* How long a wait lasts before its registration is checked: between one
+ * and two of these. */
+#define CORUN__FD_SWEEP_NS ((int64_t)1000000000)
+
+/* fd's entry, or NULL when its page has not been made. */
+static inline struct corun__fd *corun__fd_find(const struct corun__rt *rt, int fd)
+{
+	size_t i = (unsigned)fd >> CORUN__FD_PAGE_SHIFT;
+	if (i >= rt->fd_npages || !rt->fd_pages[i])
+		return NULL;
+	return &rt->fd_pages[i][(unsigned)fd & (CORUN__FD_PAGE - 1)];
+}
 
 /* Collect what the kernel reports ready and fire the waiters, blocking the
  * thread for at most timeout_ns (-1: until something is reported; 0: not
- * at all). Returns how many waiters it fired; with no epoll instance (none
- * could be made) it sleeps for timeout_ns instead and returns 0. */
+ * at all), and sweep the registrations when it is time. Returns how many
+ * waiters it fired; with no epoll instance (none could be made) it sleeps
+ * for timeout_ns instead and returns 0. */
 int corun__poll(struct corun__rt *rt, int64_t timeout_ns);
 
 /* On main's turn while others are ready: collect reports if a tick of the
@@ -52,6 +105,18 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns);
 void corun__poll_due(struct corun__rt *rt);
 
 /* The runtime's epoll descriptor, made on first need; -1 with errno. */
-int corun__epoll(struct corun__rt *rt);
+int corun__epoll_make(struct corun__rt *rt);
+static inline int corun__epoll(struct corun__rt *rt)
+{
+	return __builtin_expect(rt->epfd >= 0, 1) ? rt->epfd : corun__epoll_make(rt);
+}
+
+/* The table's memory, when the runtime is released. */
+void corun__fd_fini(struct corun__rt *rt);
+
+/* In a child of fork (fork.c): the epoll instance is the parent's, shared
+ * through the inherited descriptor. Let it go; the child's own is made at
+ * its next need, and every registration is made anew in it then. */
+void corun__fd_fork_child(struct corun__rt *rt);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include "runtime.h"
 #include "checked.h"
+#include "fd.h"
+#include "fork.h"
 #include "overflow.h"
 #include "upkeep.h"
 #include "wait.h"
@@ -63,6 +65,43 @@ static void registry_remove(struct corun__rt *rt)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void corun__registry_lock(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+void corun__registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* In a child of fork, the runtimes of the threads it does not have: off
+ * the registry, never freed (their threads may have been changing them),
+ * and kept here, still linked through reg_next, so that they stay
+ * reachable memory rather than a leak to valgrind and LeakSanitizer. */
+static struct corun__rt *forgotten;
+
+void corun__registry_fork_child(struct corun__rt *rt)
+{
+	/* The lock was taken before the fork (fork.c): the list is whole. */
+	struct corun__rt **link = &corun__registry.head;
+	while (*link) {
+		if (*link == rt)
+			*link = rt->reg_next;
+		else
+			link = &(*link)->reg_next;
+	}
+	*link = forgotten;
+	forgotten = corun__registry.head;
+	corun__registry.head = rt;
+	corun__registry.count = rt ? 1 : 0;
+	if (rt) {
+		rt->reg_next = rt->reg_prev = NULL;
+		rt->reg_tid = (int32_t)syscall(SYS_gettid);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
 static void at_thread_exit(void *p)
 {
 	release(p);
@@ -85,6 +124,7 @@ struct corun__rt *corun__rt_get(void)
 	if (rt)
 		return rt;
 	pthread_once(&exit_key_once, make_exit_key);
+	corun__fork_watch();
 	rt = corun__calloc(CORUN__FAIL_RUNTIME, 1, sizeof *rt);
 	if (!rt) {
 		errno = ENOMEM;
@@ -134,7 +174,7 @@ static void release(struct corun__rt *rt)
 	corun__handles_fini(&rt->handles);
 	free(rt->ring);
 	free(rt->heap);
-	free(rt->fds);
+	corun__fd_fini(rt);
 	if (rt->epfd >= 0)
 		close(rt->epfd);
 	if (corun__tls == rt)

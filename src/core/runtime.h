@@ -66,10 +66,14 @@ struct corun__rt {
 	uint64_t timer_seq;     /* arming order, for FIFO among equal deadlines */
 	int epfd;               /* the idle step blocks here; -1 until needed */
 	/* descriptors (fd.h) */
-	struct corun__fd *fds;  /* by descriptor number */
-	size_t nfds;
+	struct corun__fd **fd_pages; /* by descriptor number / CORUN__FD_PAGE */
+	size_t fd_npages;
 	size_t fd_waiting;      /* waiters armed on descriptors */
 	int64_t poll_next;      /* coarse ns: collect reports on main's turn */
+	int64_t fd_sweep_at;    /* coarse ns: check registrations (fd.h) */
+	uint32_t fd_sweeps;     /* sweeps made */
+	uint8_t fd_fresh;       /* waits armed that no sweep has checked */
+	uint8_t fd_forked;      /* a child of fork: registrations to forget */
 	uint8_t main_woken;     /* main's wait has fired */
 	uint64_t id;            /* unique in the process: channels and sync
 				 * objects remember the runtime they belong to */
@@ -129,6 +133,13 @@ struct corun__registry {
 };
 
 extern struct corun__registry corun__registry;
+
+/* Around a fork (fork.c): the lock is held across it, so that the child
+ * finds the list whole; the child's step keeps only its own runtime (rt,
+ * NULL if its thread has none) on the list, and lets the lock go. */
+void corun__registry_lock(void);
+void corun__registry_unlock(void);
+void corun__registry_fork_child(struct corun__rt *rt);
 
 /* The calling thread's runtime, or NULL. initial-exec: one %fs-relative
  * load, no __tls_get_addr call, even in the shared library. */
