@@ -7,7 +7,7 @@
  *
  * A suspended context is one pointer: the address on its own stack at which
  * its saved registers and resume address sit (the layout is private to each
- * implementation).
+ * implementation; its ctx.h describes it to debuggers, src/core/layout.c).
  */
 #ifndef CORUN_ARCH_SWITCH_H
 #define CORUN_ARCH_SWITCH_H

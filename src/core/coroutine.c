@@ -5,6 +5,7 @@
 #include "runtime.h"
 #include "checked.h"
 #include "fpctl.h"
+#include "layout.h"
 #include "sched.h"
 #include "sync.h"
 #include "upkeep.h"
@@ -220,6 +221,13 @@ static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
 	(void)rt;
 	corun__waiter_unlink(&((struct joining *)w)->target->joiners, NULL, w);
 }
+
+/* For debuggers (layout.h): a join, and whom it waits for. */
+const struct corun__layout_entry corun__layout_join[] = {
+	CORUN__LAYOUT_FN("wd.join", withdraw_join),
+	CORUN__LAYOUT_OFF("joining.target", struct joining, target),
+	CORUN__LAYOUT_END
+};
 
 #define ID_JOINED 1
 

@@ -3,6 +3,7 @@
  * runtime's epoll instance, and the collection of its reports (fd.h).
  */
 #include "fd.h"
+#include "layout.h"
 #include "wait.h"
 #include "../failpoint.h"
 
@@ -436,6 +437,15 @@ static void withdraw_fd(struct corun__rt *rt, struct corun__waiter *w)
 		rt->fd_waiting--;
 	}
 }
+
+/* For debuggers (layout.h): a wait on a descriptor (its number in ptr), and
+ * for which direction (its id). */
+const struct corun__layout_entry corun__layout_fd[] = {
+	CORUN__LAYOUT_FN("wd.fd", withdraw_fd),
+	CORUN__LAYOUT_VAL("fd.id_in", ID_IN),
+	CORUN__LAYOUT_VAL("fd.id_out", ID_OUT),
+	CORUN__LAYOUT_END
+};
 
 /* Put w in fd's slot for one direction (`id`), registering fd first. */
 static int arm_fd(struct corun__rt *rt, int fd, struct corun__fd *f, struct corun__waiter *w,

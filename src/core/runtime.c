@@ -9,6 +9,7 @@
 #include "checked.h"
 #include "fd.h"
 #include "fork.h"
+#include "layout.h"
 #include "overflow.h"
 #include "upkeep.h"
 #include "wait.h"
@@ -31,9 +32,10 @@ static int exit_key_ok;
 static void release(struct corun__rt *rt);
 
 /* The registry (runtime.h). Only made and released runtimes change it. */
-struct corun__registry corun__registry = {
+struct corun__registry corun__registry __attribute__((section(CORUN__REGISTRY_SECTION))) = {
 	.magic = CORUN__REGISTRY_MAGIC,
 	.version = CORUN__REGISTRY_VERSION,
+	.layout = corun__layouts,
 };
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -119,17 +119,29 @@ struct corun__rt {
  * written so that a reader from head always meets whole runtimes (a new
  * one is complete before it is linked).
  *
- * The layout of this struct and of the reg_ fields is an interface with
- * the debugger script: change them together, and bump version.
+ * It lives alone in the section CORUN__REGISTRY_SECTION, which strip keeps
+ * (it is loaded data): a debugger finds it by the section in the program or
+ * library's section headers, where the symbol corun__registry is gone (a
+ * stripped program: it is a hidden symbol, in no dynamic symbol table).
+ * From it, the layout tables (layout.h) give every offset and constant the
+ * debugger needs, so it needs no debug information either.
+ *
+ * The layout of this struct is an interface with the debugger script, as
+ * is the entry format of the tables: change them together, and bump
+ * version. Version 2 added layout.
  */
 #define CORUN__REGISTRY_MAGIC 0x636f7275726567ull /* "corureg" */
-#define CORUN__REGISTRY_VERSION 1u
+#define CORUN__REGISTRY_VERSION 2u
+#define CORUN__REGISTRY_SECTION "corun_registry"
+
+struct corun__layout_entry;
 
 struct corun__registry {
 	uint64_t magic;          /* CORUN__REGISTRY_MAGIC */
 	uint32_t version;        /* CORUN__REGISTRY_VERSION */
 	uint32_t count;          /* runtimes on the list */
 	struct corun__rt *head;  /* newest first, through reg_next */
+	const struct corun__layout_entry *const *layout; /* corun__layouts */
 };
 
 extern struct corun__registry corun__registry;

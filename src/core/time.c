@@ -12,6 +12,7 @@
  * armed (seq), so equal deadlines fire in FIFO order.
  */
 #include "fd.h"
+#include "layout.h"
 #include "wait.h"
 #include "../failpoint.h"
 
@@ -88,6 +89,12 @@ static void withdraw_deadline(struct corun__rt *rt, struct corun__waiter *w)
 {
 	heap_remove(rt, (struct corun__timer *)w);
 }
+
+/* For debuggers (layout.h): a deadline (struct corun__timer, in layout.c). */
+const struct corun__layout_entry corun__layout_time[] = {
+	CORUN__LAYOUT_FN("wd.deadline", withdraw_deadline),
+	CORUN__LAYOUT_END
+};
 
 int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline)
 {

@@ -13,9 +13,11 @@
  *   stopper   running: calls gdb_stop_here (stop_in_coroutine)
  *   fresh     spawned after stopper ran: runnable, never started
  *
- * gdb_ids[] holds their ids (corun_id) in that order, for the checks. Run
- * without a debugger, gdb_stop_here returns and everything is released, so
- * the program ends (exit status 0).
+ * gdb_ids[] holds their ids (corun_id) in that order and handles[] their
+ * handles, for the checks; the ids and the objects waited on are printed
+ * too, for the checks of a program without debug information. Run without
+ * a debugger, gdb_stop_here returns and everything is released, so the
+ * program ends (exit status 0).
  */
 #include "corun.h"
 
@@ -111,6 +113,7 @@ static void *stop_in_coroutine(void *arg)
 	gdb_ids[FRESH] = corun_id(handles[FRESH]);
 	for (int i = 0; i < N; i++)
 		printf("gdb_target: id %d = %lld\n", i, (long long)gdb_ids[i]);
+	printf("gdb_target: chan %p wg %p fd %d\n", (void *)chan, (void *)wg, pipefd[0]);
 	fflush(stdout);
 	gdb_stop_here();
 	/* Undebugged: let everything end. */

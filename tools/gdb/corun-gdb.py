@@ -8,45 +8,57 @@
 #
 # Works on a live process and on a core file alike: everything is read from
 # memory, nothing in the process is called, and no register is written (gdb
-# 13 refuses register writes on a core file anyway). See STATUS.md here.
+# 13 refuses register writes on a core file anyway).
 #
-# Finding the runtime. The selected thread's runtime is looked up in corun's
-# registry (struct corun__registry in src/core/runtime.h, the symbol
-# corun__registry): a list of every runtime with its thread's kernel id,
-# matched against the selected thread's LWP. The thread-local corun__tls is
-# the fallback, for a corun without the registry: gdb reads thread-locals
-# only through libthread_db, which fails on a core file of a static program.
+# Needs neither corun's debug information nor its symbols: the builds people
+# ship are Release builds, often stripped, and so are the core files of
+# them. Everything the commands know of corun's structs comes from the
+# process itself:
+#
+# The registry (struct corun__registry, src/core/runtime.h): every runtime
+# of the process, each with its thread's kernel id, matched against the
+# selected thread's LWP. It is found by its section, corun_registry, in the
+# section headers of the program and of each shared library (strip keeps
+# them: the section is loaded data), or else by the symbol corun__registry.
+# The thread-local corun__tls is the last resort, for a thread the registry
+# does not know by its id (a forked child's): gdb reads thread-locals only
+# through libthread_db, which fails on a core file of a static program.
+#
+# The layout tables (src/core/layout.h), which the registry points to:
+# by name, the offset and size of each field read here, the constants
+# (states, flags, what a queued waiter waits on), the withdraw function of
+# each kind of wait, and the saved frame of a suspended context: where its
+# resume address and callee-saved registers are. Built by offsetof and
+# sizeof, they follow the structs; nothing here copies a private constant.
 #
 # Backtraces without resuming. A suspended coroutine's context is its saved
-# frame (src/arch/x86_64/switch_sysv_elf.S): r15, r14, r13, r12, rbx, rbp,
-# the resume address, and above it the caller's stack. A Python unwinder,
-# active only while one of these commands runs, claims the selected
-# thread's innermost frame and says that its caller's registers are the
-# coroutine's; gdb then unwinds the coroutine's stack with its ordinary
-# DWARF unwinders, from the resume address on (a return address, so lines
-# are looked up as for any caller frame). The output of gdb's own `bt` is
-# printed without the real innermost frame and renumbered from #0.
-#
-# Needs corun's debug information (the structs' layouts); x86_64 for the
-# backtraces and stop locations (the listing itself is portable).
+# frame (src/arch/*/switch_*.S, or the ucontext fallback's). A Python
+# unwinder, active only while one of these commands runs, claims the
+# selected thread's innermost frame and says that its caller's registers
+# are the coroutine's; gdb then unwinds the coroutine's stack with its
+# ordinary unwinders (the DWARF CFI of .eh_frame, which strip keeps, so a
+# stripped program unwinds too), from the resume address on (a return
+# address, so lines are looked up as for any caller frame). The output of
+# gdb's own `bt` is printed without the real innermost frame and renumbered
+# from #0. Frames: x86_64, AArch64 and RISC-V 64, assembly switch or
+# ucontext; 64-bit targets only.
 
 import re
-import struct
 import time
 
 import gdb
 import gdb.unwinder
 
-SLOT_LIVE = 1
-STATE_RUNNABLE, STATE_BLOCKED, STATE_ENDED = 1, 2, 3
-F_NAMED, F_CANCELED, F_ARMED = 0x2, 0x4, 0x8
-REGISTRY_MAGIC = 0x636F7275726567
-REGISTRY_VERSION = 1
-FD_ID_IN, FD_ID_OUT = 1, 2  # src/core/fd.c
-# x86_64 saved frame: (register, offset); the caller's rsp is sp + 0x38.
-X86_64_FRAME = (("r15", 0x00), ("r14", 0x08), ("r13", 0x10), ("r12", 0x18),
-                ("rbx", 0x20), ("rbp", 0x28), ("rip", 0x30))
-X86_64_FRAME_SIZE = 0x38
+REGISTRY_MAGIC = 0x636F7275726567  # "corureg"
+REGISTRY_VERSION = 2
+REGISTRY_SECTION = "corun_registry"
+ENTRY_SIZE = 32  # struct corun__layout_entry: char name[20], u32 size, u64 value
+
+# gdb's architecture for each ELF machine a frame is for (frame.machine),
+# and its names for the resume address and the stack pointer.
+_MACHINES = {62: "i386:x86-64", 183: "aarch64", 243: "riscv:rv64"}
+_PC_SP = {"i386:x86-64": ("rip", "rsp"), "aarch64": ("pc", "sp"),
+          "riscv:rv64": ("pc", "sp")}
 
 
 class CorunError(gdb.GdbError):
@@ -61,131 +73,240 @@ def _lookup(expr):
         return None
 
 
-def _type(name):
-    try:
-        return gdb.lookup_type(name)
-    except gdb.error:
-        raise CorunError("corun-gdb: no type %s: corun's debug information "
-                         "is needed" % name)
+# ---- memory ----
+
+_ORDER = None
 
 
-def _u64(addr):
-    mem = gdb.selected_inferior().read_memory(addr, 8)
-    return struct.unpack("<Q", bytes(mem))[0]
+def _order():
+    global _ORDER
+    if _ORDER is None:
+        out = gdb.execute("show endian", to_string=True)
+        _ORDER = "big" if "big endian" in out else "little"
+    return _ORDER
 
 
-def _func_name(addr):
-    """The name of the function containing addr, or None."""
-    try:
-        block = gdb.block_for_pc(addr)
-    except RuntimeError:
-        block = None
-    # The outermost function block: inner ones are functions inlined in it.
-    name = None
-    while block is not None and not (block.is_static or block.is_global):
-        if block.function is not None:
-            name = block.function.name
-        block = block.superblock
-    if name is not None:
-        return name
-    out = gdb.execute("info symbol %#x" % addr, to_string=True)
-    m = re.match(r"(\S+)( \+ \d+)? in section", out)
-    return m.group(1) if m else None
+def _read(addr, n):
+    return bytes(gdb.selected_inferior().read_memory(addr, n))
 
 
-def _is_live():
-    conn = gdb.selected_inferior().connection
-    return conn is not None and conn.type != "core"
+def _uint(addr, size=8):
+    return int.from_bytes(_read(addr, size), _order())
 
 
-def _is_x86_64():
-    try:
-        arch = gdb.selected_frame().architecture().name()
-    except gdb.error:
-        return False
-    return arch == "i386:x86-64"
+def _int(blob, off, size, signed=False):
+    return int.from_bytes(blob[off:off + size], _order(), signed=signed)
+
+
+class Layout:
+    """The layout tables a registry points to: name -> (value, size)."""
+
+    def __init__(self, reg):
+        self.entries = {}
+        lists = _uint(reg + 24)
+        for i in range(32):
+            table = _uint(lists + 8 * i)
+            if table == 0:
+                break
+            for j in range(512):
+                e = _read(table + ENTRY_SIZE * j, ENTRY_SIZE)
+                name = e[:20].split(b"\0", 1)[0].decode("ascii", "replace")
+                if not name:
+                    break
+                self.entries[name] = (_int(e, 24, 8), _int(e, 20, 4))
+
+    def has(self, name):
+        return name in self.entries
+
+    def val(self, name):
+        try:
+            return self.entries[name][0]
+        except KeyError:
+            raise CorunError("corun-gdb: corun's layout tables have no %s: "
+                             "this script does not match the program's corun"
+                             % name)
+
+    def span(self, prefix):
+        """The bytes a struct's fields (those named prefix.*) span."""
+        return max(v + s for n, (v, s) in self.entries.items()
+                   if n.startswith(prefix + ".") and s)
+
+    def field(self, blob, name, signed=False):
+        """Field name (an offset entry) of the struct read into blob."""
+        off = self.val(name)
+        return _int(blob, off, self.entries[name][1], signed)
+
+    def read(self, addr, name, signed=False):
+        """Field name of the struct at addr, read from memory."""
+        off = self.val(name)
+        size = self.entries[name][1]
+        return int.from_bytes(_read(addr + off, size), _order(), signed=signed)
 
 
 # ---- finding the runtime ----
 
+def _registries():
+    """The address of each corun registry in the program: one per copy of
+    corun (the program's own, a shared library's)."""
+    out = gdb.execute("info files", to_string=True)
+    found = []
+    for m in re.finditer(r"(0x[0-9a-fA-F]+) - (0x[0-9a-fA-F]+) is %s\b"
+                         % REGISTRY_SECTION, out):
+        lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+        for a in range(lo, hi - 7, 8):  # alone there, but look for it
+            try:
+                if _uint(a) == REGISTRY_MAGIC and a not in found:
+                    found.append(a)
+            except gdb.MemoryError:
+                break
+    if not found:
+        sym = _lookup("(unsigned long)&corun__registry")
+        if sym is not None and int(sym) != 0:
+            found.append(int(sym))
+    return found
+
+
+class Runtime:
+    def __init__(self, addr, layout, how):
+        self.addr = addr
+        self.L = layout
+        self.how = how
+        self.current = layout.read(addr, "rt.current")
+
+
 def _runtime():
-    """The selected thread's struct corun__rt * (a gdb.Value), and how it
-    was found. Raises CorunError when there is none."""
+    """The selected thread's runtime, and how it was found. Raises
+    CorunError when there is none."""
     thread = gdb.selected_thread()
     if thread is None:
-        raise CorunError("corun-gdb: no thread selected")
+        raise CorunError("corun-gdb: no thread selected (no process, no core file)")
     lwp = thread.ptid[1] or thread.ptid[0]
-    reg = _lookup("&corun__registry")
-    if reg is not None and int(reg) != 0:
-        reg = reg.dereference()
-        if int(reg["magic"]) != REGISTRY_MAGIC:
-            raise CorunError("corun-gdb: corun__registry has a bad magic "
-                             "number: memory damaged, or not corun's")
-        if int(reg["version"]) != REGISTRY_VERSION:
-            raise CorunError("corun-gdb: corun__registry is version %d; this "
-                             "script reads version %d"
-                             % (int(reg["version"]), REGISTRY_VERSION))
-        rt = reg["head"]
+    regs = _registries()
+    if not regs:
+        raise CorunError("corun-gdb: no corun registry in this program (no "
+                         "section %s, no symbol corun__registry): not linked "
+                         "with corun, or with a corun older than this script"
+                         % REGISTRY_SECTION)
+    layout = None
+    for reg in regs:
+        if _uint(reg) != REGISTRY_MAGIC:
+            raise CorunError("corun-gdb: the corun registry at %#x has a bad "
+                             "magic number: memory damaged" % reg)
+        version = _uint(reg + 8, 4)
+        if version != REGISTRY_VERSION:
+            raise CorunError("corun-gdb: the corun registry at %#x is version "
+                             "%d; this script reads version %d (use the "
+                             "corun-gdb.py of the corun the program was built "
+                             "with)" % (reg, version, REGISTRY_VERSION))
+        L = Layout(reg)
+        layout = layout or L
+        count = _uint(reg + 12, 4)
+        rt = _uint(reg + 16)
         seen = 0
-        while int(rt) != 0 and seen <= int(reg["count"]):
-            if int(rt["reg_tid"]) == lwp:
-                return rt, "registry"
-            rt = rt["reg_next"]
+        while rt != 0 and seen <= count:
+            if L.read(rt, "rt.reg_tid", signed=True) == lwp:
+                return Runtime(rt, L, "registry")
+            rt = L.read(rt, "rt.reg_next")
             seen += 1
-        # A forked child's thread has a new id: the thread-local still
-        # knows its runtime.
-    tls = _lookup("corun__tls")
+    # A forked child's thread has a new id: the thread-local still knows
+    # its runtime.
+    tls = _lookup("(unsigned long)corun__tls")
     if tls is not None and int(tls) != 0:
-        return tls, "corun__tls"
+        return Runtime(int(tls), layout, "corun__tls")
     raise CorunError("corun-gdb: thread %d (LWP %d) has no corun runtime"
                      % (thread.num, lwp))
+
+
+# ---- saved frames ----
+
+def _arch():
+    try:
+        return gdb.selected_inferior().architecture().name()
+    except (gdb.error, AttributeError):
+        return gdb.selected_frame().architecture().name()
+
+
+def _frame_support(L):
+    """(pc, sp) register names to unwind the saved frames of L's corun with,
+    or a reason why they cannot be unwound (a str)."""
+    machine = L.val("frame.machine")
+    want = _MACHINES.get(machine)
+    if want is None or not L.has("frame.pc"):
+        return "corun's saved frames on this processor are unknown to " \
+               "corun-gdb.py (ELF machine %d)" % machine
+    arch = _arch()
+    if arch != want:
+        return "corun's frames are %s, but gdb's architecture is %s" % (want, arch)
+    return _PC_SP[want]
 
 
 # ---- the coroutines of a runtime ----
 
 class Coroutine:
-    def __init__(self, rt, co, ident, is_main):
+    def __init__(self, rt, addr, ident, is_main):
+        L = rt.L
         self.rt = rt
-        self.co = co  # struct corun__co * (gdb.Value)
+        self.addr = addr  # its struct corun__co
         self.id = ident
         self.is_main = is_main
-        flags = int(co["flags"])
-        if flags & F_NAMED:
-            self.name = co["name"].string(length=_cstrlen(co["name"]))
-        else:
-            self.name = ""
-        self.flags = flags
-        self.running = int(rt["current"]) == int(co)
-        self.state = int(co["state"])
-        self.sp = int(co["sp"])
-        # A record of zeros: its stack is not in the core file (gcore on a
-        # Linux with MADV_GUARD_INSTALL guards: see STATUS.md).
-        self.unreadable = not is_main and self.state == 0 and self.sp == 0
+        self.running = rt.current == addr
+        self.name = ""
+        self.flags = self.state = self.sp = 0
+        try:
+            blob = _read(addr, L.span("co"))
+        except gdb.MemoryError:
+            blob = None
+        if blob is not None:
+            self.flags = L.field(blob, "co.flags")
+            self.state = L.field(blob, "co.state")
+            self.sp = L.field(blob, "co.sp")
+            self.fn = L.field(blob, "co.fn")
+            self.arg = L.field(blob, "co.arg")
+            self.armed = L.field(blob, "co.armed")
+            self.slot = L.field(blob, "co.slot")
+            self.stack_lo = L.field(blob, "co.stack_lo")
+            self.stack_size = L.field(blob, "co.stack_size")
+            if self.flags & L.val("flag.named"):
+                off = L.val("co.name")
+                raw = blob[off:off + L.entries["co.name"][1]]
+                self.name = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        # Unreadable, or a record of zeros: its stack is not in the core
+        # file (gcore on a Linux with MADV_GUARD_INSTALL guards: README).
+        self.unreadable = blob is None or (
+            not is_main and self.state == 0 and self.sp == 0)
 
-    def saved_registers(self):
+    def not_started(self):
+        """A fresh context's frame sits right below its record."""
+        if self.running or self.is_main or self.unreadable:
+            return False
+        return self.sp + self.rt.L.val("frame.size") == self.addr
+
+    def saved_registers(self, names):
         """{register: value} of its saved context, or None while it runs."""
         if self.running or self.sp == 0 or self.unreadable:
             return None
-        regs = {name: _u64(self.sp + off) for name, off in X86_64_FRAME}
-        regs["rsp"] = self.sp + X86_64_FRAME_SIZE
+        L = self.rt.L
+        pc_name, sp_name = names
+        regs = {n[4:]: _uint(self.sp + v) for n, (v, _) in L.entries.items()
+                if n.startswith("reg.")}
+        regs[pc_name] = _uint(self.sp + L.val("frame.pc"))
+        if L.has("frame.sp"):  # the ucontext fallback saves it
+            regs[sp_name] = _uint(self.sp + L.val("frame.sp"))
+        else:  # the assembly switches: the caller's, above the frame
+            regs[sp_name] = self.sp + L.val("frame.size")
         return regs
 
-    def not_started(self):
-        if self.running or self.sp == 0 or self.is_main:
-            return False
-        start = _lookup("(unsigned long)&corun__ctx_start")
-        return start is not None and _u64(self.sp + 0x30) == int(start)
-
     def state_text(self):
+        L = self.rt.L
         if self.unreadable:
             return "unreadable (its stack is not in the core file?)"
         if self.running:
             return "running"
-        if self.state == STATE_RUNNABLE:
+        if self.state == L.val("state.runnable"):
             return "runnable (not started)" if self.not_started() else "runnable"
-        if self.state == STATE_BLOCKED:
+        if self.state == L.val("state.blocked"):
             return "waiting"
-        if self.state == STATE_ENDED:
+        if self.state == L.val("state.ended"):
             return "ended"
         return "state %d?" % self.state
 
@@ -194,8 +315,8 @@ class Coroutine:
             return "?"
         if self.is_main:
             return "(the thread's)"
-        lo = int(self.co["stack"]["lo"])
-        hi = lo + int(self.co["stack"]["size"])
+        lo = self.stack_lo
+        hi = lo + self.stack_size
         text = "%#x-%#x" % (lo, hi)
         sp = self.sp
         if self.running:
@@ -208,24 +329,21 @@ class Coroutine:
         return text
 
 
-def _cstrlen(arr):
-    n = arr.type.sizeof
-    for i in range(n):
-        if int(arr[i]) == 0:
-            return i
-    return n
-
-
 def coroutines(rt):
     """Every live coroutine of rt, main first, then by slot."""
-    out = [Coroutine(rt, rt["main"].address, 0, True)]
-    handles = rt["handles"]
-    slots = handles["slots"]
-    for i in range(int(handles["n"])):
-        slot = slots[i]
-        if int(slot["state"]) != SLOT_LIVE:
+    L = rt.L
+    out = [Coroutine(rt, rt.addr + L.val("rt.main"), 0, True)]
+    slots = L.read(rt.addr, "rt.slots")
+    n = L.read(rt.addr, "rt.nslots")
+    stride = L.val("slot.size")
+    table = _read(slots, n * stride) if n else b""
+    live = L.val("slot.live")
+    for i in range(n):
+        s = table[i * stride:(i + 1) * stride]
+        if L.field(s, "slot.state") != live:
             continue
-        out.append(Coroutine(rt, slot["u"]["co"], int(slot["serial"]), False))
+        out.append(Coroutine(rt, L.field(s, "slot.co"), L.field(s, "slot.serial"),
+                             False))
     return out
 
 
@@ -240,9 +358,10 @@ def find(rt, key):
             if c.id == ident:
                 return c
         # A handle (corun_t) names the same coroutine: its serial is above
-        # the 24 bits of the slot index.
+        # the bits of the slot index.
+        bits = rt.L.val("handle.slot_bits")
         for c in cos:
-            if not c.is_main and c.id == ident >> 24:
+            if not c.is_main and c.id == ident >> bits:
                 return c
         raise CorunError("corun-gdb: no live coroutine with id %s" % key)
     named = [c for c in cos if c.name == key]
@@ -272,17 +391,20 @@ class _ContextUnwinder(gdb.unwinder.Unwinder):
     def __init__(self):
         super().__init__("corun-coroutine")
         self.regs = None
+        self.names = None
 
     def __call__(self, pending):
         if self.regs is None or pending.level() != 0:
             return None
+        pc_name, sp_name = self.names
         # The pseudo frame's id must not be above the coroutine's frames:
         # gdb stops a backtrace whose frames' stack addresses go down
         # ("previous frame inner to this frame"), and the coroutine's stack
-        # may lie below the thread's. Stack address 1 is below them all (gdb takes 0 for no frame id).
-        # gdb 13 takes only gdb.Values here, and no 0.
-        pc = pending.read_register("rip")
-        sp = gdb.Value(1).cast(pending.read_register("rsp").type)
+        # may lie below the thread's. Stack address 1 is below them all
+        # (gdb takes 0 for no frame id). gdb 13 takes only gdb.Values here,
+        # and no 0.
+        pc = pending.read_register(pc_name)
+        sp = gdb.Value(1).cast(pending.read_register(sp_name).type)
         info = pending.create_unwind_info(_FrameId(sp, pc))
         for name, value in self.regs.items():
             typ = pending.read_register(name).type
@@ -295,11 +417,13 @@ gdb.unwinder.register_unwinder(None, _UNWINDER, replace=True)
 
 
 class _OnContext:
-    """with _OnContext(regs): gdb.newest_frame().older() is the coroutine's
-    innermost frame. Restores the frames and the selected frame after."""
+    """with _OnContext(regs, names): gdb.newest_frame().older() is the
+    coroutine's innermost frame. Restores the frames and the selected frame
+    after."""
 
-    def __init__(self, regs):
+    def __init__(self, regs, names):
         self.regs = regs
+        self.names = names
         self.level = None
 
     def __enter__(self):
@@ -308,6 +432,7 @@ class _OnContext:
         except gdb.error:
             self.level = None
         _UNWINDER.regs = self.regs
+        _UNWINDER.names = self.names
         gdb.invalidate_cached_frames()
         return self
 
@@ -323,15 +448,18 @@ class _OnContext:
 
 
 def _frames(c, limit=64):
-    """The coroutine's frames, innermost first, as (name, filename, line)."""
+    """The coroutine's frames, innermost first, as (name, filename, line,
+    pc); [] where its saved frame cannot be unwound."""
     out = []
 
     def walk(frame):
+        # Past the outermost frame gdb may still make one whose pc it
+        # cannot tell ("PC not saved"): the walk ends there.
         while frame is not None and len(out) < limit:
-            sal = frame.find_sal()
-            fname = sal.symtab.fullname() if sal.symtab else None
-            out.append((frame.name(), fname, sal.line))
             try:
+                sal = frame.find_sal()
+                fname = sal.symtab.fullname() if sal.symtab else None
+                out.append((frame.name(), fname, sal.line, frame.pc()))
                 frame = frame.older()
             except gdb.error:
                 break
@@ -339,11 +467,18 @@ def _frames(c, limit=64):
     if c.running:
         walk(gdb.newest_frame())
         return out
-    regs = c.saved_registers()
+    names = _frame_support(c.rt.L)
+    if isinstance(names, str) or c.not_started():  # a fresh frame: no caller
+        return out
+    regs = c.saved_registers(names)
     if regs is None:
         return out
-    with _OnContext(regs):
-        walk(gdb.newest_frame().older())
+    with _OnContext(regs, names):
+        try:
+            frame = gdb.newest_frame().older()
+        except gdb.error:
+            return out
+        walk(frame)
     return out
 
 
@@ -352,7 +487,7 @@ _INTERNAL = None
 
 def _internal_dirs():
     """The directories of corun's own sources (src/core, src/arch,
-    src/stack), from where corun_go was compiled."""
+    src/stack), from where corun_go was compiled (with debug information)."""
     global _INTERNAL
     if _INTERNAL is None:
         _INTERNAL = ()
@@ -364,111 +499,166 @@ def _internal_dirs():
     return _INTERNAL
 
 
+def _public(name):
+    """A call of corun's API (corun_chan_recv, not corun__wait_queued)."""
+    return name is not None and re.match(r"corun_[a-z]", name) is not None
+
+
 def _internal(frame):
-    name, fname, _ = frame
-    if name and name.startswith("corun_"):
+    """corun's own frame: by its name (gdb shows corun__x, without debug
+    information, as corun.x), its source file, or its library."""
+    name, fname, _, pc = frame
+    if name and (name.startswith("corun_") or name.startswith("corun.")):
         return True
-    return fname is not None and fname.startswith(_internal_dirs())
+    if fname is not None and fname.startswith(_internal_dirs()):
+        return True
+    lib = gdb.solib_name(pc)
+    return lib is not None and lib.rsplit("/", 1)[-1].startswith("libcorun.")
 
 
-def where(c, frames=None):
+def _func_name(addr):
+    """The name of the function at addr, or its address."""
+    out = gdb.execute("info symbol %#x" % addr, to_string=True)
+    m = re.match(r"(\S+)( \+ \d+)? in section", out)
+    return m.group(1) if m else "%#x" % addr
+
+
+def where(c, frames):
     """Where it is stopped: its innermost frame outside corun, and the
     corun call it is in, if any."""
     if c.unreadable:
         return "?"
     if c.not_started():
-        return "not started: %s" % (_func_name(int(c.co["fn"])) or "?")
-    if frames is None:
-        frames = _frames(c)
+        return "not started: %s" % _func_name(c.fn)
+    if not frames:
+        why = _frame_support(c.rt.L)
+        return "? (%s)" % why if isinstance(why, str) else "?"
+    # Every frame inside corun's API call is corun's, named or not (its
+    # static functions have no corun prefix: without debug information,
+    # nothing else tells them).
+    pub = next((i for i, f in enumerate(frames) if _public(f[0])), 0)
     call = None
-    for f in frames:
-        if _internal(f):
-            # The public call it is in (corun_chan_recv), not an inner one;
-            # one made as a tail call leaves no frame, and then none shows.
-            if f[0] and f[0].startswith("corun_") and not f[0].startswith("corun__"):
+    outside = []
+    for i, f in enumerate(frames):
+        if i < pub or _internal(f):
+            # The public call it is in (corun_sleep), not an inner one
+            # (corun_sleep_until); one made as a tail call leaves no frame,
+            # and then none shows.
+            if _public(f[0]) and not outside:
                 call = f[0]
             continue
-        name, fname, line = f
-        loc = "%s at %s:%d" % (name or "??", fname.rsplit("/", 1)[-1], line) \
-            if fname else (name or "??")
+        outside.append(f)
+    if outside:
+        f = outside[0]
+        # A suspended coroutine's innermost frames are corun's, but for a
+        # park (a tail call: it resumes in its caller); a static function of
+        # a corun without debug information tells itself by nothing, so a
+        # frame of the program's with debug information is the better guess.
+        if not c.running and f[0] is not None and f[1] is None:
+            f = next((g for g in outside if g[1] is not None), f)
+        name, fname, line, pc = f
+        if name is None:  # no symbols: where it is, as an address
+            loc = "%#x in ??" % pc
+        elif fname:
+            loc = "%s at %s:%d" % (name, fname.rsplit("/", 1)[-1], line)
+        else:
+            loc = name
         return loc + (" (in %s)" % call if call else "")
-    return frames[0][0] if frames else "?"
+    name, _, _, pc = frames[0]
+    return name or "%#x in ??" % pc
 
 
 # ---- what a coroutine waits on ----
 
+def _is_native():
+    """Live, on this machine: its clock is ours."""
+    conn = gdb.selected_inferior().connection
+    return conn is not None and conn.type == "native"
+
+
 def _deadline_text(ns):
     text = "deadline %d.%09ds" % divmod(ns, 1000000000)
-    if _is_live():
+    if _is_native():
         left = ns - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         text += " (in %.3fs)" % (left / 1e9)
     return text
 
 
-# enum corun__qwhat (src/core/wait.h): what a queued waiter waits on.
-_QWHAT = {1: ("channel", "send"), 2: ("channel", "receive"),
-          3: ("channel", "select send"), 4: ("channel", "select receive"),
-          5: ("wait group", None), 6: ("mutex", None)}
+# What a queued waiter waits on (enum corun__qwhat, src/core/wait.h).
+_QWHAT = (("qw.chan_send", "channel", "send"), ("qw.chan_recv", "channel", "receive"),
+          ("qw.select_send", "channel", "select send"),
+          ("qw.select_recv", "channel", "select receive"),
+          ("qw.wg", "wait group", None), ("qw.mutex", "mutex", None))
 
 
-def _queue_text(qw):
+def _queue_text(L, w):
     """A waiter on a queue: what it waits on, as its arming recorded."""
-    what = _QWHAT.get(int(qw["what"]))
-    obj = int(qw["obj"])
-    if what is None:
-        return "queue %#x" % int(qw["q"])
-    noun, op = what
-    return "%s %#x" % (noun, obj) + (" (%s)" % op if op else "")
+    what = L.read(w, "qwait.what")
+    obj = L.read(w, "qwait.obj")
+    for name, noun, op in _QWHAT:
+        if L.has(name) and L.val(name) == what:
+            return "%s %#x" % (noun, obj) + (" (%s)" % op if op else "")
+    return "queue %#x" % L.read(w, "qwait.q")
 
 
-def _field_off(tname, field):
-    t = _type(tname)
-    return next(f.bitpos // 8 for f in t.fields() if f.name == field)
-
-
-def waits_on(c, frames=None):
+def waits_on(c):
     """What c waits on, as text; '' when it is not waiting."""
-    if c.running or not (c.flags & F_ARMED) or c.state != STATE_BLOCKED:
+    L = c.rt.L
+    if c.running or c.unreadable or not (c.flags & L.val("flag.armed")) \
+            or c.state != L.val("state.blocked"):
         return ""
-    rt = c.rt
-    waiter_t = _type("struct corun__waiter")
-    w = c.co["armed"]
+    kinds = {L.val("wd.deadline"): "deadline", L.val("wd.join"): "join",
+             L.val("wd.fd"): "fd", L.val("wd.queued"): "queued"}
+    w = c.armed
     parts = []
     n = 0
-    while int(w) != 0 and n < 1024:
+    while w != 0 and n < 1024:
         n += 1
-        wd = int(w["withdraw"])
-        kind = _func_name(wd) if wd else None
+        wd = L.read(w, "waiter.withdraw")
+        kind = kinds.get(wd)
         if wd == 0:
             parts.append("nothing (forever)")
-        elif kind == "withdraw_deadline":
-            t = w.cast(_type("struct corun__timer").pointer())
-            parts.append(_deadline_text(int(t["deadline"])))
-        elif kind == "withdraw_join":
-            # struct joining (coroutine.c): the waiter, then the target.
-            target = gdb.Value(int(w) + waiter_t.sizeof).cast(
-                _type("struct corun__co").pointer().pointer()).dereference()
-            slot = rt["handles"]["slots"][int(target["slot"])]
-            tname = ""
-            if int(target["flags"]) & F_NAMED:
-                tname = " " + target["name"].string(length=_cstrlen(target["name"]))
-            parts.append("join of %d%s" % (int(slot["serial"]), tname))
-        elif kind == "withdraw_fd":
-            fd = int(w["ptr"])
-            way = {FD_ID_IN: "read", FD_ID_OUT: "write"}.get(int(w["id"]), "?")
+        elif kind == "deadline":  # struct corun__timer: the waiter first
+            parts.append(_deadline_text(L.read(w, "timer.deadline", signed=True)))
+        elif kind == "join":  # struct joining (coroutine.c): the waiter first
+            target = Coroutine(c.rt, L.read(w, "joining.target"), 0, False)
+            serial = "?"
+            if not target.unreadable:
+                slots = L.read(c.rt.addr, "rt.slots")
+                serial = str(L.read(slots + target.slot * L.val("slot.size"),
+                                    "slot.serial"))
+            parts.append("join of %s%s" % (serial, " " + target.name if target.name else ""))
+        elif kind == "fd":
+            fd = L.read(w, "waiter.ptr", signed=True)
+            way = {L.val("fd.id_in"): "read", L.val("fd.id_out"): "write"}.get(
+                L.read(w, "waiter.id", signed=True), "?")
             parts.append("fd %d (%s)" % (fd, way))
-        elif kind == "corun__withdraw_queued":
-            parts.append(_queue_text(w.cast(_type("struct corun__qwait").pointer()).dereference()))
+        elif kind == "queued":
+            parts.append(_queue_text(L, w))
         else:
-            parts.append("%s %#x" % (kind or "waiter", int(w)))
-        w = w["next_armed"]
+            parts.append("waiter %#x (%s)" % (w, _func_name(wd)))
+        w = L.read(w, "waiter.next_armed")
     text = ", ".join(reversed(parts))  # in arming order
-    if c.flags & F_CANCELED:
+    if c.flags & L.val("flag.canceled"):
         text += " [canceled]"
+    elif L.has("flag.cancel_held") and c.flags & L.val("flag.cancel_held"):
+        text += " [canceled, shielded]"  # takes effect when unshielded
     return text
 
 
 # ---- the commands ----
+
+def _one_line(invoke):
+    """gdb's errors (memory that cannot be read...) as one line, as ours."""
+    def run(self, arg, from_tty):
+        try:
+            return invoke(self, arg, from_tty)
+        except gdb.GdbError:
+            raise
+        except gdb.error as e:
+            raise CorunError("corun-gdb: %s" % e)
+    return run
+
 
 class InfoCoroutines(gdb.Command):
     """List the coroutines of the selected thread's corun runtime.
@@ -480,24 +670,24 @@ corun_id returns), name, state (running, runnable, waiting), what it waits
 on (a deadline, a channel, a descriptor, a join...), its stack (its range,
 and how deep it is in use now: from its top to its stack pointer), and where
 it is stopped (its innermost frame outside corun, and the corun call it is
-in). Reads memory only: works on a core file."""
+in). Reads memory only: works on a core file, and without debug
+information or symbols."""
 
     def __init__(self):
         super().__init__("info coroutines", gdb.COMMAND_STACK)
 
+    @_one_line
     def invoke(self, arg, from_tty):
-        rt, how = _runtime()
+        rt = _runtime()
         cos = coroutines(rt)
-        x86 = _is_x86_64()
         gdb.write("runtime %#x (found by %s), %d coroutines live\n"
-                  % (int(rt), how, int(rt["live"])))
+                  % (rt.addr, rt.how, rt.L.read(rt.addr, "rt.live")))
         rows = []
         for c in cos:
-            frames = _frames(c) if x86 else []
+            frames = _frames(c)
             rows.append(("*" if c.running else " ", str(c.id), c.name or "-",
-                         c.state_text(), waits_on(c, frames) or "-",
-                         c.stack_text(),
-                         where(c, frames) if x86 else "(x86_64 only)"))
+                         c.state_text(), waits_on(c) or "-",
+                         c.stack_text(), where(c, frames)))
         head = (" ", "Id", "Name", "State", "Waits on", "Stack", "Where")
         widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
         for r in [head] + rows:
@@ -519,17 +709,17 @@ resuming it (on a core file too); BT-ARGS go to gdb's backtrace command
     def __init__(self):
         super().__init__("coroutine", gdb.COMMAND_STACK)
 
+    @_one_line
     def invoke(self, arg, from_tty):
         argv = gdb.string_to_argv(arg)
         if not argv:
             raise CorunError("usage: coroutine ID|NAME [bt [BT-ARGS]]")
-        rt, _ = _runtime()
+        rt = _runtime()
         c = find(rt, argv[0])
         if len(argv) == 1:
-            frames = _frames(c) if _is_x86_64() else []
             gdb.write("%d %s %s %s %s %s\n" % (
-                c.id, c.name or "-", c.state_text(), waits_on(c, frames) or "-",
-                c.stack_text(), where(c, frames)))
+                c.id, c.name or "-", c.state_text(), waits_on(c) or "-",
+                c.stack_text(), where(c, _frames(c))))
             return
         if argv[1] not in ("bt", "backtrace"):
             raise CorunError("usage: coroutine ID|NAME [bt [BT-ARGS]]")
@@ -541,20 +731,20 @@ def backtrace(c, bt_args):
     if c.running:
         return gdb.execute("backtrace " + " ".join(bt_args), to_string=True)
     if c.unreadable:
-        raise CorunError("corun-gdb: coroutine %d's record reads as zeros: its "
-                         "stack is not in the core file" % c.id)
-    if not _is_x86_64():
-        raise CorunError("corun-gdb: backtraces of suspended coroutines are "
-                         "implemented for x86_64 only")
+        raise CorunError("corun-gdb: coroutine %d's record cannot be read: "
+                         "its stack is not in the core file" % c.id)
     if c.not_started():
-        return "#0  %s (not started; arg=%#x)\n" % (
-            _func_name(int(c.co["fn"])) or "?", int(c.co["arg"]))
+        return "#0  %s (not started; arg=%#x)\n" % (_func_name(c.fn), c.arg)
+    names = _frame_support(c.rt.L)
+    if isinstance(names, str):
+        raise CorunError("corun-gdb: no backtrace of a suspended coroutine: "
+                         + names)
     args = []
     for a in bt_args:  # a count counts frames: ours start one further
         if re.fullmatch(r"\d+", a):
             a = str(int(a) + 1)
         args.append(a)
-    with _OnContext(c.saved_registers()):
+    with _OnContext(c.saved_registers(names), names):
         out = gdb.execute("backtrace " + " ".join(args), to_string=True)
     lines = out.splitlines(True)
     # Drop frame #0 (the thread's real innermost frame) and what follows it

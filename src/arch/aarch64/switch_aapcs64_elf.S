@@ -18,6 +18,10 @@
  *           suspended call)
  *   0xa0    the suspended caller's frame; for a fresh context, `top`
  *
+ * ctx.h repeats these offsets for debuggers (CORUN__CTX_PC and
+ * CORUN__CTX_REGS, read by tools/gdb through src/core/layout.c): change
+ * both together.
+ *
  * The AAPCS64 makes x19-x28, x29 (the frame pointer), sp and the low 64
  * bits of v8-v15 (that is, d8-d15) callee-saved; everything else a caller
  * already expects a call to clobber, x30 included.

@@ -16,6 +16,10 @@
  *   0xc8    padding: the ABI keeps sp 16-byte aligned
  *   0xd0    the suspended caller's frame; for a fresh context, `top`
  *
+ * ctx.h repeats these offsets for debuggers (CORUN__CTX_PC and
+ * CORUN__CTX_REGS, read by tools/gdb through src/core/layout.c): change
+ * both together.
+ *
  * There is no push here as on x86_64: the switch makes room for the whole
  * frame with one adjustment of sp and stores into it, and the resume address
  * is ra as the caller left it, saved like any other register.

@@ -13,6 +13,10 @@
  *   0x30    resume address (the return address of the suspended call)
  *   0x38    the suspended caller's frame; for a fresh context, `top`
  *
+ * ctx.h repeats these offsets for debuggers (CORUN__CTX_PC and
+ * CORUN__CTX_REGS, read by tools/gdb through src/core/layout.c): change
+ * both together.
+ *
  * Why it returns by `jmp` and not `ret`
  *   bench/probe times the variants of this switch side by side (its
  *   figures, per machine, are in bench/results/probe.txt): returning by
