@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/core/sched.h" /* corun__block: suspended, not ready */
+#include "../src/core/runtime.h" /* corun__block: suspended, not ready */
+#include "../src/core/sched.h"
 
 /* Touch 1 KiB of stack, then stay suspended for good: blocked, as a
  * coroutine waiting on I/O would be, so later steps do not run it again. */

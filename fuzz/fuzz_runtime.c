@@ -535,7 +535,7 @@ NOCOV static void check(int self)
 	 * budget full here keeps it from ever running out; tests/test_budget.c
 	 * tests it. */
 	if (rt)
-		rt->budget = UINT32_MAX;
+		rt->sched.budget = UINT32_MAX;
 	if (live || pending)
 		EXPECT(rt != NULL);
 	if (!rt) {
@@ -548,7 +548,7 @@ NOCOV static void check(int self)
 		return;
 	}
 
-	EXPECT(rt->live == (size_t)live);
+	EXPECT(rt->sched.live == (size_t)live);
 	EXPECT(rt->handles.used == (uint32_t)(live + pending));
 	EXPECT(rt->current->state == CORUN__RUNNABLE);
 	if (self == MAIN)
@@ -558,13 +558,13 @@ NOCOV static void check(int self)
 
 	/* The ready ring: at most every coroutine and main, each once, all
 	 * runnable, never the one running. */
-	size_t queued = rt->tail - rt->head;
-	EXPECT(queued <= rt->live + 1);
-	EXPECT(queued == 0 || queued <= rt->mask + 1);
+	size_t queued = rt->sched.tail - rt->sched.head;
+	EXPECT(queued <= rt->sched.live + 1);
+	EXPECT(queued == 0 || queued <= rt->sched.mask + 1);
 	memset(g.seen, 0, sizeof g.seen);
 	int main_seen = 0;
-	for (size_t k = rt->head; k != rt->tail; k++) {
-		struct corun__co *c = rt->ring[k & rt->mask];
+	for (size_t k = rt->sched.head; k != rt->sched.tail; k++) {
+		struct corun__co *c = rt->sched.ring[k & rt->sched.mask];
 		EXPECT(c != NULL);
 		EXPECT(c->state == CORUN__RUNNABLE);
 		EXPECT(c != rt->current);
@@ -665,12 +665,12 @@ NOCOV static void check(int self)
 			struct mco *m = &g.co[j];
 			EXPECT(m->blocked && m->kind == K_FD && m->fd_ent == e && (m->fd_dirs & d));
 			if (ent_ready(e, d)) {
-				struct pollfd p = { .fd = rt->epfd, .events = POLLIN };
+				struct pollfd p = { .fd = rt->fds.epfd, .events = POLLIN };
 				EXPECT(poll(&p, 1, 0) == 1);
 			}
 		}
 	if (!g.fds_gone)
-		EXPECT(rt->fd_waiting == nslots);
+		EXPECT(rt->fds.waiting == nslots);
 	if (!g.fds_gone) {
 		int q0 = -1, q1 = -1, q2 = -1, q3 = -1;
 		EXPECT(ioctl(g.ent[0].fd, FIONREAD, &q0) == 0 && q0 == g.buf[0].count);
@@ -709,7 +709,7 @@ NOCOV static void check_stuck(void)
 {
 	struct corun__rt *rt = corun__tls;
 	EXPECT(g.live > 0);
-	EXPECT(rt != NULL && rt->head == rt->tail && rt->ntimers == 0);
+	EXPECT(rt != NULL && rt->sched.head == rt->sched.tail && rt->timers.n == 0);
 	for (int i = 0; i < g.n; i++) {
 		struct mco *m = &g.co[i];
 		if (m->ended)
@@ -1026,7 +1026,7 @@ static void do_sleep(int self, unsigned arg)
 		m->blocked = 1;
 		m->kind = K_SLEEP;
 	}
-	uint64_t armed = corun__tls ? corun__tls->timer_seq : 0;
+	uint64_t armed = corun__tls ? corun__tls->timers.seq : 0;
 	int rc = corun_sleep((int64_t)arg * 1000);
 	m->blocked = 0;
 	if (was) {
@@ -1035,7 +1035,7 @@ static void do_sleep(int self, unsigned arg)
 	}
 	/* It waited only if its deadline had not passed by the time it looked
 	 * (white box: it armed one). */
-	if (corun__tls->timer_seq != armed)
+	if (corun__tls->timers.seq != armed)
 		m->runs++;
 	/* Canceled while it slept: ECANCELED if the deadline had not fired. */
 	EXPECT(rc == 0 || (m->canceled && errno == ECANCELED));
@@ -1507,8 +1507,8 @@ static void main_park(void)
 	int n0 = g.n;
 	memset(g.inring, 0, sizeof g.inring);
 	if (rt)
-		for (size_t k = rt->head; k != rt->tail; k++)
-			g.inring[(uintptr_t)rt->ring[k & rt->mask]->arg] = 1;
+		for (size_t k = rt->sched.head; k != rt->sched.tail; k++)
+			g.inring[(uintptr_t)rt->sched.ring[k & rt->sched.mask]->arg] = 1;
 	for (int i = 0; i < n0; i++) {
 		struct mco *m = &g.co[i];
 		g.runs0[i] = m->runs;

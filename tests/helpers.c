@@ -8,7 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/core/sched.h" /* white box: corun__block, corun__tls */
+#include "../src/core/runtime.h" /* white box: corun__block, corun__tls */
+#include "../src/core/sched.h"
 
 /* ---- running a program's tests */
 static void run_one(const struct test *t)

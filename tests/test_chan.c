@@ -213,7 +213,7 @@ static void deadlines_and_cancel(void)
 	CHECK_ERRNO(corun_chan_recv(ch, &v, corun_now() + 1 * MS), ETIMEDOUT); /* main */
 	corun_t a = corun_go(recv_timeout, NULL);
 	CHECK_EQ(corun_join(a, NULL), 0);
-	CHECK_EQ(corun__tls->ntimers, 0);
+	CHECK_EQ(corun__tls->timers.n, 0);
 
 	cancel_waiting(recv_canceled, NULL);
 	/* It left the queue: nobody waits, so a send would block. */
@@ -300,7 +300,7 @@ static void select_basic(void)
 	/* None can: deadline 0 fails, a later deadline waits and fails. */
 	CHECK_ERRNO(corun_select(cs, 2, 0), ETIMEDOUT);
 	CHECK_ERRNO(corun_select(cs, 2, corun_now() + 1 * MS), ETIMEDOUT);
-	CHECK_EQ(corun__tls->ntimers, 0);
+	CHECK_EQ(corun__tls->timers.n, 0);
 	/* Waiting: the first to come wins, the other clause is withdrawn. */
 	corun_t s = corun_go(send_after, (void *)(intptr_t)42);
 	CHECK_EQ(corun_select(cs, 2, -1), 1);
@@ -328,7 +328,7 @@ static void select_fair(void)
 		CHECK_EQ(corun_chan_send(ch, &i, 0), 0);
 		CHECK_EQ(corun_chan_send(ch2, &i, 0), 0);
 	}
-	corun__tls->rand = 0x2545f4914f6cdd1dull; /* a fixed seed */
+	corun__tls->select.rand = 0x2545f4914f6cdd1dull; /* a fixed seed */
 	int v, count[2] = { 0, 0 };
 	corun_case cs[2] = { { ch, CORUN_RECV, &v, 0 }, { ch2, CORUN_RECV, &v, 0 } };
 	for (int i = 0; i < ROUNDS; i++) {

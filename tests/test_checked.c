@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
-#include "../src/core/runtime.h" /* white box: records, stacks, rt->checked */
+#include "../src/core/runtime.h" /* white box: records, stacks, rt->checked.on */
 
 #include <corun.h>
 #include <fenv.h>
@@ -295,7 +295,7 @@ static void correct_program(int mode)
 static void child_correct(void)
 {
 	runtime_with_check("1");
-	CHECK_EQ(corun__tls->checked, 1); /* the checks are on */
+	CHECK_EQ(corun__tls->checked.on, 1); /* the checks are on */
 	correct_program(FE_TONEAREST);
 	correct_program(FE_TOWARDZERO); /* main changed its own in between */
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
@@ -316,7 +316,7 @@ static void correct_program_runs_clean(void)
 static void child_unchecked(void)
 {
 	runtime_with_check(NULL);
-	CHECK_EQ(corun__tls->checked, 0);
+	CHECK_EQ(corun__tls->checked.on, 0);
 	CHECK(corun_go(park_n, (void *)(intptr_t)3) > 0);
 	spawn_named(round_up_and_park, NULL, "rounder", 0);
 	CHECK_EQ(corun_run(), 0);
@@ -330,7 +330,7 @@ static void off_without_env(void)
 static void child_zero(void)
 {
 	runtime_with_check("0");
-	CHECK_EQ(corun__tls->checked, 0);
+	CHECK_EQ(corun__tls->checked.on, 0);
 	spawn_named(round_down_and_end, NULL, "ender", CORUN_DETACHED);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
@@ -348,7 +348,7 @@ static void child_set_late(void)
 	CHECK_EQ(setenv("CORUN_CHECK", "1", 1), 0);
 	spawn_named(round_down_and_end, NULL, "ender", CORUN_DETACHED);
 	CHECK_EQ(corun_run(), 0);
-	CHECK_EQ(corun__tls->checked, 0);
+	CHECK_EQ(corun__tls->checked.on, 0);
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
 }
 

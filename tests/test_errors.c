@@ -8,7 +8,7 @@
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/upkeep.h" /* white box: lower the slot limit, the default decay */
+#include "../src/core/runtime.h" /* white box: lower the slot limit, the default decay */
 
 #define PARK_TWICE ((void *)(intptr_t)2) /* park_n's argument */
 

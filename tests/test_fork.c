@@ -327,10 +327,10 @@ static void waiters_in_child(void)
 	rc = corun_go(reads_c, NULL);
 	rd = corun_go(reads_d, NULL);
 	CHECK_EQ(corun_park(), 0); /* both wait */
-	CHECK_EQ(corun__tls->fd_waiting, 2);
+	CHECK_EQ(corun__tls->fds.waiting, 2);
 	in_child(copies_child); /* the parent does not run meanwhile */
 	/* The parent's own are still waiting, and still served. */
-	CHECK_EQ(corun__tls->fd_waiting, 2);
+	CHECK_EQ(corun__tls->fds.waiting, 2);
 	CHECK_EQ(write(c_pipe[1], "p", 1), 1);
 	CHECK_EQ(write(d_pipe[1], "q", 1), 1);
 	void *r;
@@ -360,8 +360,8 @@ static void registry_has_own(void)
 {
 	CHECK_EQ(corun__registry.count, 1);
 	CHECK_PTR_EQ(corun__registry.head, corun__tls);
-	CHECK_PTR_EQ(corun__tls->reg_next, NULL);
-	CHECK_EQ(corun__tls->reg_tid, getpid());
+	CHECK_PTR_EQ(corun__tls->reg.next, NULL);
+	CHECK_EQ(corun__tls->reg.tid, getpid());
 	CHECK_EQ(corun_sleep(MS), 0); /* and it works */
 }
 

@@ -307,7 +307,7 @@ static void tables_shrink(void)
 		CHECK((h[i] = corun_go(park_once, (void *)(intptr_t)i)) > 0);
 	rt = corun__tls;
 	CHECK(rt->handles.cap >= N);
-	CHECK(rt->mask + 1 >= N);
+	CHECK(rt->sched.mask + 1 >= N);
 	/* Keep the last one (the highest slot) alive and one result unjoined. */
 	CHECK_EQ(corun_run(), 0);
 	for (int i = N - 3; i >= 0; i--) /* slot 0 is freed last */
@@ -321,7 +321,7 @@ static void tables_shrink(void)
 	CHECK_EQ(corun_trim(), 0);
 	/* Only `late`, in a low slot, is left: both shrink. */
 	CHECK(rt->handles.cap <= 1024);
-	CHECK(rt->mask + 1 <= 64);
+	CHECK(rt->sched.mask + 1 <= 64);
 	CHECK_EQ(corun_count(), 1);
 	/* Handles of slots that are gone, and of joined ones, stay stale;
 	 * the one left still works, and so does everything else. */

@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "../src/core/upkeep.h" /* white box: stacks, pool, guard kind, decay */
+#include "../src/core/runtime.h" /* white box: stacks, pool, guard kind, decay */
 
 static size_t page;
 

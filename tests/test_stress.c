@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/core/upkeep.h" /* white box: the default decay interval */
+#include "../src/core/runtime.h" /* white box: the default decay interval */
 
 enum { MILLION = 1000000, PARKS = 3 };
 

@@ -100,11 +100,11 @@ static void record_runtime(void)
 		seen_base[nseen] = rt->stacks.slabs[k].base;
 		seen_len[nseen++] = rt->stacks.slabs[k].len;
 	}
-	if (rt->altstack) { /* none when the thread had one of its own */
+	if (rt->overflow.altstack) { /* none when the thread had one of its own */
 		stack_t ss;
 		CHECK_EQ(sigaltstack(NULL, &ss), 0);
-		CHECK_PTR_EQ(ss.ss_sp, rt->altstack);
-		seen_base[nseen] = rt->altstack;
+		CHECK_PTR_EQ(ss.ss_sp, rt->overflow.altstack);
+		seen_base[nseen] = rt->overflow.altstack;
 		seen_len[nseen++] = ss.ss_size;
 	}
 	for (size_t i = 0; i < nseen; i++)

@@ -12,6 +12,7 @@
  * receiver that made room, keeping the order in which elements were sent.
  */
 #include "chan.h"
+#include "wait.h"
 #include "../failpoint.h"
 
 #include <errno.h>
@@ -45,20 +46,10 @@ corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 	return ch;
 }
 
-/* The calling thread's runtime if ch belongs to it; NULL with EINVAL (no
- * channel) or EPERM (another thread's, or a runtime since shut down). */
-static struct corun__rt *owner_of(const corun_chan *ch)
+/* The calling thread's runtime if ch belongs to it (runtime.h). */
+static inline struct corun__rt *owner_of(const corun_chan *ch)
 {
-	struct corun__rt *rt = corun__tls;
-	if (!ch) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!rt || rt->id != ch->owner) {
-		errno = EPERM;
-		return NULL;
-	}
-	return rt;
+	return corun__rt_owning(ch, ch ? ch->owner : 0);
 }
 
 static char *slot_at(corun_chan *ch, size_t i)
@@ -148,15 +139,6 @@ static struct corun__wq *queue_for(corun_chan *ch, int op)
 	return op == CORUN_SEND ? &ch->senders : &ch->receivers;
 }
 
-static int check_deadline(int64_t deadline)
-{
-	if (deadline < -1) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
 /* The budget ran out on the way in (wait.h): yield, then start again. */
 static __attribute__((noinline, cold)) int send_yielding(corun_chan *ch, const void *elem,
 							 int64_t deadline)
@@ -182,7 +164,7 @@ static __attribute__((noinline, cold)) int select_yielding(corun_case *cases, si
 int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 {
 	struct corun__rt *rt = owner_of(ch);
-	if (!rt || check_deadline(deadline) < 0)
+	if (!rt || corun__deadline_check(deadline) < 0)
 		return -1;
 	if (!elem && ch->elem_size) {
 		errno = EINVAL;
@@ -209,7 +191,7 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 {
 	struct corun__rt *rt = owner_of(ch);
-	if (!rt || check_deadline(deadline) < 0 || corun__may_block(rt) < 0)
+	if (!rt || corun__deadline_check(deadline) < 0 || corun__may_block(rt) < 0)
 		return -1;
 	if (corun__budget_out(rt))
 		return recv_yielding(ch, elem, deadline);
@@ -263,21 +245,26 @@ void corun_chan_free(corun_chan *ch)
 	free(ch);
 }
 
+void corun__select_init(struct corun__select *s, uint64_t id)
+{
+	s->rand = id * UINT64_C(0x9e3779b97f4a7c15) | 1;
+}
+
 /* xorshift64: select's choice among the clauses that are ready. */
 static uint64_t next_rand(struct corun__rt *rt)
 {
-	uint64_t x = rt->rand;
+	uint64_t x = rt->select.rand;
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
-	return rt->rand = x;
+	return rt->select.rand = x;
 }
 
 #define SELECT_ON_STACK 16
 
 int corun_select(corun_case *cases, size_t n, int64_t deadline)
 {
-	if ((n && !cases) || n > (size_t)INT32_MAX || check_deadline(deadline) < 0) {
+	if ((n && !cases) || n > (size_t)INT32_MAX || corun__deadline_check(deadline) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

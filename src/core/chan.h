@@ -1,11 +1,23 @@
 /*
- * A channel's layout (chan.c), here so that white-box checkers (the fuzz
- * target) can hold it against their model. Nothing else looks inside.
+ * Channels and select (chan.c). A channel's layout is here so that
+ * white-box checkers (the fuzz target) can hold it against their model;
+ * nothing else looks inside.
  */
 #ifndef CORUN_CHAN_H
 #define CORUN_CHAN_H
 
-#include "wait.h"
+#include "waiter.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The runtime's part: select's choice among ready clauses. */
+struct corun__select {
+	uint64_t rand;          /* xorshift state, never 0 */
+};
+
+/* Seeded from the runtime's id, so that threads choose differently. */
+void corun__select_init(struct corun__select *s, uint64_t id);
 
 struct corun_chan {
 	uint64_t owner;     /* the runtime's id (runtime.h) */

@@ -15,6 +15,7 @@
  *    for both: an overflow that skipped the guard page, or a stray write.
  */
 #include "checked.h"
+#include "runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,13 +41,12 @@ static void draw_secret(void)
 	secret = s;
 }
 
-int corun__check_enabled(void)
+void corun__checked_init(struct corun__checked *c)
 {
 	const char *v = getenv("CORUN_CHECK");
-	if (!v || strcmp(v, "1") != 0)
-		return 0;
-	pthread_once(&secret_once, draw_secret);
-	return 1;
+	c->on = v && strcmp(v, "1") == 0;
+	if (c->on)
+		pthread_once(&secret_once, draw_secret);
 }
 
 /* The canary of the stack whose lowest usable byte is lo: its address mixed
@@ -112,18 +112,18 @@ void corun__check_switch(struct corun__rt *rt, struct corun__co *cur,
 	 * CORUN_FPCTL must leave with; main's own state is its business. */
 	uint64_t fp = corun__fpctl_get();
 	if (cur == &rt->main) {
-		rt->check_main_fp = fp;
+		rt->checked.main_fp = fp;
 	} else {
 		void *sp = __builtin_frame_address(0);
 		if (!on_stack(cur, sp))
 			breach(rt, cur, "is running on %p, outside its stack [%p, %p)", sp,
 			       (void *)cur->stack.lo, (void *)(cur->stack.lo + cur->stack.size));
 		check_canary(rt, cur);
-		if (!cur->fpctl && fp != rt->check_main_fp)
+		if (!cur->fpctl && fp != rt->checked.main_fp)
 			breach(rt, cur,
 			       "changed the floating-point control state without CORUN_FPCTL "
 			       "(0x%llx, main's 0x%llx)",
-			       (unsigned long long)fp, (unsigned long long)rt->check_main_fp);
+			       (unsigned long long)fp, (unsigned long long)rt->checked.main_fp);
 	}
 	/* The one resumed: main keeps its context on the thread's own stack. */
 	if (next != &rt->main) {

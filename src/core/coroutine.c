@@ -2,13 +2,11 @@
  * Coroutines: spawn, the entry and end of a coroutine, join, and the
  * diagnostic accessors.
  */
+#include "coroutine.h"
 #include "runtime.h"
-#include "checked.h"
 #include "fpctl.h"
 #include "layout.h"
-#include "sched.h"
 #include "sync.h"
-#include "upkeep.h"
 #include "wait.h"
 
 #include <errno.h>
@@ -41,7 +39,7 @@ static inline __attribute__((always_inline)) struct corun__rt *run(struct corun_
 	void *result = co->fn(co->arg);
 	struct corun__rt *rt = corun__tls; /* coroutines never change threads */
 
-	rt->live--;
+	rt->sched.live--;
 	if (co->fpctl)
 		corun__fpctl_leave(rt);
 	if (__builtin_expect(co->flags & CORUN__F_HOLDS, 0) && co->held)
@@ -72,7 +70,7 @@ static _Noreturn void entry(void *p)
 }
 
 /* The same under CORUN_STACK_REPORT: the end leaves the stack to be
- * measured (runtime.h). Spawn picks one of the two through rt->entry, a
+ * measured (runtime.h). Spawn picks one of the two through rt->spawn.entry, a
  * load where it took an address, so the mode costs it nothing. */
 static _Noreturn void entry_measured(void *p)
 {
@@ -82,7 +80,7 @@ static _Noreturn void entry_measured(void *p)
 
 void corun__entry_pick(struct corun__rt *rt)
 {
-	rt->entry = rt->report ? entry_measured : entry;
+	rt->spawn.entry = rt->report ? entry_measured : entry;
 }
 
 corun_t corun_go(corun_fn fn, void *arg)
@@ -90,73 +88,73 @@ corun_t corun_go(corun_fn fn, void *arg)
 	return corun_go_attr(fn, arg, NULL);
 }
 
-corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
+/* Checking: what spawn was asked for, into *size, *name and *flags. 0, or
+ * -1 with errno EINVAL. */
+static inline __attribute__((always_inline)) int spawn_check(corun_fn fn,
+							     const corun_attr *attr,
+							     size_t *size, const char **name,
+							     unsigned *flags)
 {
-	size_t size = CORUN_STACK_DEFAULT;
-	const char *name = NULL;
-	unsigned flags = 0;
-	struct corun__rt *rt;
-	struct corun__stack st;
-	struct corun__slot *slot;
-	uint32_t idx;
-
 	if (!fn)
 		goto inval;
 	if (attr) {
 		if (attr->magic_ != ATTR_MAGIC || attr->stack_size < CORUN_STACK_MIN ||
 		    attr->stack_size > CORUN_STACK_MAX || (attr->flags & ~KNOWN_FLAGS))
 			goto inval;
-		size = attr->stack_size;
-		name = attr->name;
-		flags = attr->flags;
+		*size = attr->stack_size;
+		*name = attr->name;
+		*flags = attr->flags;
 	}
+	return 0;
+inval:
+	errno = EINVAL;
+	return -1;
+}
 
-	rt = corun__tls;
-	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get()))
-		return -1;
-	corun__reap(rt); /* the stack of the last one to end may fit */
-	corun__tick(rt); /* memory upkeep, now and then */
-	if (corun__ready_admit(rt) < 0)
-		return -1;
-	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
-		goto unadmit;
-	slot = corun__slot_new(&rt->handles, &idx);
-	if (!slot) {
-		corun__stack_put(&st);
-		rt->unwound++; /* it took a stack all the same (corun_stats) */
-		goto unadmit;
-	}
-
-	/* The record sits at the top of the stack, the first frame below it.
-	 * Stacks are page-aligned and a whole number of pages apart, so at a
-	 * fixed place every record would fall in the same cache set, and a
-	 * hundred of them would thrash a 32 KiB L1. Each is staggered by one
-	 * of 32 cache lines instead (2 KiB at most: the top page still holds
-	 * the record and the first kilobyte of frames), the next line for each
-	 * spawn: coroutines spawned one after the other, which then switch to
-	 * one another, never save and load frames at the same offset in a page,
-	 * which costs half a switch more (bench/probe/alias.c: 4 KiB aliasing
-	 * of the one's pushes with the other's pops). Every field is set here,
-	 * one by one: a memset of the record cost more than the rest. */
-	rt->color = (rt->color + 1) % COLORS;
+/* Placing: where on stack st the record goes.
+ *
+ * The record sits at the top of the stack, the first frame below it.
+ * Stacks are page-aligned and a whole number of pages apart, so at a
+ * fixed place every record would fall in the same cache set, and a
+ * hundred of them would thrash a 32 KiB L1. Each is staggered by one of
+ * 32 cache lines instead (2 KiB at most: the top page still holds the
+ * record and the first kilobyte of frames), the next line for each spawn:
+ * coroutines spawned one after the other, which then switch to one
+ * another, never save and load frames at the same offset in a page, which
+ * costs half a switch more (bench/probe/alias.c: 4 KiB aliasing of the
+ * one's pushes with the other's pops). */
+static inline __attribute__((always_inline)) struct corun__co *
+spawn_place(struct corun__rt *rt, const struct corun__stack *st)
+{
+	rt->spawn.color = (rt->spawn.color + 1) % COLORS;
 	struct corun__co *co =
-		(struct corun__co *)(st.lo + st.size - (size_t)rt->color * 64) - 1;
+		(struct corun__co *)(st->lo + st->size - (size_t)rt->spawn.color * 64) - 1;
 	/* In a burst, every spawn writes to a stack that is cold in cache and
 	 * TLB: fetch the one two spawns on (its record line and the frame line
 	 * below it), as park does for the ring. */
-	if (rt->live > CORUN__PREFETCH_MIN) {
-		const char *soon = corun__stack_peek2(&rt->stacks, st.size);
+	if (rt->sched.live > CORUN__PREFETCH_MIN) {
+		const char *soon = corun__stack_peek2(&rt->stacks, st->size);
 		if (soon) {
-			const char *rec = soon + st.size -
-					  (size_t)((rt->color + 2) % COLORS) * 64 -
+			const char *rec = soon + st->size -
+					  (size_t)((rt->spawn.color + 2) % COLORS) * 64 -
 					  sizeof(struct corun__co);
 			__builtin_prefetch(rec, 1);
 			__builtin_prefetch(rec - CORUN__CTX_FRAME, 1);
 		}
 	}
+	return co;
+}
+
+/* Initialising: the record's first line (its second only for CORUN_FPCTL
+ * and a name). Every field is set here, one by one: a memset of the
+ * record cost more than the rest. */
+static inline __attribute__((always_inline)) void
+spawn_init(struct corun__rt *rt, struct corun__co *co, const struct corun__stack *st,
+	   corun_fn fn, void *arg, unsigned flags, const char *name, uint32_t idx)
+{
 	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
-		corun__tool_spawn(rt, co, &st);
-	corun__stack_reuse(&rt->stacks, &st, (const char *)co - CORUN__CTX_FRAME);
+		corun__tool_spawn(rt, co, st);
+	corun__stack_reuse(&rt->stacks, st, (const char *)co - CORUN__CTX_FRAME);
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
 	co->flags = (uint8_t)(((flags & CORUN_DETACHED) ? CORUN__F_DETACHED : 0) |
@@ -165,9 +163,9 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	co->joiners = NULL;
 	co->fn = fn;
 	co->arg = arg;
-	co->stack = st;
+	co->stack = *st;
 #ifdef CORUN__CHECKED
-	if (rt->checked) /* the canary at the stack's low end: checked.c */
+	if (rt->checked.on) /* the canary at the stack's low end: checked.c */
 		corun__check_spawn(rt, co);
 #endif
 	if (co->fpctl) { /* line 2 only when asked for */
@@ -178,14 +176,44 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 		strncpy(co->name, name, CORUN_NAME_MAX - 1);
 		co->name[CORUN_NAME_MAX - 1] = '\0';
 	}
+}
 
+corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
+{
+	size_t size = CORUN_STACK_DEFAULT;
+	const char *name = NULL;
+	unsigned flags = 0;
+	struct corun__stack st;
+	uint32_t idx;
+
+	if (spawn_check(fn, attr, &size, &name, &flags) < 0)
+		return -1;
+	struct corun__rt *rt = corun__tls;
+	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get()))
+		return -1;
+	corun__reap(rt); /* the stack of the last one to end may fit */
+	if (corun__tick(&rt->upkeep))
+		corun__upkeep(rt); /* memory upkeep, now and then */
+	if (corun__ready_admit(rt, &rt->sched) < 0)
+		return -1;
+	if (corun__stack_get(&rt->stacks, corun__stack_round(&rt->stacks, size), &st) < 0)
+		goto unadmit;
+	struct corun__slot *slot = corun__slot_new(&rt->handles, &idx);
+	if (!slot) {
+		corun__stack_put(&st);
+		rt->stats.unwound++; /* it took a stack all the same (corun_stats) */
+		goto unadmit;
+	}
+
+	struct corun__co *co = spawn_place(rt, &st);
+	spawn_init(rt, co, &st, fn, arg, flags, name, idx);
 	slot->state = CORUN__SLOT_LIVE;
 	slot->u.co = co;
-	rt->live++;
-	corun__enqueue(rt, co);
+	rt->sched.live++;
+	corun__enqueue(&rt->sched, co);
 	corun_t h = (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
 	/* Last, so that little is live across the one call of a spawn. */
-	co->sp = corun__ctx_make(co, rt->entry, co, (size_t)((char *)co - st.lo));
+	co->sp = corun__ctx_make(co, rt->spawn.entry, co, (size_t)((char *)co - st.lo));
 	return h;
 
 unadmit: {
@@ -194,9 +222,6 @@ unadmit: {
 	errno = saved;
 	return -1;
 }
-inval:
-	errno = EINVAL;
-	return -1;
 }
 
 /* The slot of h in the calling thread's runtime, or NULL with ESRCH. */
@@ -239,10 +264,8 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 	struct corun__slot *s = lookup(rt, h);
 	if (!s)
 		return -1;
-	if (deadline < -1) {
-		errno = EINVAL;
+	if (corun__deadline_check(deadline) < 0)
 		return -1;
-	}
 	if (s->state == CORUN__SLOT_LIVE) {
 		if (s->u.co == rt->current) {
 			errno = EDEADLK;
@@ -356,5 +379,5 @@ const char *corun_name(corun_t h)
 size_t corun_count(void)
 {
 	struct corun__rt *rt = corun__tls;
-	return rt ? rt->live : 0;
+	return rt ? rt->sched.live : 0;
 }

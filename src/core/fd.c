@@ -38,19 +38,19 @@ __attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun_
 	if (fcntl(fd, F_GETFD) < 0)
 		return NULL;
 	size_t i = (unsigned)fd >> CORUN__FD_PAGE_SHIFT;
-	if (i >= rt->fd_npages) {
-		size_t n = rt->fd_npages ? rt->fd_npages : 8;
+	if (i >= rt->fds.npages) {
+		size_t n = rt->fds.npages ? rt->fds.npages : 8;
 		while (n <= i)
 			n *= 2;
 		struct corun__fd **dir =
-			corun__realloc(CORUN__FAIL_FDS, rt->fd_pages, n * sizeof *dir);
+			corun__realloc(CORUN__FAIL_FDS, rt->fds.pages, n * sizeof *dir);
 		if (!dir) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		memset(dir + rt->fd_npages, 0, (n - rt->fd_npages) * sizeof *dir);
-		rt->fd_pages = dir;
-		rt->fd_npages = n;
+		memset(dir + rt->fds.npages, 0, (n - rt->fds.npages) * sizeof *dir);
+		rt->fds.pages = dir;
+		rt->fds.npages = n;
 	}
 	struct corun__fd *page = corun__malloc(CORUN__FAIL_FDS, CORUN__FD_PAGE * sizeof *page);
 	if (!page) {
@@ -59,7 +59,7 @@ __attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun_
 	}
 	for (unsigned k = 0; k < CORUN__FD_PAGE; k++)
 		page[k] = (struct corun__fd){ .flags = CORUN__FD_IN | CORUN__FD_OUT };
-	rt->fd_pages[i] = page;
+	rt->fds.pages[i] = page;
 	return &page[(unsigned)fd & (CORUN__FD_PAGE - 1)];
 }
 
@@ -67,17 +67,25 @@ __attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun_
  * entry may be tried in both directions: nothing is known yet. */
 static struct corun__fd *entry(struct corun__rt *rt, int fd)
 {
-	struct corun__fd *f = corun__fd_find(rt, fd);
+	struct corun__fd *f = corun__fd_find(&rt->fds, fd);
 	return __builtin_expect(f != NULL, 1) ? f : entry_new(rt, fd);
 }
 
-void corun__fd_fini(struct corun__rt *rt)
+void corun__fds_init(struct corun__fds *d)
 {
-	for (size_t i = 0; i < rt->fd_npages; i++)
-		free(rt->fd_pages[i]);
-	free(rt->fd_pages);
-	rt->fd_pages = NULL;
-	rt->fd_npages = 0;
+	d->epfd = -1;
+}
+
+void corun__fds_fini(struct corun__fds *d)
+{
+	for (size_t i = 0; i < d->npages; i++)
+		free(d->pages[i]);
+	free(d->pages);
+	d->pages = NULL;
+	d->npages = 0;
+	if (d->epfd >= 0)
+		close(d->epfd);
+	d->epfd = -1;
 }
 
 /* The number names a new file (accepted, connected, closed): forget the
@@ -134,6 +142,7 @@ static int prepare(int fd, struct corun__fd *f)
 }
 
 static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f);
+static inline int epoll_of(struct corun__rt *rt);
 
 /* The number names another file than the one prepared (closed with
  * close(2) and reused): learn it anew, and register it at once if someone
@@ -172,10 +181,8 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 		errno = EBADF;
 		return NULL;
 	}
-	if (deadline < -1) {
-		errno = EINVAL;
+	if (corun__deadline_check(deadline) < 0)
 		return NULL;
-	}
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt || corun__may_block(rt) < 0)
 		return NULL;
@@ -187,7 +194,7 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	/* The epoll instance comes with the thread's first descriptor call,
 	 * not its first wait: a server that runs out of descriptors before it
 	 * ever had to wait still has it, and its waits still work. */
-	if (rt->epfd < 0 && corun__epoll(rt) < 0)
+	if (rt->fds.epfd < 0 && epoll_of(rt) < 0)
 		return NULL;
 	struct corun__fd *f = entry(rt, fd);
 	if (f && ready && !(f->flags & CORUN__FD_PREPARED) && prepare(fd, f) < 0)
@@ -211,7 +218,7 @@ static void fire_slot(struct corun__rt *rt, struct corun__waiter **slot, int err
 	struct corun__waiter *w = *slot;
 	if (w) {
 		*slot = NULL;
-		rt->fd_waiting--;
+		rt->fds.waiting--;
 		corun__fire(rt, w, err);
 	}
 }
@@ -232,8 +239,8 @@ static int walk(struct corun__rt *rt, int (*fn)(struct corun__rt *, int, struct 
 		void *ctx)
 {
 	int sum = 0;
-	for (size_t i = 0; i < rt->fd_npages; i++) {
-		struct corun__fd *page = rt->fd_pages[i];
+	for (size_t i = 0; i < rt->fds.npages; i++) {
+		struct corun__fd *page = rt->fds.pages[i];
 		for (unsigned k = 0; page && k < CORUN__FD_PAGE; k++)
 			sum += fn(rt, (int)(i << CORUN__FD_PAGE_SHIFT | k), &page[k], ctx);
 	}
@@ -255,33 +262,39 @@ static int forget(struct corun__rt *rt, int fd, struct corun__fd *f, void *ctx)
 	return enroll(rt, fd, f) < 0 ? fail_waiters(rt, f, errno) : 0;
 }
 
-int corun__epoll_make(struct corun__rt *rt)
+/* The runtime's epoll descriptor, made on first need; -1 with errno. */
+static int epoll_make(struct corun__rt *rt)
 {
 	if (corun__fail(CORUN__FAIL_EPOLL))
 		errno = ENOMEM;
 	else
-		rt->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (rt->fd_forked) {
+		rt->fds.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (rt->fds.forked) {
 		int err = errno;
-		rt->fd_forked = 0;
-		walk(rt, forget, rt->epfd < 0 ? &err : NULL);
+		rt->fds.forked = 0;
+		walk(rt, forget, rt->fds.epfd < 0 ? &err : NULL);
 		errno = err;
 	}
-	return rt->epfd;
+	return rt->fds.epfd;
+}
+
+static inline int epoll_of(struct corun__rt *rt)
+{
+	return __builtin_expect(rt->fds.epfd >= 0, 1) ? rt->fds.epfd : epoll_make(rt);
 }
 
 void corun__fd_fork_child(struct corun__rt *rt)
 {
-	if (rt->epfd >= 0) {
-		close(rt->epfd);
-		rt->epfd = -1;
-		rt->fd_forked = 1;
+	if (rt->fds.epfd >= 0) {
+		close(rt->fds.epfd);
+		rt->fds.epfd = -1;
+		rt->fds.forked = 1;
 	}
 }
 
 static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
 {
-	int ep = corun__epoll(rt);
+	int ep = epoll_of(rt);
 	if (ep < 0)
 		return -1;
 	struct epoll_event ev = { .events = EVENTS, .data.u64 = key(fd, f) };
@@ -297,7 +310,7 @@ static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
 static int report(struct corun__rt *rt, const struct epoll_event *ev)
 {
 	uint32_t fd = (uint32_t)ev->data.u64, gen = (uint32_t)(ev->data.u64 >> 32);
-	struct corun__fd *f = corun__fd_find(rt, (int)fd);
+	struct corun__fd *f = corun__fd_find(&rt->fds, (int)fd);
 	if (!f || f->gen != gen || !(f->flags & CORUN__FD_EPOLL))
 		return 0; /* a file since closed */
 	uint32_t e = ev->events;
@@ -326,7 +339,7 @@ static int report(struct corun__rt *rt, const struct epoll_event *ev)
 static int check(struct corun__rt *rt, int fd, struct corun__fd *f)
 {
 	struct epoll_event ev = { .events = EVENTS, .data.u64 = key(fd, f) };
-	if (epoll_ctl(rt->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
+	if (epoll_ctl(rt->fds.epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
 	    (errno == ENOENT && relearn(rt, fd, f) == 0)) {
 		f->flags |= CORUN__FD_CHECKED;
 		return 0;
@@ -340,7 +353,7 @@ static int check_old(struct corun__rt *rt, int fd, struct corun__fd *f, void *ct
 {
 	if (!(f->in || f->out) || (f->flags & CORUN__FD_CHECKED))
 		return 0;
-	if (rt->fd_sweeps - f->since >= 2)
+	if (rt->fds.sweeps - f->since >= 2)
 		return check(rt, fd, f);
 	++*(size_t *)ctx;
 	return 0;
@@ -350,10 +363,10 @@ static int check_old(struct corun__rt *rt, int fd, struct corun__fd *f, void *ct
 static int sweep(struct corun__rt *rt, int64_t now)
 {
 	size_t young = 0;
-	rt->fd_sweeps++;
-	rt->fd_sweep_at = now + CORUN__FD_SWEEP_NS;
+	rt->fds.sweeps++;
+	rt->fds.sweep_at = now + CORUN__FD_SWEEP_NS;
 	int fired = walk(rt, check_old, &young);
-	rt->fd_fresh = young != 0;
+	rt->fds.fresh = young != 0;
 	return fired;
 }
 
@@ -378,16 +391,9 @@ static int wait_events(int ep, struct epoll_event *evs, int n, int64_t timeout_n
  * thousands of busy connections, fewer would mean more calls. */
 #define BATCH 1024
 
-static int64_t coarse_now(void)
-{
-	struct timespec c;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &c);
-	return (int64_t)c.tv_sec * 1000000000 + c.tv_nsec;
-}
-
 int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 {
-	int ep = corun__epoll(rt);
+	int ep = epoll_of(rt);
 	if (ep < 0) { /* only deadlines can be pending: sleep to the nearest */
 		if (timeout_ns > 0) {
 			struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
@@ -398,8 +404,8 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 	/* A wait not yet checked must not sleep through the sweep that will
 	 * check it. Reckoned from the end of the last poll, which saves a
 	 * clock read: a thread that waits on descriptors polls often. */
-	if (rt->fd_fresh && timeout_ns != 0 && rt->fd_waiting) {
-		int64_t until = rt->fd_sweep_at - (rt->poll_next - 1);
+	if (rt->fds.fresh && timeout_ns != 0 && rt->fds.waiting) {
+		int64_t until = rt->fds.sweep_at - (rt->fds.poll_next - 1);
 		if (until < 0)
 			until = 0;
 		if (timeout_ns < 0 || timeout_ns > until)
@@ -411,16 +417,16 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 		fired += report(rt, &evs[i]);
 	/* Reports were just read: main's turns need not read them again
 	 * before the next tick of the coarse clock. */
-	int64_t now = coarse_now();
-	rt->poll_next = now + 1;
-	if (rt->fd_fresh && now >= rt->fd_sweep_at && rt->fd_waiting)
+	int64_t now = corun__coarse_now();
+	rt->fds.poll_next = now + 1;
+	if (rt->fds.fresh && now >= rt->fds.sweep_at && rt->fds.waiting)
 		fired += sweep(rt, now);
 	return fired;
 }
 
 void corun__poll_due(struct corun__rt *rt)
 {
-	if (coarse_now() >= rt->poll_next)
+	if (corun__coarse_now() >= rt->fds.poll_next)
 		corun__poll(rt, 0);
 }
 
@@ -430,11 +436,11 @@ static void withdraw_fd(struct corun__rt *rt, struct corun__waiter *w)
 {
 	/* ptr is the number, which debuggers show (tools/gdb); its page is
 	 * there for good. */
-	struct corun__fd *f = corun__fd_find(rt, (int)(intptr_t)w->ptr);
+	struct corun__fd *f = corun__fd_find(&rt->fds, (int)(intptr_t)w->ptr);
 	struct corun__waiter **slot = w->id == ID_IN ? &f->in : &f->out;
 	if (*slot == w) {
 		*slot = NULL;
-		rt->fd_waiting--;
+		rt->fds.waiting--;
 	}
 }
 
@@ -459,18 +465,18 @@ static int arm_fd(struct corun__rt *rt, int fd, struct corun__fd *f, struct coru
 	if (!(f->flags & CORUN__FD_EPOLL) && enroll(rt, fd, f) < 0)
 		return -1;
 	if (!f->in && !f->out) { /* a wait begins: the sweeps will check it */
-		f->since = rt->fd_sweeps;
+		f->since = rt->fds.sweeps;
 		f->flags &= (uint8_t)~CORUN__FD_CHECKED;
-		rt->fd_fresh = 1;
+		rt->fds.fresh = 1;
 	}
 	corun__arm(rt, w, id, withdraw_fd);
 	w->ptr = (void *)(intptr_t)fd;
 	*slot = w;
-	rt->fd_waiting++;
+	rt->fds.waiting++;
 	/* Main, waiting aside in corun__drive, must take turns in the ring
 	 * now, so that busy coroutines cannot keep reports from being read. */
 	if (rt->main.state == CORUN__BLOCKED && rt->current != &rt->main)
-		corun__make_ready(rt, &rt->main);
+		corun__make_ready(&rt->sched, &rt->main);
 	return 0;
 }
 
@@ -739,7 +745,7 @@ int corun_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t de
 int corun_close(int fd)
 {
 	struct corun__rt *rt = corun__tls;
-	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(rt, fd) : NULL;
+	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(&rt->fds, fd) : NULL;
 	if (f) {
 		/* close(2) takes it out of epoll (unless a duplicate keeps the
 		 * file open: then its reports carry the old generation). */

@@ -52,9 +52,29 @@
 #ifndef CORUN_FD_H
 #define CORUN_FD_H
 
-#include "runtime.h"
-
+#include <stddef.h>
 #include <stdint.h>
+
+struct corun__rt;
+struct corun__waiter;
+struct corun__fd;
+
+/* The runtime's part: its epoll instance and what it knows of descriptors. */
+struct corun__fds {
+	int epfd;               /* the idle step blocks here; -1 until needed */
+	uint8_t fresh;          /* waits armed that no sweep has checked */
+	uint8_t forked;         /* a child of fork: registrations to forget */
+	uint32_t sweeps;        /* sweeps made */
+	struct corun__fd **pages; /* by descriptor number / CORUN__FD_PAGE */
+	size_t npages;
+	size_t waiting;         /* waiters armed on descriptors */
+	int64_t poll_next;      /* coarse ns: collect reports on main's turn */
+	int64_t sweep_at;       /* coarse ns: check registrations */
+};
+
+void corun__fds_init(struct corun__fds *d);
+/* The table's memory and the epoll instance, when the runtime is released. */
+void corun__fds_fini(struct corun__fds *d);
 
 /* corun__fd.flags */
 #define CORUN__FD_IN 0x01       /* input may be ready: try the call */
@@ -69,7 +89,7 @@ struct corun__fd {
 	struct corun__waiter *in, *out; /* waiting for each direction */
 	uint32_t gen;    /* bumped when the number starts naming a new file */
 	uint32_t events; /* what the kernel reported last (EPOLL* bits) */
-	uint32_t since;  /* rt->fd_sweeps when a wait on it began */
+	uint32_t since;  /* corun__fds.sweeps when a wait on it began */
 	uint8_t flags;
 	uint8_t mode;    /* O_ACCMODE of the file prepared (not a socket), and: */
 };
@@ -85,12 +105,12 @@ struct corun__fd {
 #define CORUN__FD_SWEEP_NS ((int64_t)1000000000)
 
 /* fd's entry, or NULL when its page has not been made. */
-static inline struct corun__fd *corun__fd_find(const struct corun__rt *rt, int fd)
+static inline struct corun__fd *corun__fd_find(const struct corun__fds *d, int fd)
 {
 	size_t i = (unsigned)fd >> CORUN__FD_PAGE_SHIFT;
-	if (i >= rt->fd_npages || !rt->fd_pages[i])
+	if (i >= d->npages || !d->pages[i])
 		return NULL;
-	return &rt->fd_pages[i][(unsigned)fd & (CORUN__FD_PAGE - 1)];
+	return &d->pages[i][(unsigned)fd & (CORUN__FD_PAGE - 1)];
 }
 
 /* Collect what the kernel reports ready and fire the waiters, blocking the
@@ -103,16 +123,6 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns);
 /* On main's turn while others are ready: collect reports if a tick of the
  * coarse clock has passed since they were last read. */
 void corun__poll_due(struct corun__rt *rt);
-
-/* The runtime's epoll descriptor, made on first need; -1 with errno. */
-int corun__epoll_make(struct corun__rt *rt);
-static inline int corun__epoll(struct corun__rt *rt)
-{
-	return __builtin_expect(rt->epfd >= 0, 1) ? rt->epfd : corun__epoll_make(rt);
-}
-
-/* The table's memory, when the runtime is released. */
-void corun__fd_fini(struct corun__rt *rt);
 
 /* In a child of fork (fork.c): the epoll instance is the parent's, shared
  * through the inherited descriptor. Let it go; the child's own is made at

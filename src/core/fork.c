@@ -30,7 +30,6 @@
  * a child must exec or _exit without calling corun.
  */
 #include "fork.h"
-#include "fd.h"
 #include "runtime.h"
 
 #include <pthread.h>

@@ -16,7 +16,7 @@
  * state is saved when it leaves; the sharers' is then main.fp. */
 static inline void corun__fpctl_join(struct corun__rt *rt)
 {
-	if (rt->nfpctl++ == 0) {
+	if (rt->sched.nfpctl++ == 0) {
 		rt->main.fpctl = 1;
 		/* Main is suspended or running; if suspended, whoever runs
 		 * shares its state, so the state now is main's. */
@@ -27,7 +27,7 @@ static inline void corun__fpctl_join(struct corun__rt *rt)
 
 static inline void corun__fpctl_leave(struct corun__rt *rt)
 {
-	if (--rt->nfpctl == 0)
+	if (--rt->sched.nfpctl == 0)
 		rt->main.fpctl = 0; /* main.fp stays valid for the switch out */
 }
 

@@ -20,6 +20,7 @@
  * The block being used outlives the thread's runtime, so serials never
  * restart within a thread.
  */
+#include "handle.h"
 #include "runtime.h"
 #include "../failpoint.h"
 
@@ -43,7 +44,7 @@ uint64_t corun__serial_refill(void)
 	 * that ends here, and open the next one's. */
 	struct corun__rt *rt = corun__tls;
 	if (rt)
-		rt->spawned_base += corun__serial_end - rt->serial_mark;
+		rt->stats.spawned_base += corun__serial_end - rt->stats.serial_mark;
 	uint64_t n = serial_block ? serial_block : SERIAL_BLOCK_FIRST;
 	serial_block = n < SERIAL_BLOCK_MAX ? 2 * n : SERIAL_BLOCK_MAX;
 	corun__serial_next = atomic_fetch_add_explicit(&serial_source, n, memory_order_relaxed);
@@ -52,7 +53,7 @@ uint64_t corun__serial_refill(void)
 	if ((corun__serial_next & CORUN__SERIAL_MASK) == 0)
 		corun__serial_next++;
 	if (rt)
-		rt->serial_mark = corun__serial_next;
+		rt->stats.serial_mark = corun__serial_next;
 	return corun__serial_next++ & CORUN__SERIAL_MASK;
 }
 

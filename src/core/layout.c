@@ -4,7 +4,6 @@
  * private to a file have their tables there.
  */
 #include "layout.h"
-#include "runtime.h"
 #include "wait.h"
 
 #include <elf.h>
@@ -16,9 +15,9 @@ const struct corun__layout_entry corun__layout_core[] = {
 	/* the runtime, and how the registry links runtimes */
 	OFF("rt.current", struct corun__rt, current),
 	OFF("rt.main", struct corun__rt, main),
-	OFF("rt.live", struct corun__rt, live),
-	OFF("rt.reg_next", struct corun__rt, reg_next),
-	OFF("rt.reg_tid", struct corun__rt, reg_tid),
+	OFF("rt.live", struct corun__rt, sched.live),
+	OFF("rt.reg_next", struct corun__rt, reg.next),
+	OFF("rt.reg_tid", struct corun__rt, reg.tid),
 	/* the handle table: a live slot holds a coroutine's record */
 	OFF("rt.slots", struct corun__rt, handles.slots),
 	OFF("rt.nslots", struct corun__rt, handles.n),

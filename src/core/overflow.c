@@ -13,6 +13,7 @@
  * fault goes to the previous handler, or to the default action, unchanged.
  */
 #include "overflow.h"
+#include "runtime.h"
 #include "../arch/sigctx.h"
 #include "../failpoint.h"
 
@@ -178,20 +179,20 @@ void corun__overflow_init(struct corun__rt *rt)
 		return; /* overflows then die unreported, still by SIGSEGV */
 	stack_t ss = { .ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
 	if (sigaltstack(&ss, NULL) == 0)
-		rt->altstack = p;
+		rt->overflow.altstack = p;
 	else
 		munmap(p, ALTSTACK_SIZE);
 }
 
 void corun__overflow_fini(struct corun__rt *rt)
 {
-	if (!rt->altstack)
+	if (!rt->overflow.altstack)
 		return;
 	stack_t cur;
-	if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == rt->altstack) {
+	if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == rt->overflow.altstack) {
 		stack_t off = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
 		sigaltstack(&off, NULL);
 	}
-	munmap(rt->altstack, ALTSTACK_SIZE);
-	rt->altstack = NULL;
+	munmap(rt->overflow.altstack, ALTSTACK_SIZE);
+	rt->overflow.altstack = NULL;
 }

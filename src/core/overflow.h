@@ -5,7 +5,12 @@
 #ifndef CORUN_OVERFLOW_H
 #define CORUN_OVERFLOW_H
 
-#include "runtime.h"
+struct corun__rt;
+
+/* The runtime's part. */
+struct corun__overflow {
+	void *altstack;         /* our alternate signal stack */
+};
 
 void corun__overflow_init(struct corun__rt *rt);
 void corun__overflow_fini(struct corun__rt *rt);

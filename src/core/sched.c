@@ -4,12 +4,10 @@
  * one place and the switch itself stays a tail call.
  */
 #include "sched.h"
-#include "../failpoint.h"
-#include "checked.h"
-#include "fd.h"
+#include "runtime.h"
 #include "fpctl.h"
-#include "upkeep.h"
 #include "wait.h"
+#include "../failpoint.h"
 
 #include <errno.h>
 
@@ -24,7 +22,7 @@ static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 			    struct corun__co *next)
 {
 #ifdef CORUN__CHECKED
-	if (rt->checked) /* checked mode: see checked.c */
+	if (rt->checked.on) /* checked mode: see checked.c */
 		corun__check_switch(rt, cur, next);
 #endif
 	rt->current = next;
@@ -73,6 +71,17 @@ __attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
 	return carried;
 }
 
+void corun__sched_init(struct corun__sched *s)
+{
+	s->budget = CORUN__BUDGET;
+}
+
+void corun__sched_fini(struct corun__sched *s)
+{
+	free(s->ring);
+	s->ring = NULL;
+}
+
 /* corun_park from main: the "step" of its contract. Main waits at the back
  * of the queue while everyone ahead of it runs once; deadlines that have
  * passed fire first, so that a program stepping the scheduler from its own
@@ -80,14 +89,14 @@ __attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
 __attribute__((noinline)) static int main_step(struct corun__rt *rt)
 {
 	struct corun__co *m = &rt->main;
-	if (rt->ntimers)
+	if (rt->timers.n)
 		corun__timers_fire(rt);
-	if (rt->fd_waiting)
+	if (rt->fds.waiting)
 		corun__poll(rt, 0);
-	struct corun__co *next = corun__dequeue(rt);
+	struct corun__co *next = corun__dequeue(&rt->sched);
 	if (!next)
 		return 0;
-	corun__enqueue(rt, m);
+	corun__enqueue(&rt->sched, m);
 	switch_to(rt, m, next);
 	corun__reap(rt);
 	return 0;
@@ -101,12 +110,12 @@ int corun_park(void)
 	struct corun__co *cur = rt->current;
 	if (__builtin_expect(cur == &rt->main, 0))
 		return main_step(rt);
-	if (rt->head == rt->tail)
+	if (rt->sched.head == rt->sched.tail)
 		return 0; /* nobody else is ready: keep running */
-	size_t h = rt->head;
-	struct corun__co *next = rt->ring[h & rt->mask];
-	rt->ring[rt->tail++ & rt->mask] = cur;
-	rt->head = h + 1;
+	size_t h = rt->sched.head;
+	struct corun__co *next = rt->sched.ring[h & rt->sched.mask];
+	rt->sched.ring[rt->sched.tail++ & rt->sched.mask] = cur;
+	rt->sched.head = h + 1;
 	/* With many coroutines, each park lands on a stack that is cold in
 	 * cache and TLB. Fetch ahead: the record of the coroutine four places
 	 * on (its address is in the ring), and the saved frame of the one two
@@ -114,18 +123,18 @@ int corun_park(void)
 	 * 100,000 coroutines shows what it saves; nearer distances did no
 	 * better). With few, everything is in cache and the lookahead would
 	 * only cost. */
-	if (rt->tail - h > CORUN__PREFETCH_MIN) {
-		struct corun__co *soon = rt->ring[(h + 2) & rt->mask];
-		__builtin_prefetch(rt->ring[(h + 4) & rt->mask]);
+	if (rt->sched.tail - h > CORUN__PREFETCH_MIN) {
+		struct corun__co *soon = rt->sched.ring[(h + 2) & rt->sched.mask];
+		__builtin_prefetch(rt->sched.ring[(h + 4) & rt->sched.mask]);
 		__builtin_prefetch(soon->sp);
 	}
 	return switch_to(rt, cur, next);
 }
 
-/* Keep rt->admit the least of the two limits of corun__ready_admit. */
+/* Keep rt->sched.admit the least of the two limits of corun__ready_admit. */
 static void admit_update(struct corun__rt *rt)
 {
-	rt->admit = rt->mask < rt->peak ? rt->mask : rt->peak;
+	rt->sched.admit = rt->sched.mask < rt->stats.peak ? rt->sched.mask : rt->stats.peak;
 }
 
 /* Move the queue into a new ring of `size` entries (a power of two that
@@ -137,11 +146,11 @@ static int ring_resize(struct corun__rt *rt, size_t size)
 	struct corun__co **ring = corun__malloc(CORUN__FAIL_RING, size * sizeof *ring);
 	if (!ring)
 		return -1;
-	for (size_t i = rt->head; i != rt->tail; i++)
-		ring[i & (size - 1)] = rt->ring[i & rt->mask];
-	free(rt->ring);
-	rt->ring = ring;
-	rt->mask = size - 1;
+	for (size_t i = rt->sched.head; i != rt->sched.tail; i++)
+		ring[i & (size - 1)] = rt->sched.ring[i & rt->sched.mask];
+	free(rt->sched.ring);
+	rt->sched.ring = ring;
+	rt->sched.mask = size - 1;
 	admit_update(rt);
 	return 0;
 }
@@ -149,17 +158,17 @@ static int ring_resize(struct corun__rt *rt, size_t size)
 int corun__ready_grow(struct corun__rt *rt)
 {
 	/* A new peak, unless this spawn fails (corun__ready_unadmit). */
-	if (rt->live >= rt->peak) {
-		rt->peak_undo = rt->peak;
-		rt->peak = rt->live + 1;
-		rt->peak_token = corun__serial_next;
+	if (rt->sched.live >= rt->stats.peak) {
+		rt->stats.peak_undo = rt->stats.peak;
+		rt->stats.peak = rt->sched.live + 1;
+		rt->stats.peak_token = corun__serial_next;
 	}
-	size_t size = rt->mask + 1, n = corun__ready_need(rt);
-	if (rt->ring && n <= size) {
+	size_t size = rt->sched.mask + 1, n = corun__ready_need(&rt->sched);
+	if (rt->sched.ring && n <= size) {
 		admit_update(rt);
 		return 0;
 	}
-	size_t want = rt->ring ? 2 * size : 64;
+	size_t want = rt->sched.ring ? 2 * size : 64;
 	while (want < n)
 		want *= 2;
 	if (ring_resize(rt, want) < 0) {
@@ -173,17 +182,17 @@ int corun__ready_grow(struct corun__rt *rt)
 void corun__ready_unadmit(struct corun__rt *rt)
 {
 	/* No spawn has succeeded since the peak was raised: it drew no serial. */
-	if (rt->peak_token == corun__serial_next && rt->peak == rt->live + 1) {
-		rt->peak = rt->peak_undo;
-		rt->peak_token = 0;
+	if (rt->stats.peak_token == corun__serial_next && rt->stats.peak == rt->sched.live + 1) {
+		rt->stats.peak = rt->stats.peak_undo;
+		rt->stats.peak_token = 0;
 		admit_update(rt);
 	}
 }
 
 void corun__ready_shrink(struct corun__rt *rt)
 {
-	size_t size = rt->mask + 1, need = corun__ready_need(rt);
-	if (!rt->ring || size <= 64 || need > size / 4)
+	size_t size = rt->sched.mask + 1, need = corun__ready_need(&rt->sched);
+	if (!rt->sched.ring || size <= 64 || need > size / 4)
 		return;
 	size_t want = 64;
 	while (want < 2 * need)
@@ -199,19 +208,19 @@ void corun__ready_shrink(struct corun__rt *rt)
  * is the case this serves). */
 static inline struct corun__co *dequeue_ahead(struct corun__rt *rt)
 {
-	size_t h = rt->head;
-	if (h == rt->tail)
+	size_t h = rt->sched.head;
+	if (h == rt->sched.tail)
 		return NULL;
-	if (rt->tail - h > CORUN__PREFETCH_MIN) {
-		struct corun__co *soon = rt->ring[(h + 2) & rt->mask];
+	if (rt->sched.tail - h > CORUN__PREFETCH_MIN) {
+		struct corun__co *soon = rt->sched.ring[(h + 2) & rt->sched.mask];
 		const char *sp = soon->sp;
-		__builtin_prefetch(rt->ring[(h + 4) & rt->mask]);
+		__builtin_prefetch(rt->sched.ring[(h + 4) & rt->sched.mask]);
 		__builtin_prefetch(sp);
 		__builtin_prefetch(sp - 64, 1);
 		__builtin_prefetch(sp - 128, 1);
 	}
-	rt->head = h + 1;
-	return rt->ring[h & rt->mask];
+	rt->sched.head = h + 1;
+	return rt->sched.ring[h & rt->sched.mask];
 }
 
 /* Who runs when `cur` stops: the next ready coroutine, or else main, which
@@ -223,7 +232,7 @@ static struct corun__co *next_or_main(struct corun__rt *rt)
 	if (next)
 		return next;
 	CORUN__ASSERT(rt->main.state == CORUN__BLOCKED);
-	rt->to_main++; /* the one switch that dequeues nothing (sched.h) */
+	rt->stats.to_main++; /* the one switch that dequeues nothing (sched.h) */
 	return &rt->main;
 }
 
@@ -245,10 +254,32 @@ void corun__exit(struct corun__rt *rt, struct corun__co *co)
 	 * TSan, whose fiber for us can only be destroyed from another. */
 	if (CORUN__TOOL_DEFER_END || !corun__stack_put_fast(&co->stack)) {
 		corun__reap(rt); /* an earlier one: we are not on its stack */
-		rt->dead = co;
+		rt->sched.dead = co;
 	}
 	switch_to(rt, co, next_or_main(rt));
 	corun__panic(__FILE__, __LINE__, "an ended coroutine was resumed");
+}
+
+int corun__idle(struct corun__rt *rt)
+{
+	int saved = errno;
+	for (;;) {
+		if (!rt->timers.n && !rt->fds.waiting) {
+			errno = saved;
+			return -1; /* nothing could ever fire */
+		}
+		int64_t timeout = -1; /* no deadline: until a descriptor is ready */
+		if (rt->timers.n) {
+			int64_t now = corun_now();
+			if (corun__timers_fire_until(rt, now))
+				break;
+			timeout = corun__timers_next(&rt->timers) - now;
+		}
+		if (corun__poll(rt, timeout) > 0)
+			break;
+	}
+	errno = saved;
+	return 0;
 }
 
 int corun__drive(struct corun__rt *rt, int until_woken)
@@ -257,11 +288,12 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 	CORUN__ASSERT(rt->current == m);
 	/* Main is about to wait for the coroutines: a good moment for memory
 	 * upkeep, counted like a spawn (it reads a clock only now and then). */
-	corun__tick(rt);
+	if (corun__tick(&rt->upkeep))
+		corun__upkeep(rt);
 	for (;;) {
-		if (rt->ntimers)
+		if (rt->timers.n)
 			corun__timers_fire(rt);
-		if (until_woken ? rt->main_woken : rt->live == 0)
+		if (until_woken ? rt->sched.main_woken : rt->sched.live == 0)
 			return 0;
 		struct corun__co *next = dequeue_ahead(rt);
 		if (!next) {
@@ -277,10 +309,10 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 		 * fire even if the others never stop running; otherwise it
 		 * waits aside, resumed only when nothing is ready
 		 * (next_or_main) or when its wait fires (wait.c). */
-		if (__builtin_expect((rt->ntimers | rt->fd_waiting) != 0, 0)) {
-			if (rt->fd_waiting)
+		if (__builtin_expect((rt->timers.n | rt->fds.waiting) != 0, 0)) {
+			if (rt->fds.waiting)
 				corun__poll_due(rt);
-			corun__enqueue(rt, m);
+			corun__enqueue(&rt->sched, m);
 		} else {
 			m->state = CORUN__BLOCKED;
 		}

@@ -39,21 +39,6 @@ struct corun_mutex {
 	struct corun_mutex *prev, *next; /* on its holder's co->held */
 };
 
-/* The calling thread's runtime if the object (its owner id) belongs to it;
- * NULL with EINVAL (no object) or EPERM (another runtime's). */
-static struct corun__rt *owned(const void *obj, uint64_t owner)
-{
-	struct corun__rt *rt = corun__tls;
-	if (!obj) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!rt || rt->id != owner) {
-		errno = EPERM;
-		return NULL;
-	}
-	return rt;
-}
 
 static void *make(size_t size)
 {
@@ -88,7 +73,7 @@ corun_wg *corun_wg_make(void)
 
 int corun_wg_add(corun_wg *wg, int64_t delta)
 {
-	struct corun__rt *rt = owned(wg, wg ? wg->owner : 0);
+	struct corun__rt *rt = corun__rt_owning(wg, wg ? wg->owner : 0);
 	if (!rt)
 		return -1;
 	if ((delta < 0 && delta < -wg->count) || (delta > 0 && wg->count > INT64_MAX - delta)) {
@@ -118,13 +103,11 @@ static __attribute__((noinline, cold)) int wg_wait_yielding(corun_wg *wg, int64_
 
 int corun_wg_wait(corun_wg *wg, int64_t deadline)
 {
-	struct corun__rt *rt = owned(wg, wg ? wg->owner : 0);
+	struct corun__rt *rt = corun__rt_owning(wg, wg ? wg->owner : 0);
 	if (!rt)
 		return -1;
-	if (deadline < -1) {
-		errno = EINVAL;
+	if (corun__deadline_check(deadline) < 0)
 		return -1;
-	}
 	if (corun__may_block(rt) < 0)
 		return -1;
 	if (corun__budget_out(rt))
@@ -138,7 +121,7 @@ int corun_wg_free(corun_wg *wg)
 {
 	if (!wg)
 		return 0;
-	if (!owned(wg, wg->owner))
+	if (!corun__rt_owning(wg, wg->owner))
 		return -1;
 	if (wg->waiters.head) {
 		errno = EBUSY;
@@ -207,15 +190,13 @@ static __attribute__((noinline, cold)) int lock_yielding(corun_mutex *mu, int64_
 
 int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 {
-	struct corun__rt *rt = owned(mu, mu ? mu->owner : 0);
+	struct corun__rt *rt = corun__rt_owning(mu, mu ? mu->owner : 0);
 	if (!rt)
 		return -1;
 	struct corun__co *self = rt->current;
 	uint64_t me = who(rt, self);
-	if (deadline < -1) {
-		errno = EINVAL;
+	if (corun__deadline_check(deadline) < 0)
 		return -1;
-	}
 	if (mu->locked && mu->holder == me) {
 		errno = EDEADLK;
 		return -1;
@@ -241,7 +222,7 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 
 int corun_mutex_unlock(corun_mutex *mu)
 {
-	struct corun__rt *rt = owned(mu, mu ? mu->owner : 0);
+	struct corun__rt *rt = corun__rt_owning(mu, mu ? mu->owner : 0);
 	if (!rt)
 		return -1;
 	if (!mu->locked || mu->holder != who(rt, rt->current)) {
@@ -272,7 +253,7 @@ int corun_mutex_free(corun_mutex *mu)
 {
 	if (!mu)
 		return 0;
-	if (!owned(mu, mu->owner))
+	if (!corun__rt_owning(mu, mu->owner))
 		return -1;
 	if (mu->locked) {
 		errno = EBUSY;

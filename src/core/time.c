@@ -1,7 +1,5 @@
 /*
- * Time: the clock, deadlines in a 4-ary min-heap, sleeping, and the idle
- * step that blocks the thread until the nearest deadline or a descriptor's
- * report (fd.c).
+ * Time: the clocks, deadlines in a 4-ary min-heap, and sleeping (time.h).
  *
  * A 4-ary heap rather than a timer wheel: adding and withdrawing are
  * O(log n) with no tuning of slot widths or levels, deadlines are exact
@@ -11,7 +9,7 @@
  * node's children in one cache line of pointers. Ties go to the earlier
  * armed (seq), so equal deadlines fire in FIFO order.
  */
-#include "fd.h"
+#include "time.h"
 #include "layout.h"
 #include "wait.h"
 #include "../failpoint.h"
@@ -20,15 +18,20 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <time.h>
-#include <unistd.h>
 
 int64_t corun_now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void corun__timers_fini(struct corun__timers *t)
+{
+	free(t->heap);
+	t->heap = NULL;
+	t->n = t->cap = 0;
 }
 
 /* ---- the heap ---- */
@@ -40,7 +43,7 @@ static int earlier(const struct corun__timer *a, const struct corun__timer *b)
 
 static void place(struct corun__rt *rt, size_t i, struct corun__timer *t)
 {
-	rt->heap[i] = t;
+	rt->timers.heap[i] = t;
 	t->idx = i;
 }
 
@@ -48,9 +51,9 @@ static void sift_up(struct corun__rt *rt, size_t i, struct corun__timer *t)
 {
 	while (i > 0) {
 		size_t parent = (i - 1) / 4;
-		if (!earlier(t, rt->heap[parent]))
+		if (!earlier(t, rt->timers.heap[parent]))
 			break;
-		place(rt, i, rt->heap[parent]);
+		place(rt, i, rt->timers.heap[parent]);
 		i = parent;
 	}
 	place(rt, i, t);
@@ -58,13 +61,13 @@ static void sift_up(struct corun__rt *rt, size_t i, struct corun__timer *t)
 
 static void sift_down(struct corun__rt *rt, size_t i, struct corun__timer *t)
 {
-	size_t n = rt->ntimers;
+	size_t n = rt->timers.n;
 	for (;;) {
 		size_t first = 4 * i + 1, best = i;
 		struct corun__timer *min = t;
 		for (size_t c = first; c < first + 4 && c < n; c++)
-			if (earlier(rt->heap[c], min))
-				min = rt->heap[c], best = c;
+			if (earlier(rt->timers.heap[c], min))
+				min = rt->timers.heap[c], best = c;
 		if (best == i)
 			break;
 		place(rt, i, min);
@@ -76,10 +79,10 @@ static void sift_down(struct corun__rt *rt, size_t i, struct corun__timer *t)
 static void heap_remove(struct corun__rt *rt, struct corun__timer *t)
 {
 	size_t i = t->idx;
-	struct corun__timer *last = rt->heap[--rt->ntimers];
+	struct corun__timer *last = rt->timers.heap[--rt->timers.n];
 	if (last == t)
 		return;
-	if (i > 0 && earlier(last, rt->heap[(i - 1) / 4]))
+	if (i > 0 && earlier(last, rt->timers.heap[(i - 1) / 4]))
 		sift_up(rt, i, last);
 	else
 		sift_down(rt, i, last);
@@ -98,25 +101,25 @@ const struct corun__layout_entry corun__layout_time[] = {
 
 int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline)
 {
-	if (rt->ntimers == rt->heapcap) {
-		size_t cap = rt->heapcap ? 2 * rt->heapcap : 64;
+	if (rt->timers.n == rt->timers.cap) {
+		size_t cap = rt->timers.cap ? 2 * rt->timers.cap : 64;
 		struct corun__timer **h =
-			corun__realloc(CORUN__FAIL_TIMER_HEAP, rt->heap, cap * sizeof *h);
+			corun__realloc(CORUN__FAIL_TIMER_HEAP, rt->timers.heap, cap * sizeof *h);
 		if (!h) {
 			errno = ENOMEM;
 			return -1;
 		}
-		rt->heap = h;
-		rt->heapcap = cap;
+		rt->timers.heap = h;
+		rt->timers.cap = cap;
 	}
 	t->deadline = deadline;
-	t->seq = rt->timer_seq++;
+	t->seq = rt->timers.seq++;
 	corun__arm(rt, &t->w, id, withdraw_deadline);
-	sift_up(rt, rt->ntimers++, t);
+	sift_up(rt, rt->timers.n++, t);
 	/* Main, waiting aside in corun__drive, must take turns in the ring
 	 * now, or busy coroutines could keep it from ever firing this. */
 	if (rt->main.state == CORUN__BLOCKED)
-		corun__make_ready(rt, &rt->main);
+		corun__make_ready(&rt->sched, &rt->main);
 	return 0;
 }
 
@@ -137,11 +140,11 @@ static void read_coarse_res(void)
 			     : 1000000000;
 }
 
-static int fire_until(struct corun__rt *rt, int64_t now)
+int corun__timers_fire_until(struct corun__rt *rt, int64_t now)
 {
 	int fired = 0;
-	while (rt->ntimers && rt->heap[0]->deadline <= now) {
-		struct corun__timer *t = rt->heap[0];
+	while (rt->timers.n && rt->timers.heap[0]->deadline <= now) {
+		struct corun__timer *t = rt->timers.heap[0];
 		heap_remove(rt, t);
 		corun__fire(rt, &t->w, ETIMEDOUT);
 		fired = 1;
@@ -151,47 +154,20 @@ static int fire_until(struct corun__rt *rt, int64_t now)
 
 int corun__timers_fire(struct corun__rt *rt)
 {
-	if (!rt->ntimers)
+	if (!rt->timers.n)
 		return 0;
 	pthread_once(&coarse_once, read_coarse_res);
-	struct timespec c;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &c);
-	int64_t coarse = (int64_t)c.tv_sec * 1000000000 + c.tv_nsec;
-	if (rt->heap[0]->deadline > coarse + coarse_res)
+	if (rt->timers.heap[0]->deadline > corun__coarse_now() + coarse_res)
 		return 0;
-	return fire_until(rt, corun_now());
-}
-
-int corun__idle(struct corun__rt *rt)
-{
-	int saved = errno;
-	for (;;) {
-		if (!rt->ntimers && !rt->fd_waiting) {
-			errno = saved;
-			return -1; /* nothing could ever fire */
-		}
-		int64_t timeout = -1; /* no deadline: until a descriptor is ready */
-		if (rt->ntimers) {
-			int64_t now = corun_now();
-			if (fire_until(rt, now))
-				break;
-			timeout = rt->heap[0]->deadline - now;
-		}
-		if (corun__poll(rt, timeout) > 0)
-			break;
-	}
-	errno = saved;
-	return 0;
+	return corun__timers_fire_until(rt, corun_now());
 }
 
 /* ---- sleeping ---- */
 
 int corun_sleep_until(int64_t deadline)
 {
-	if (deadline < -1) {
-		errno = EINVAL;
+	if (corun__deadline_check(deadline) < 0)
 		return -1;
-	}
 	struct corun__rt *rt = corun__rt_get();
 	if (!rt || corun__may_block(rt) < 0)
 		return -1;

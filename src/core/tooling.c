@@ -2,8 +2,8 @@
  * The sanitizer hooks declared in tooling.h. Built in every configuration;
  * the scheduler calls them only when CORUN__TOOLED.
  */
-#include "runtime.h"
 #include "tooling.h"
+#include "runtime.h"
 
 void corun__tool_init(struct corun__rt *rt)
 {
@@ -46,12 +46,12 @@ void corun__tool_dead(struct corun__rt *rt, struct corun__co *co)
 void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next)
 {
 #ifdef CORUN__ASAN
-	const void *bottom = next == &rt->main ? rt->asan_main_bottom : next->stack.lo;
-	size_t size = next == &rt->main ? rt->asan_main_size : next->stack.size;
+	const void *bottom = next == &rt->main ? rt->tool.main_bottom : next->stack.lo;
+	size_t size = next == &rt->main ? rt->tool.main_size : next->stack.size;
 	/* A coroutine that ended will never come back: no fake stack to keep. */
 	__sanitizer_start_switch_fiber(cur->state == CORUN__ENDED ? NULL : &cur->asan_fake,
 				       bottom, size);
-	rt->asan_from = cur;
+	rt->tool.from = cur;
 #endif
 	/* TSan's fiber switch is not here but in the scheduler, right before
 	 * the context switch (see CORUN__TOOL_SWITCH_FIBER). */
@@ -68,9 +68,9 @@ void corun__tool_after(struct corun__rt *rt, struct corun__co *cur)
 	__sanitizer_finish_switch_fiber(cur->asan_fake, &bottom, &size);
 	/* The main context's stack is the one corun did not make: learn its
 	 * bounds the first time we leave it. */
-	if (rt->asan_from == &rt->main) {
-		rt->asan_main_bottom = bottom;
-		rt->asan_main_size = size;
+	if (rt->tool.from == &rt->main) {
+		rt->tool.main_bottom = bottom;
+		rt->tool.main_size = size;
 	}
 #endif
 	(void)rt;

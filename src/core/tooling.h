@@ -17,20 +17,7 @@
 #ifndef CORUN_TOOLING_H
 #define CORUN_TOOLING_H
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORUN__ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define CORUN__TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define CORUN__ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define CORUN__TSAN 1
-#endif
+#include "../sanitizer.h"
 
 #if defined(CORUN__ASAN) || defined(CORUN__TSAN)
 #define CORUN__TOOLED 1 /* switches are not tail calls: work follows them */
@@ -46,6 +33,8 @@
 #define CORUN__TOOL_DEFER_END 0
 #endif
 
+#include <stddef.h>
+
 #ifdef CORUN__ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -58,6 +47,15 @@ struct corun__rt;
 struct corun__co;
 
 struct corun__stack;
+
+#ifdef CORUN__ASAN
+/* The runtime's part, in ASan builds only: what the fiber switches need. */
+struct corun__tool {
+	const void *main_bottom; /* the main context's stack */
+	size_t main_size;
+	struct corun__co *from;  /* who switched last */
+};
+#endif
 
 /* A coroutine whose record will be `co` is being made on stack `st`, which
  * may have been used before. Called before the record is written. */

@@ -6,12 +6,11 @@
  * Nothing here runs on a fast path: corun__tick is a decrement and a branch.
  */
 #include "upkeep.h"
-#include "sched.h"
+#include "runtime.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 /* Process-wide, read at every upkeep. */
 static _Atomic int64_t decay_ns = CORUN__DECAY_DEFAULT;
@@ -26,14 +25,9 @@ int corun_set_stack_decay(int64_t ns)
 	return 0;
 }
 
-/* The coarse clock is a vDSO read of the last tick (1-4 ms resolution),
- * cheaper than the precise one: plenty for intervals of seconds, read once
- * per CORUN__TICK_EVERY events. */
-static int64_t coarse_now(void)
+void corun__upkeep_init(struct corun__upkeep *u)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	u->tick = CORUN__TICK_EVERY;
 }
 
 static void shrink_tables(struct corun__rt *rt)
@@ -45,21 +39,21 @@ static void shrink_tables(struct corun__rt *rt)
 void corun__upkeep(struct corun__rt *rt)
 {
 	int64_t decay = atomic_load_explicit(&decay_ns, memory_order_relaxed);
-	rt->tick = CORUN__TICK_EVERY;
+	rt->upkeep.tick = CORUN__TICK_EVERY;
 	if (decay >= 0) {
-		int64_t now = coarse_now();
+		int64_t now = corun__coarse_now(); /* read once per CORUN__TICK_EVERY events */
 		int64_t end = decay > INT64_MAX - now ? INT64_MAX : now + decay;
-		if (rt->epoch_end > end)
-			rt->epoch_end = end; /* the interval was shortened */
-		if (now >= rt->epoch_end) {
+		if (rt->upkeep.epoch_end > end)
+			rt->upkeep.epoch_end = end; /* the interval was shortened */
+		if (now >= rt->upkeep.epoch_end) {
 			corun__stacks_epoch(&rt->stacks);
-			if (rt->epoch_end) /* not at the first look */
+			if (rt->upkeep.epoch_end) /* not at the first look */
 				shrink_tables(rt);
-			rt->epoch_end = end;
+			rt->upkeep.epoch_end = end;
 		}
 	}
 	if (corun__stacks_purge(&rt->stacks, CORUN__PURGE_BATCH))
-		rt->tick = 1; /* more wait: go on at the next event */
+		rt->upkeep.tick = 1; /* more wait: go on at the next event */
 }
 
 int corun_trim(void)

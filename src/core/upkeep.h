@@ -5,9 +5,15 @@
 #ifndef CORUN_UPKEEP_H
 #define CORUN_UPKEEP_H
 
-#include "runtime.h"
-
 #include <stdint.h>
+
+struct corun__rt;
+
+/* The runtime's part. */
+struct corun__upkeep {
+	unsigned tick;          /* events until the next upkeep */
+	int64_t epoch_end;      /* when the pool's epoch ends (coarse ns) */
+};
 
 /* The runtime gives back memory it has not used for a while.
  * Every spawn and every time main starts driving the scheduler counts one
@@ -19,11 +25,12 @@
 #define CORUN__TICK_EVERY 64
 #define CORUN__PURGE_BATCH 1024
 #define CORUN__DECAY_DEFAULT ((int64_t)10 * 1000 * 1000 * 1000)
+void corun__upkeep_init(struct corun__upkeep *u);
 void corun__upkeep(struct corun__rt *rt);
-static inline void corun__tick(struct corun__rt *rt)
+/* Count one event: 1 when upkeep is due (the caller calls corun__upkeep). */
+static inline int corun__tick(struct corun__upkeep *u)
 {
-	if (__builtin_expect(--rt->tick == 0, 0))
-		corun__upkeep(rt);
+	return __builtin_expect(--u->tick == 0, 0);
 }
 
 #endif

@@ -16,19 +16,6 @@ static void disarm(struct corun__rt *rt, struct corun__co *co, struct corun__wai
 			w->withdraw(rt, w);
 }
 
-/* Make co run again: into the ready queue, unless it is main and already
- * there or running (main keeps itself in the ring while deadlines are
- * pending, and fires its own deadlines when idle). */
-static void wake(struct corun__rt *rt, struct corun__co *co)
-{
-	if (co == &rt->main) {
-		rt->main_woken = 1;
-		if (co->state != CORUN__BLOCKED || rt->current == co)
-			return;
-	}
-	corun__make_ready(rt, co);
-}
-
 void corun__disarm(struct corun__rt *rt)
 {
 	struct corun__co *co = rt->current;
@@ -42,7 +29,7 @@ void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
 	disarm(rt, co, w);
 	co->wake_id = w->id;
 	co->wake_err = err;
-	wake(rt, co);
+	corun__wake(rt, co);
 }
 
 void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err)
@@ -52,13 +39,13 @@ void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err)
 	disarm(rt, co, NULL);
 	co->wake_id = -1;
 	co->wake_err = err;
-	wake(rt, co);
+	corun__wake(rt, co);
 }
 
 int corun__wait_main(struct corun__rt *rt, int *err)
 {
 	struct corun__co *self = rt->current;
-	rt->main_woken = 0;
+	rt->sched.main_woken = 0;
 	if (corun__drive(rt, 1) < 0) { /* nothing can fire any more */
 		disarm(rt, self, NULL);
 		*err = EDEADLK;
@@ -117,7 +104,7 @@ int corun_canceled(void)
 void corun__budget_yield(struct corun__rt *rt)
 {
 	int saved = errno;
-	rt->budget = CORUN__BUDGET;
+	rt->sched.budget = CORUN__BUDGET;
 	corun_park();
 	errno = saved;
 }

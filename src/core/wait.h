@@ -1,6 +1,6 @@
 /*
  * Waiting: the one mechanism under every blocking call (join, sleep,
- * channels, select, wait groups, mutexes, and later descriptors).
+ * channels, select, wait groups, mutexes, descriptors).
  *
  * A blocking call puts one waiter per thing it waits on (a channel, a
  * deadline, a coroutine's end) on its own stack, arms them, and waits. The
@@ -20,73 +20,11 @@
 
 #include "runtime.h"
 #include "sched.h"
+#include "time.h"
+#include "waiter.h"
 
 #include <errno.h>
 #include <stdint.h>
-
-/* Blocking calls in a row, with no wait, before one yields (below). */
-#define CORUN__BUDGET 128
-
-struct corun__waiter {
-	struct corun__co *co;            /* who waits */
-	struct corun__waiter *next_armed; /* co->armed: all that co waits on */
-	/* Take the waiter off whatever holds it; not called for the one that
-	 * fired, which its firer has already taken off. */
-	void (*withdraw)(struct corun__rt *rt, struct corun__waiter *w);
-	/* Links in the queue of what it waits on (a channel's senders, a
-	 * coroutine's joiners, a mutex's queue), FIFO. */
-	struct corun__waiter *prev, *next;
-	void *ptr;                       /* the kind's payload: an element, a result */
-	int id;                          /* what corun__wait returns if this fires */
-};
-
-/* A FIFO of waiters: the queue a channel, a mutex or a coroutine's end keeps
- * its waiters in. Doubly linked, so that a waiter leaves from anywhere in
- * O(1). */
-struct corun__wq {
-	struct corun__waiter *head, *tail;
-};
-
-static inline void corun__wq_push(struct corun__wq *q, struct corun__waiter *w)
-{
-	w->next = NULL;
-	w->prev = q->tail;
-	if (q->tail)
-		q->tail->next = w;
-	else
-		q->head = w;
-	q->tail = w;
-}
-
-/* Take w off a doubly linked list of waiters whose first is *head and, if
- * tail is not NULL, whose last is *tail (a coroutine's joiners keep no
- * tail: one word in the record's first line). */
-static inline void corun__waiter_unlink(struct corun__waiter **head, struct corun__waiter **tail,
-					struct corun__waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		*head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else if (tail)
-		*tail = w->prev;
-}
-
-static inline void corun__wq_remove(struct corun__wq *q, struct corun__waiter *w)
-{
-	corun__waiter_unlink(&q->head, &q->tail, w);
-	w->prev = w->next = NULL;
-}
-
-static inline struct corun__waiter *corun__wq_pop(struct corun__wq *q)
-{
-	struct corun__waiter *w = q->head;
-	if (w)
-		corun__wq_remove(q, w);
-	return w;
-}
 
 /* Arm w for the running coroutine (or main): it will return `id` from
  * corun__wait if it fires first. */
@@ -115,13 +53,26 @@ int corun__wait_main(struct corun__rt *rt, int *err);
 static inline int corun__wait(struct corun__rt *rt, enum corun__wait_kind kind, int *err)
 {
 	struct corun__co *self = rt->current;
-	rt->waits[kind]++;
-	rt->budget = CORUN__BUDGET; /* for whoever runs next (the budget, below) */
+	rt->stats.waits[kind]++;
+	rt->sched.budget = CORUN__BUDGET; /* for whoever runs next (the budget, below) */
 	if (__builtin_expect(self == &rt->main, 0))
 		return corun__wait_main(rt, err);
 	corun__block(rt);
 	*err = self->wake_err;
 	return self->wake_id;
+}
+
+/* Make co, whose wait has fired, run again: into the ready queue, unless
+ * it is main and already there (taking turns while deadlines are pending)
+ * or running (firing its own deadline when idle). */
+static inline void corun__wake(struct corun__rt *rt, struct corun__co *co)
+{
+	if (__builtin_expect(co == &rt->main, 0)) {
+		rt->sched.main_woken = 1;
+		if (co->state != CORUN__BLOCKED || rt->current == co)
+			return;
+	}
+	corun__make_ready(&rt->sched, co);
 }
 
 /* Fire w (already taken off its queue by the caller) with err: its waiter
@@ -139,14 +90,7 @@ static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, in
 	co->flags &= (uint8_t)~CORUN__F_ARMED;
 	co->wake_id = w->id;
 	co->wake_err = err;
-	/* Main may be queued already (taking turns while deadlines are
-	 * pending) or running (firing its own deadline when idle). */
-	if (__builtin_expect(co == &rt->main, 0)) {
-		rt->main_woken = 1;
-		if (co->state != CORUN__BLOCKED || rt->current == co)
-			return;
-	}
-	corun__make_ready(rt, co);
+	corun__wake(rt, co);
 }
 
 /* Withdraw every waiter the running coroutine (or main) has armed, for a
@@ -194,7 +138,7 @@ static inline int corun__may_block(const struct corun__rt *rt)
  */
 static inline int corun__budget_out(struct corun__rt *rt)
 {
-	if (__builtin_expect(--rt->budget == 0, 0))
+	if (__builtin_expect(--rt->sched.budget == 0, 0))
 		return 1;
 	return 0;
 }
@@ -259,37 +203,5 @@ static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *
 int corun__wait_queued(struct corun__rt *rt, enum corun__wait_kind kind, struct corun__wq *q,
 		       enum corun__qwhat what, const void *obj, void *ptr, int64_t deadline);
 
-/* ---- time.c: deadlines ---- */
-
-/* A deadline, armed like any waiter: fires with ETIMEDOUT. Lives on the
- * waiting coroutine's stack, in a 4-ary min-heap by (deadline, seq). */
-struct corun__timer {
-	struct corun__waiter w;
-	int64_t deadline;
-	uint64_t seq;      /* arming order: FIFO among equal deadlines */
-	size_t idx;        /* its place in the heap */
-};
-
-/* Arm a deadline as waiter `id` (deadline > 0; -1 arms nothing). 0, or -1
- * with errno ENOMEM when the heap cannot grow. */
-int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline);
-static inline int corun__arm_deadline(struct corun__rt *rt, struct corun__timer *t, int id,
-				      int64_t deadline)
-{
-	return deadline < 0 ? 0 : corun__arm_timer(rt, t, id, deadline);
-}
-
-/* Fire every deadline that has passed; 1 if any fired. Cheap when none is
- * near: a coarse clock read. */
-int corun__timers_fire(struct corun__rt *rt);
-
-/* Nothing is ready: block the thread in one epoll_wait until the nearest
- * deadline or a descriptor's report, then fire what expired or became
- * ready. 0, or -1 when nothing is pending that could ever make anything
- * ready (no deadline, no descriptor waited on). */
-int corun__idle(struct corun__rt *rt);
-
-/* The id a deadline fires with, in every blocking call. */
-#define CORUN__ID_DEADLINE (-2)
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "stack.h"
 #include "../failpoint.h"
+#include "../sanitizer.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -15,14 +16,7 @@
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
-#if defined(__SANITIZE_ADDRESS__)
-#define STACK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STACK_ASAN 1
-#endif
-#endif
-#ifdef STACK_ASAN
+#ifdef CORUN__ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -54,7 +48,7 @@ void corun__stack_reuse_vg(const struct corun__stack *st, const char *from)
 
 static void unmap_slab(const struct corun__slab *sl)
 {
-#ifdef STACK_ASAN
+#ifdef CORUN__ASAN
 	/* Frames that never returned left their redzones poisoned; a mapping
 	 * made later at these addresses must not inherit them. */
 	ASAN_UNPOISON_MEMORY_REGION(sl->base, sl->len);

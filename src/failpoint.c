@@ -2,8 +2,8 @@
  * The counters behind corun__fail (failpoint.h). Built only into the
  * corun_failpoints test library, never into the library that is installed.
  */
-#include "../failpoint.h"
-#include "runtime.h"
+#include "failpoint.h"
+#include "core/runtime.h"
 
 #include <string.h>
 
