@@ -33,8 +33,7 @@ long iters(long full);               /* full * scale, at least 1 */
 void add_sample(struct samples *s, double v);
 double median(const struct samples *s);
 
-/* Print a row and keep it for the CSV. `base_impl`, if not NULL, names the
- * row of the same benchmark whose median this one is compared with. */
+/* Print a row (the median of s, in unit) and keep it for the CSV. */
 void report(const char *bench, const char *impl, const char *param,
 	    const struct samples *s, const char *unit);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,7 +47,7 @@ long mapping_count(void);
  * bound by the core's throughput only. */
 void bench_calibrate(struct samples *out);
 
-/* corun.c */
+/* switching.c */
 void bench_corun_switch(struct samples *raw, struct samples *park2, struct samples *park2_fp);
 void bench_corun_park(long n, size_t stack, struct samples *out);
 void bench_corun_spawn(struct samples *join1, struct samples *detached);

@@ -349,7 +349,9 @@ CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
 
 /*
  * Cancel coroutine h: it is not stopped, but every blocking call it makes
- * from now on fails with ECANCELED (see above), and if it is waiting in one
+ * from now on (the fourteen above, corun_read, corun_write, corun_accept,
+ * corun_connect and corun_wait_fd among them) fails with ECANCELED (see
+ * above), and if it is waiting in one
  * now, that call returns -1 with errno ECANCELED at once (unless it is
  * shielded: then the call goes on, and its first blocking call after
  * corun_shield(0) fails). It runs on, ends as it chooses, and can be
@@ -448,10 +450,12 @@ CORUN_API int corun_chan_close(corun_chan *ch);
 
 /*
  * Close ch if it is open (waking its waiters with EPIPE: they return
- * without touching it again) and free it. NULL does nothing. A channel of
- * another thread's runtime is left alone, with errno set to EPERM.
+ * without touching it again) and free it. Returns 0 (NULL does nothing
+ * and returns 0), or -1 with errno EPERM for a channel of another
+ * thread's runtime, which is left alone. Like corun_wg_free and
+ * corun_mutex_free.
  */
-CORUN_API void corun_chan_free(corun_chan *ch);
+CORUN_API int corun_chan_free(corun_chan *ch);
 
 /* select: one of several sends and receives, whichever can go first. */
 #define CORUN_SEND 1
@@ -877,7 +881,7 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_chan_close  EPIPE    already closed
  *                     EINVAL   ch is NULL
  *                     EPERM    another thread's channel
- *   corun_chan_free   EPERM    (in errno) another thread's channel: kept
+ *   corun_chan_free   EPERM    another thread's channel: kept
  *   corun_select      (those of corun_chan_send, except EPIPE, which is
  *                              the err of the case taken, and)
  *                     EINVAL   cases NULL with n > 0, unknown op, n too big

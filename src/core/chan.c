@@ -31,7 +31,7 @@ corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 		errno = EINVAL;
 		return NULL;
 	}
-	struct corun__rt *rt = corun__rt_get();
+	struct corun__rt *rt = corun__rt_get_or_make();
 	if (!rt)
 		return NULL;
 	corun_chan *ch = corun__malloc(CORUN__FAIL_CHAN, sizeof *ch + elem_size * capacity);
@@ -233,16 +233,17 @@ int corun_chan_close(corun_chan *ch)
 	return 0;
 }
 
-void corun_chan_free(corun_chan *ch)
+int corun_chan_free(corun_chan *ch)
 {
 	if (!ch)
-		return;
+		return 0;
 	struct corun__rt *rt = owner_of(ch);
 	if (!rt)
-		return; /* not ours to free: errno says so */
+		return -1; /* not ours to free: EPERM */
 	ch->closed = 1;
 	wake_all(rt, ch); /* they return EPIPE without touching it again */
 	free(ch);
+	return 0;
 }
 
 void corun__select_init(struct corun__select *s, uint64_t id)
@@ -269,7 +270,7 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 		return -1;
 	}
 	/* With no clause, it only waits for the deadline (or cancellation). */
-	struct corun__rt *rt = n ? corun__tls : corun__rt_get();
+	struct corun__rt *rt = n ? corun__tls : corun__rt_get_or_make();
 	if (!rt) { /* no runtime: no channel can be ours */
 		if (n)
 			errno = EPERM;

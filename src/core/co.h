@@ -8,7 +8,7 @@
 
 #include "corun.h"
 #include "../stack/stack.h"
-#include "tooling.h"
+#include "hooks.h"
 
 #include <stdint.h>
 
@@ -61,7 +61,7 @@ struct corun__co {
 	struct corun_mutex *held; /* with F_HOLDS: the mutexes it holds (sync.c) */
 	char name[CORUN_NAME_MAX];
 #ifdef CORUN__ASAN
-	void *asan_fake;          /* its fake stack while suspended (tooling.c) */
+	void *asan_fake;          /* its fake stack while suspended (hooks.c) */
 #endif
 #ifdef CORUN__TSAN
 	void *tsan_fiber;

@@ -1,5 +1,5 @@
 /*
- * Coroutines: spawn, the entry and end of a coroutine, join, and the
+ * Coroutines: spawn, the start and end of a coroutine, join, and the
  * diagnostic accessors.
  */
 #include "coroutine.h"
@@ -35,7 +35,7 @@ int corun_attr_init(corun_attr *attr)
 static inline __attribute__((always_inline)) struct corun__rt *run(struct corun__co *co)
 {
 	if (CORUN__TOOLED)
-		corun__tool_after(corun__tls, co);
+		corun__hook_after(corun__tls, co);
 	void *result = co->fn(co->arg);
 	struct corun__rt *rt = corun__tls; /* coroutines never change threads */
 
@@ -63,24 +63,25 @@ static inline __attribute__((always_inline)) struct corun__rt *run(struct corun_
 }
 
 /* Where every coroutine starts (through the arch trampoline) and ends. */
-static _Noreturn void entry(void *p)
+static _Noreturn void start(void *p)
 {
 	struct corun__co *co = p;
 	corun__exit(run(co), co);
 }
 
 /* The same under CORUN_STACK_REPORT: the end leaves the stack to be
- * measured (runtime.h). Spawn picks one of the two through rt->spawn.entry, a
- * load where it took an address, so the mode costs it nothing. */
-static _Noreturn void entry_measured(void *p)
+ * measured (report.h). Spawn picks one of the two through
+ * rt->spawn.start, a load where it took an address, so the mode costs it
+ * nothing. */
+static _Noreturn void start_measured(void *p)
 {
 	struct corun__co *co = p;
 	corun__exit_measured(run(co), co);
 }
 
-void corun__entry_pick(struct corun__rt *rt)
+void corun__start_pick(struct corun__rt *rt)
 {
-	rt->spawn.entry = rt->report ? entry_measured : entry;
+	rt->spawn.start = rt->report ? start_measured : start;
 }
 
 corun_t corun_go(corun_fn fn, void *arg)
@@ -152,8 +153,8 @@ static inline __attribute__((always_inline)) void
 spawn_init(struct corun__rt *rt, struct corun__co *co, const struct corun__stack *st,
 	   corun_fn fn, void *arg, unsigned flags, const char *name, uint32_t idx)
 {
-	if (CORUN__TOOLED) /* before the record is written: see tooling.h */
-		corun__tool_spawn(rt, co, st);
+	if (CORUN__TOOLED) /* before the record is written: see hooks.h */
+		corun__hook_spawn(rt, co, st);
 	corun__stack_reuse(&rt->stacks, st, (const char *)co - CORUN__CTX_FRAME);
 	co->state = CORUN__RUNNABLE;
 	co->fpctl = (flags & CORUN_FPCTL) != 0;
@@ -189,7 +190,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	if (spawn_check(fn, attr, &size, &name, &flags) < 0)
 		return -1;
 	struct corun__rt *rt = corun__tls;
-	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get()))
+	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get_or_make()))
 		return -1;
 	corun__reap(rt); /* the stack of the last one to end may fit */
 	if (corun__tick(&rt->upkeep))
@@ -213,7 +214,7 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	corun__enqueue(&rt->sched, co);
 	corun_t h = (corun_t)((slot->serial << CORUN__SLOT_BITS) | idx);
 	/* Last, so that little is live across the one call of a spawn. */
-	co->sp = corun__ctx_make(co, rt->spawn.entry, co, (size_t)((char *)co - st.lo));
+	co->sp = corun__ctx_make(co, rt->spawn.start, co, (size_t)((char *)co - st.lo));
 	return h;
 
 unadmit: {

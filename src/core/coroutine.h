@@ -1,5 +1,5 @@
 /*
- * Coroutines (coroutine.c): spawn, a coroutine's entry and end, join, and
+ * Coroutines (coroutine.c): spawn, a coroutine's start and end, join, and
  * the accessors. What the rest of the runtime needs of them.
  */
 #ifndef CORUN_COROUTINE_H
@@ -11,12 +11,12 @@ struct corun__rt;
  * start. */
 struct corun__spawn {
 	unsigned color;         /* where the last record went (cache colours) */
-	void (*entry)(void *);  /* the entry every coroutine starts at */
+	void (*start)(void *);  /* the function every coroutine starts in */
 };
 
-/* Set the entry for the runtime's mode: the stack report's (report.h),
- * which measures each stack at its end, or the plain one. A load where
- * spawn took an address, so the mode costs it nothing. */
-void corun__entry_pick(struct corun__rt *rt);
+/* Set the start function for the runtime's mode: the stack report's
+ * (report.h), which measures each stack at its end, or the plain one. A
+ * load where spawn took an address, so the mode costs it nothing. */
+void corun__start_pick(struct corun__rt *rt);
 
 #endif

@@ -33,7 +33,7 @@
  * directory large enough for it). NULL with EBADF for a number no file
  * has, which costs a system call and no memory, whatever its size; NULL
  * with ENOMEM. */
-__attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun__rt *rt, int fd)
+__attribute__((noinline, cold)) static struct corun__fd *fd_state_new(struct corun__rt *rt, int fd)
 {
 	if (fcntl(fd, F_GETFD) < 0)
 		return NULL;
@@ -65,10 +65,10 @@ __attribute__((noinline, cold)) static struct corun__fd *entry_new(struct corun_
 
 /* The state of fd, made if need be; NULL with errno (EBADF, ENOMEM). A new
  * entry may be tried in both directions: nothing is known yet. */
-static struct corun__fd *entry(struct corun__rt *rt, int fd)
+static struct corun__fd *fd_state(struct corun__rt *rt, int fd)
 {
 	struct corun__fd *f = corun__fd_find(&rt->fds, fd);
-	return __builtin_expect(f != NULL, 1) ? f : entry_new(rt, fd);
+	return __builtin_expect(f != NULL, 1) ? f : fd_state_new(rt, fd);
 }
 
 void corun__fds_init(struct corun__fds *d)
@@ -183,7 +183,7 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	}
 	if (corun__deadline_check(deadline) < 0)
 		return NULL;
-	struct corun__rt *rt = corun__rt_get();
+	struct corun__rt *rt = corun__rt_get_or_make();
 	if (!rt || corun__may_block(rt) < 0)
 		return NULL;
 	if (corun__budget_out(rt)) { /* a system call's frame is there anyway */
@@ -196,7 +196,7 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	 * ever had to wait still has it, and its waits still work. */
 	if (rt->fds.epfd < 0 && epoll_of(rt) < 0)
 		return NULL;
-	struct corun__fd *f = entry(rt, fd);
+	struct corun__fd *f = fd_state(rt, fd);
 	if (f && ready && !(f->flags & CORUN__FD_PREPARED) && prepare(fd, f) < 0)
 		return NULL;
 	*rtp = rt;
@@ -307,7 +307,7 @@ static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
 
 /* One report: mark what is ready, and wake who waits for it. An error or a
  * hang-up makes both directions ready: the call then meets it. */
-static int report(struct corun__rt *rt, const struct epoll_event *ev)
+static int on_event(struct corun__rt *rt, const struct epoll_event *ev)
 {
 	uint32_t fd = (uint32_t)ev->data.u64, gen = (uint32_t)(ev->data.u64 >> 32);
 	struct corun__fd *f = corun__fd_find(&rt->fds, (int)fd);
@@ -414,7 +414,7 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 	struct epoll_event evs[BATCH];
 	int n = wait_events(ep, evs, BATCH, timeout_ns), fired = 0;
 	for (int i = 0; i < n; i++)
-		fired += report(rt, &evs[i]);
+		fired += on_event(rt, &evs[i]);
 	/* Reports were just read: main's turns need not read them again
 	 * before the next tick of the coarse clock. */
 	int64_t now = corun__coarse_now();
@@ -701,7 +701,7 @@ int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline
 		 * ask the kernel. Without memory for its entry, it is prepared
 		 * at first use instead. */
 		uint8_t kind = f->flags & (CORUN__FD_STREAM | CORUN__FD_SOCKET);
-		struct corun__fd *cf = entry(rt, c);
+		struct corun__fd *cf = fd_state(rt, c);
 		if (cf) {
 			renew(cf, (uint8_t)(CORUN__FD_PREPARED | kind));
 			cf->mode = O_RDWR;

@@ -161,7 +161,7 @@ void corun__report_fini(struct corun__rt *rt)
 			record(r, name_of(co), co->stack.size, used);
 	}
 	rt->report = NULL;
-	corun__entry_pick(rt);
+	corun__start_pick(rt);
 
 	struct row **sorted = r->n ? malloc(r->n * sizeof *sorted) : NULL;
 	size_t k = 0;

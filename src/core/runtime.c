@@ -39,7 +39,7 @@ void corun__panic(const char *file, int line, const char *what)
 	abort();
 }
 
-struct corun__rt *corun__rt_get(void)
+struct corun__rt *corun__rt_get_or_make(void)
 {
 	struct corun__rt *rt = corun__tls;
 	if (rt)
@@ -77,10 +77,10 @@ struct corun__rt *corun__rt_get(void)
 #ifdef CORUN__CHECKED
 	corun__checked_init(&rt->checked); /* CORUN_CHECK, read once */
 #endif
-	corun__tool_init(rt);
+	corun__hook_init(rt);
 	corun__overflow_init(rt);
 	corun__report_init(rt); /* reads CORUN_STACK_REPORT */
-	corun__entry_pick(rt);
+	corun__start_pick(rt);
 	corun__registry_add(rt);
 	corun__tls = rt;
 	return rt;

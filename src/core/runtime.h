@@ -12,7 +12,7 @@
  *   timers    armed deadlines (time.h)
  *   fds       the epoll instance and the descriptor table (fd.h)
  *   select    select's random choice (chan.h)
- *   tool      the sanitizer hooks' state, ASan builds only (tooling.h)
+ *   hooks     the sanitizer hooks' state, ASan builds only (hooks.h)
  *   reg       its links in the process's registry (registry.h)
  *   stats     counters kept on slow paths only (stats.h)
  *   report    the CORUN_STACK_REPORT table, or NULL (report.h)
@@ -47,7 +47,7 @@
 #include "sched.h"
 #include "stats.h"
 #include "time.h"
-#include "tooling.h"
+#include "hooks.h"
 #include "upkeep.h"
 
 #include <errno.h>
@@ -70,7 +70,7 @@ struct corun__rt {
 	uint64_t id;            /* unique in the process: channels and sync
 				 * objects remember the runtime they belong to */
 #ifdef CORUN__ASAN
-	struct corun__tool tool;
+	struct corun__hooks hooks;
 #endif
 	struct corun__co main;  /* the thread's own context (keeps its FP state) */
 	/* After main, so that no field the scheduler uses moves. */
@@ -87,8 +87,9 @@ struct corun__rt {
 extern __thread struct corun__rt *corun__tls
 	__attribute__((tls_model("initial-exec")));
 
-/* The calling thread's runtime, created if need be; NULL + ENOMEM. */
-struct corun__rt *corun__rt_get(void);
+/* The calling thread's runtime, made first if it has none (the first
+ * spawn, channel or blocking call of a thread makes it); NULL + ENOMEM. */
+struct corun__rt *corun__rt_get_or_make(void);
 
 /* For the calls only the thread's main context may make: 1 when it is the
  * caller; 0 when the thread has no runtime (nothing to do); -1 with errno
@@ -129,7 +130,7 @@ static inline void corun__reap(struct corun__rt *rt)
 	struct corun__co *dead = rt->sched.dead;
 	if (dead) {
 		rt->sched.dead = NULL;
-		corun__tool_dead(rt, dead);
+		corun__hook_dead(rt, dead);
 		if (rt->report)
 			corun__report_end(rt, dead);
 		corun__stack_put(&dead->stack);

@@ -26,7 +26,7 @@ static inline int switch_to(struct corun__rt *rt, struct corun__co *cur,
 		corun__check_switch(rt, cur, next);
 #endif
 	rt->current = next;
-	if (CORUN__TOOLED) /* a sanitizer build: see tooling.h */
+	if (CORUN__TOOLED) /* a sanitizer build: see hooks.h */
 		return switch_tooled(rt, cur, next);
 	if (__builtin_expect(cur->fpctl | next->fpctl, 0))
 		return switch_fp(rt, cur, next);
@@ -64,10 +64,10 @@ __attribute__((noinline)) static int switch_tooled(struct corun__rt *rt,
 {
 	if (cur->fpctl | next->fpctl)
 		fp_handoff(rt, cur, next);
-	corun__tool_before(rt, cur, next);
+	corun__hook_before(rt, cur, next);
 	CORUN__TOOL_SWITCH_FIBER(next);
 	int carried = corun__ctx_switch(&cur->sp, next->sp, 0);
-	corun__tool_after(rt, cur);
+	corun__hook_after(rt, cur);
 	return carried;
 }
 

@@ -42,7 +42,7 @@ struct corun_mutex {
 
 static void *make(size_t size)
 {
-	struct corun__rt *rt = corun__rt_get();
+	struct corun__rt *rt = corun__rt_get_or_make();
 	if (!rt)
 		return NULL;
 	uint64_t *obj = corun__calloc(CORUN__FAIL_SYNC, 1, size);

@@ -168,7 +168,7 @@ int corun_sleep_until(int64_t deadline)
 {
 	if (corun__deadline_check(deadline) < 0)
 		return -1;
-	struct corun__rt *rt = corun__rt_get();
+	struct corun__rt *rt = corun__rt_get_or_make();
 	if (!rt || corun__may_block(rt) < 0)
 		return -1;
 	if (corun__budget_out(rt)) {

@@ -1,11 +1,11 @@
 /*
- * The sanitizer hooks declared in tooling.h. Built in every configuration;
+ * The sanitizer hooks declared in hooks.h. Built in every configuration;
  * the scheduler calls them only when CORUN__TOOLED.
  */
-#include "tooling.h"
+#include "hooks.h"
 #include "runtime.h"
 
-void corun__tool_init(struct corun__rt *rt)
+void corun__hook_init(struct corun__rt *rt)
 {
 #ifdef CORUN__TSAN
 	rt->main.tsan_fiber = __tsan_get_current_fiber();
@@ -13,7 +13,7 @@ void corun__tool_init(struct corun__rt *rt)
 	(void)rt;
 }
 
-void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
+void corun__hook_spawn(struct corun__rt *rt, struct corun__co *co,
 		       const struct corun__stack *st)
 {
 #ifdef CORUN__ASAN
@@ -32,7 +32,7 @@ void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
 	(void)st;
 }
 
-void corun__tool_dead(struct corun__rt *rt, struct corun__co *co)
+void corun__hook_dead(struct corun__rt *rt, struct corun__co *co)
 {
 #ifdef CORUN__TSAN
 	if (co->tsan_fiber)
@@ -43,15 +43,15 @@ void corun__tool_dead(struct corun__rt *rt, struct corun__co *co)
 	(void)co;
 }
 
-void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next)
+void corun__hook_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next)
 {
 #ifdef CORUN__ASAN
-	const void *bottom = next == &rt->main ? rt->tool.main_bottom : next->stack.lo;
-	size_t size = next == &rt->main ? rt->tool.main_size : next->stack.size;
+	const void *bottom = next == &rt->main ? rt->hooks.main_bottom : next->stack.lo;
+	size_t size = next == &rt->main ? rt->hooks.main_size : next->stack.size;
 	/* A coroutine that ended will never come back: no fake stack to keep. */
 	__sanitizer_start_switch_fiber(cur->state == CORUN__ENDED ? NULL : &cur->asan_fake,
 				       bottom, size);
-	rt->tool.from = cur;
+	rt->hooks.from = cur;
 #endif
 	/* TSan's fiber switch is not here but in the scheduler, right before
 	 * the context switch (see CORUN__TOOL_SWITCH_FIBER). */
@@ -60,7 +60,7 @@ void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct coru
 	(void)next;
 }
 
-void corun__tool_after(struct corun__rt *rt, struct corun__co *cur)
+void corun__hook_after(struct corun__rt *rt, struct corun__co *cur)
 {
 #ifdef CORUN__ASAN
 	const void *bottom;
@@ -68,9 +68,9 @@ void corun__tool_after(struct corun__rt *rt, struct corun__co *cur)
 	__sanitizer_finish_switch_fiber(cur->asan_fake, &bottom, &size);
 	/* The main context's stack is the one corun did not make: learn its
 	 * bounds the first time we leave it. */
-	if (rt->tool.from == &rt->main) {
-		rt->tool.main_bottom = bottom;
-		rt->tool.main_size = size;
+	if (rt->hooks.from == &rt->main) {
+		rt->hooks.main_bottom = bottom;
+		rt->hooks.main_size = size;
 	}
 #endif
 	(void)rt;

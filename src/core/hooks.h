@@ -1,7 +1,8 @@
 /*
- * Hooks that let AddressSanitizer, ThreadSanitizer and valgrind see through
- * corun's stack switches. In an ordinary build every one of them compiles
- * to nothing, and the switch stays a tail call.
+ * The sanitizer hooks (hooks.c): what lets AddressSanitizer,
+ * ThreadSanitizer and valgrind see through corun's stack switches. In an
+ * ordinary build every one of them compiles to nothing, and the switch
+ * stays a tail call.
  *
  * ASan: every switch is bracketed by __sanitizer_start_switch_fiber (on the
  * side that leaves, naming the stack it goes to) and
@@ -14,8 +15,8 @@
  * valgrind: the stack layer registers each stack once, when its slot is
  * carved (see stack.c), so spawning costs nothing extra there.
  */
-#ifndef CORUN_TOOLING_H
-#define CORUN_TOOLING_H
+#ifndef CORUN_HOOKS_H
+#define CORUN_HOOKS_H
 
 #include "../sanitizer.h"
 
@@ -50,7 +51,7 @@ struct corun__stack;
 
 #ifdef CORUN__ASAN
 /* The runtime's part, in ASan builds only: what the fiber switches need. */
-struct corun__tool {
+struct corun__hooks {
 	const void *main_bottom; /* the main context's stack */
 	size_t main_size;
 	struct corun__co *from;  /* who switched last */
@@ -59,12 +60,12 @@ struct corun__tool {
 
 /* A coroutine whose record will be `co` is being made on stack `st`, which
  * may have been used before. Called before the record is written. */
-void corun__tool_spawn(struct corun__rt *rt, struct corun__co *co,
+void corun__hook_spawn(struct corun__rt *rt, struct corun__co *co,
 		       const struct corun__stack *st);
 /* A coroutine's context is gone for good (its stack is being pooled). */
-void corun__tool_dead(struct corun__rt *rt, struct corun__co *co);
+void corun__hook_dead(struct corun__rt *rt, struct corun__co *co);
 /* The runtime was just created, in the thread's main context. */
-void corun__tool_init(struct corun__rt *rt);
+void corun__hook_init(struct corun__rt *rt);
 /* TSan's fiber switch must come right before the context switch: even the
  * return of an instrumented function in between would run on the new
  * fiber's shadow stack and corrupt it. */
@@ -76,7 +77,7 @@ void corun__tool_init(struct corun__rt *rt);
 
 /* Around a switch from cur to next: before leaves cur; after runs in cur
  * when it is resumed (or, for a fresh coroutine, first thing in it). */
-void corun__tool_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
-void corun__tool_after(struct corun__rt *rt, struct corun__co *cur);
+void corun__hook_before(struct corun__rt *rt, struct corun__co *cur, struct corun__co *next);
+void corun__hook_after(struct corun__rt *rt, struct corun__co *cur);
 
 #endif
