@@ -61,6 +61,17 @@ void *corun__ctx_make(void *top, void (*entry)(void *), void *arg, size_t size);
  */
 int corun__ctx_switch(void **save, void *to, int carry);
 
+/*
+ * Leave the running context for good and resume `to`, first calling
+ * fn(arg) on to's stack, right below its saved frame, where nothing is
+ * live: so fn may give back the stack being left, which nothing can do
+ * while running on it. `to` then resumes as from corun__ctx_switch, with
+ * 0, or starts if it is fresh. The runtime ends coroutines through it
+ * when their stack cannot go back to the pool without allocating (Boost's
+ * ontop_fcontext is the same idea).
+ */
+_Noreturn void corun__ctx_exit(void *to, void (*fn)(void *), void *arg);
+
 /* The floating-point control state the ABI makes callee-saved (x86_64:
  * MXCSR's control bits and the x87 control word; AArch64: FPCR; RISC-V:
  * frm; elsewhere, under the fallback, the C rounding mode), packed in 64 bits, which hold it on every ABI we target. Equal

@@ -192,7 +192,6 @@ corun_t corun_go_attr(corun_fn fn, void *arg, const corun_attr *attr)
 	struct corun__rt *rt = corun__tls;
 	if (__builtin_expect(!rt, 0) && !(rt = corun__rt_get_or_make()))
 		return -1;
-	corun__reap(rt); /* the stack of the last one to end may fit */
 	if (corun__tick(&rt->upkeep))
 		corun__upkeep(rt); /* memory upkeep, now and then */
 	if (corun__ready_admit(rt, &rt->sched) < 0)

@@ -27,7 +27,7 @@
 #endif
 
 /* Under TSan an ended coroutine's fiber must be destroyed from another
- * context, so its end always goes through the runtime's `dead`. */
+ * context, so its end always goes through corun__ctx_exit (sched.c). */
 #ifdef CORUN__TSAN
 #define CORUN__TOOL_DEFER_END 1
 #else

@@ -1,7 +1,7 @@
 /*
  * The CORUN_STACK_REPORT report (report.h): the most stack each coroutine
  * name used, by (name, stack size), measured at each end from another
- * stack (corun__reap), and printed when the runtime is released or the
+ * stack (sched.c's end on top), and printed when the runtime is released or the
  * process exits.
  */
 #include "report.h"
@@ -24,7 +24,7 @@ struct row {
 struct corun__report {
 	struct row *v;
 	size_t n, cap;
-	/* The class of the stack of rt->sched.dead, while `none` stands in for it. */
+	/* The class of the stack of the one ending, while `none` stands in. */
 	struct corun__stack_class *cls;
 	struct corun__stack_class none; /* holds nothing: put_fast fails */
 };
@@ -103,16 +103,15 @@ void corun__report_init(struct corun__rt *rt)
 		pthread_once(&at_exit_once, register_at_exit);
 }
 
-/* A coroutine ends: leave its stack to corun__reap, which measures it
- * from another stack. corun__exit does that when the pool cannot take the
- * stack back without allocating, which a class that holds nothing makes
- * sure of; report_end puts the real one back. Only this mode's ends pay
- * for it: corun__exit itself is unchanged. */
+/* A coroutine ends: its stack must be measured from another, so its
+ * class is swapped for one that holds nothing, which makes the pool's fast
+ * path refuse it, and corun__exit then ends it on the next one's stack
+ * (sched.c), where corun__report_end measures it and puts the real class
+ * back. Only this mode's ends pay for it: corun__exit itself is unchanged. */
 void corun__exit_measured(struct corun__rt *rt, struct corun__co *co)
 {
 	struct corun__report *r = rt->report;
 	if (r) { /* NULL once reported at exit(): end as usual */
-		corun__reap(rt); /* the one before, whose class is in r->cls */
 		r->cls = co->stack.cls;
 		co->stack.cls = &r->none;
 	}
@@ -121,7 +120,8 @@ void corun__exit_measured(struct corun__rt *rt, struct corun__co *co)
 
 void corun__report_end(struct corun__rt *rt, struct corun__co *co)
 {
-	co->stack.cls = rt->report->cls;
+	if (co->stack.cls == &rt->report->none)
+		co->stack.cls = rt->report->cls;
 	const struct corun__stack *st = &co->stack;
 	size_t page = rt->stacks.page;
 	const char *low;
@@ -148,7 +148,6 @@ void corun__report_fini(struct corun__rt *rt)
 	struct corun__report *r = rt->report;
 	if (!r)
 		return;
-	corun__reap(rt); /* the last to end, measured */
 	/* At a thread's exit some may not have ended: what they use now. */
 	struct corun__handles *t = &rt->handles;
 	for (uint32_t i = 0; i < t->n; i++) {

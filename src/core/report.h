@@ -4,11 +4,12 @@
  * used, printed to stderr when the runtime is released or the process
  * exits.
  *
- * Only in that mode do coroutines start at the measured entry
- * (coroutine.c), and end through corun__exit_measured, which always leaves
- * the stack to corun__reap: there, off the stack, corun__report_end
- * measures what it used and gives the pages below its top back, so that
- * its next user is measured from a clean state.
+ * Only in that mode do coroutines start at the measured start function
+ * (coroutine.c), and end through corun__exit_measured, which makes
+ * corun__exit give the stack back from the next one's stack: there, off
+ * the stack, corun__report_end measures what it used and gives the pages
+ * below its top back, so that its next user is measured from a clean
+ * state.
  */
 #ifndef CORUN_REPORT_H
 #define CORUN_REPORT_H

@@ -92,7 +92,7 @@ static void release(struct corun__rt *rt)
 	corun__report_fini(rt); /* CORUN_STACK_REPORT: print it, before the stacks go */
 	corun__registry_remove(rt);
 	corun__overflow_fini(rt);
-	corun__stacks_fini(&rt->stacks); /* every stack, reaped or not */
+	corun__stacks_fini(&rt->stacks); /* every stack, in use or pooled */
 	corun__handles_fini(&rt->handles);
 	corun__sched_fini(&rt->sched);
 	corun__timers_fini(&rt->timers);

@@ -123,18 +123,4 @@ static inline struct corun__rt *corun__rt_owning(const void *obj, uint64_t owner
 	return rt;
 }
 
-/* Give the stack of the coroutine that ended last back to the pool, once
- * we are surely off it. */
-static inline void corun__reap(struct corun__rt *rt)
-{
-	struct corun__co *dead = rt->sched.dead;
-	if (dead) {
-		rt->sched.dead = NULL;
-		corun__hook_dead(rt, dead);
-		if (rt->report)
-			corun__report_end(rt, dead);
-		corun__stack_put(&dead->stack);
-	}
-}
-
 #endif

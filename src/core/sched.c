@@ -98,7 +98,6 @@ __attribute__((noinline)) static int main_step(struct corun__rt *rt)
 		return 0;
 	corun__enqueue(&rt->sched, m);
 	switch_to(rt, m, next);
-	corun__reap(rt);
 	return 0;
 }
 
@@ -244,19 +243,54 @@ int corun__block(struct corun__rt *rt)
 	return switch_to(rt, cur, next_or_main(rt));
 }
 
+/* Runs on the stack of whoever was resumed after co ended (corun__ctx_exit):
+ * the one place an ended coroutine's stack goes back when the pool could
+ * not take it without allocating, now that nothing runs on it. */
+static void end_on_top(void *p)
+{
+	struct corun__co *co = p;
+	struct corun__rt *rt = corun__tls;
+	corun__hook_dead(rt, co);
+	if (rt->report)
+		corun__report_end(rt, co); /* measures it, puts its class back */
+	corun__stack_put(&co->stack);
+}
+
+/* The end of co when its stack must go back from another stack: the
+ * switch_to of an exit, through corun__ctx_exit. */
+__attribute__((noinline, cold, noreturn)) static void exit_on_top(struct corun__rt *rt,
+								   struct corun__co *co,
+								   struct corun__co *next)
+{
+#ifdef CORUN__CHECKED
+	if (rt->checked.on)
+		corun__check_switch(rt, co, next);
+#endif
+	rt->current = next;
+	if (co->fpctl | next->fpctl)
+		fp_handoff(rt, co, next);
+	if (CORUN__TOOLED) {
+		corun__hook_before(rt, co, next);
+		CORUN__TOOL_SWITCH_FIBER(next);
+	}
+	corun__ctx_exit(next->sp, end_on_top, co);
+}
+
 void corun__exit(struct corun__rt *rt, struct corun__co *co)
 {
 	co->state = CORUN__ENDED;
 	/* Our stack goes back to the pool now if that writes only the pool:
 	 * nothing can take it before we have switched away (spawning is not
-	 * possible in between). If giving it back might trim its pages under
-	 * our feet, whoever runs next does it (corun__reap); so too under
-	 * TSan, whose fiber for us can only be destroyed from another. */
-	if (CORUN__TOOL_DEFER_END || !corun__stack_put_fast(&co->stack)) {
-		corun__reap(rt); /* an earlier one: we are not on its stack */
-		rt->sched.dead = co;
-	}
-	switch_to(rt, co, next_or_main(rt));
+	 * possible in between). If giving it back might trim its pages or
+	 * allocate under our feet, it goes back on the stack of whoever runs
+	 * next, before that one goes on; so too under TSan, whose fiber for
+	 * us can only be destroyed from another, and under the stack report,
+	 * which measures it (report.c). */
+	struct corun__co *next = next_or_main(rt);
+	if (!CORUN__TOOL_DEFER_END && corun__stack_put_fast(&co->stack))
+		switch_to(rt, co, next);
+	else
+		exit_on_top(rt, co, next);
 	corun__panic(__FILE__, __LINE__, "an ended coroutine was resumed");
 }
 
@@ -318,7 +352,6 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 		}
 		switch_to(rt, m, next);
 		m->state = CORUN__RUNNABLE;
-		corun__reap(rt);
 	}
 }
 

@@ -37,7 +37,6 @@ struct corun__sched {
 	size_t mask;            /* ring size - 1 (a power of two), or 0 */
 	size_t admit;           /* a spawn at this many live goes slow (below) */
 	size_t head, tail;      /* run free: head counts dequeues (stats.c) */
-	struct corun__co *dead; /* ended; its stack is still under our feet */
 	size_t live;            /* spawned and not ended */
 	uint32_t budget;        /* blocking calls left before one yields (wait.h) */
 	uint8_t main_woken;     /* main's wait has fired (wait.h) */

@@ -111,7 +111,6 @@ int corun_stats(struct corun_stats *out)
 	memset(&v, 0, sizeof v);
 	struct corun__rt *rt = corun__tls;
 	if (rt) {
-		corun__reap(rt); /* the caller is not on the stack of one that ended */
 		v.spawned = rt->stats.spawned_base + (corun__serial_next - rt->stats.serial_mark);
 		v.live = rt->sched.live;
 		v.peak_live = rt->stats.peak;

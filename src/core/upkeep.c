@@ -61,7 +61,6 @@ int corun_trim(void)
 	struct corun__rt *rt = corun__tls;
 	if (!rt)
 		return 0;
-	corun__reap(rt); /* we are not on its stack: whoever calls runs elsewhere */
 	corun__stacks_trim(&rt->stacks);
 	shrink_tables(rt);
 	return 0;

@@ -208,6 +208,48 @@ corun__ctx_switch:
 	.cfi_endproc
 	.size	corun__ctx_switch,.-corun__ctx_switch
 
+/* void corun__ctx_exit(void *to, void (*fn)(void *), void *arg)
+ *   x0 = context to resume, x1 = fn, x2 = arg. Restores to's registers as
+ *   the switch does, then calls fn(arg) on its stack below its sp, where
+ *   nothing is live, keeping the resume address in the 16 bytes it pushes
+ *   there (fn keeps the callee-saved registers and x29); then to resumes
+ *   with w0 = 0, by the same branch the switch takes. Nothing returns here:
+ *   unwinding stops at this frame. */
+	.globl	corun__ctx_exit
+	.hidden	corun__ctx_exit
+	.type	corun__ctx_exit,%function
+	.p2align 4
+corun__ctx_exit:
+	.cfi_startproc
+	.cfi_undefined x30
+	BTI_C
+	mov	x16, x1			/* fn, out of the argument registers */
+	mov	sp, x0
+	ldp	d8, d9, [sp, #0x00]
+	ldp	d10, d11, [sp, #0x10]
+	ldp	d12, d13, [sp, #0x20]
+	ldp	d14, d15, [sp, #0x30]
+	ldp	x19, x20, [sp, #0x40]
+	ldp	x21, x22, [sp, #0x50]
+	ldp	x23, x24, [sp, #0x60]
+	ldp	x25, x26, [sp, #0x70]
+	ldp	x27, x28, [sp, #0x80]
+	ldp	x29, x30, [sp, #0x90]
+	add	sp, sp, #CORUN__CTX_FRAME
+	stp	x30, xzr, [sp, #-16]!	/* the resume address, across the call */
+	mov	x0, x2			/* fn(arg) */
+	blr	x16
+	ldp	x30, x9, [sp], #16
+	mov	w0, #0			/* its suspended call returns 0 */
+#if CORUN__BTI
+	ret				/* return sites have no landing pad */
+#else
+	mov	x16, x30
+	br	x16			/* predicted as a branch, not a return */
+#endif
+	.cfi_endproc
+	.size	corun__ctx_exit,.-corun__ctx_exit
+
 /* Where a fresh context starts: x19 = entry, x20 = arg, x29 = 0, sp = top
  * (16-byte aligned, as the call below needs). Unwinding stops here: there is
  * no caller to return to, and gdb's backtrace ends at this frame. It is

@@ -245,6 +245,58 @@ corun__ctx_switch:
 	.cfi_endproc
 	.size	corun__ctx_switch,.-corun__ctx_switch
 
+/* void corun__ctx_exit(void *to, void (*fn)(void *), void *arg)
+ *   a0 = context to resume, a1 = fn, a2 = arg. Restores to's registers as
+ *   the switch does, then calls fn(arg) on its stack below its sp, where
+ *   nothing is live, keeping the resume address in the 16 bytes it pushes
+ *   there (fn keeps the callee-saved registers); then to resumes with
+ *   a0 = 0. Nothing returns here: unwinding stops at this frame. */
+	.globl	corun__ctx_exit
+	.hidden	corun__ctx_exit
+	.type	corun__ctx_exit,@function
+	.p2align 2
+corun__ctx_exit:
+	.cfi_startproc
+	.cfi_undefined ra
+	mv	t0, a1			/* fn, out of the argument registers */
+	mv	sp, a0
+	ld	t1, 0x00(sp)		/* its resume address */
+	ld	s0, 0x08(sp)
+	ld	s1, 0x10(sp)
+	ld	s2, 0x18(sp)
+	ld	s3, 0x20(sp)
+	ld	s4, 0x28(sp)
+	ld	s5, 0x30(sp)
+	ld	s6, 0x38(sp)
+	ld	s7, 0x40(sp)
+	ld	s8, 0x48(sp)
+	ld	s9, 0x50(sp)
+	ld	s10, 0x58(sp)
+	ld	s11, 0x60(sp)
+	fld	fs0, 0x68(sp)
+	fld	fs1, 0x70(sp)
+	fld	fs2, 0x78(sp)
+	fld	fs3, 0x80(sp)
+	fld	fs4, 0x88(sp)
+	fld	fs5, 0x90(sp)
+	fld	fs6, 0x98(sp)
+	fld	fs7, 0xa0(sp)
+	fld	fs8, 0xa8(sp)
+	fld	fs9, 0xb0(sp)
+	fld	fs10, 0xb8(sp)
+	fld	fs11, 0xc0(sp)
+	addi	sp, sp, CORUN__CTX_FRAME
+	addi	sp, sp, -16
+	sd	t1, 0(sp)		/* the resume address, across the call */
+	mv	a0, a2			/* fn(arg) */
+	jalr	t0
+	ld	t1, 0(sp)
+	addi	sp, sp, 16
+	li	a0, 0			/* its suspended call returns 0 */
+	jr	t1
+	.cfi_endproc
+	.size	corun__ctx_exit,.-corun__ctx_exit
+
 /* Where a fresh context starts: s1 = entry, s2 = arg, s0 = 0, sp = top
  * (16-byte aligned, so the call below meets the ABI). Unwinding stops here:
  * there is no caller to return to, and gdb's backtrace ends at this frame;

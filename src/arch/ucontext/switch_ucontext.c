@@ -27,12 +27,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* corun__ctx_exit's fn and arg, for the context it resumes to call first:
+ * setcontext cannot call anything on the stack it goes to, so the resumed
+ * side does, where it comes back from swapcontext or starts. */
+static __thread void (*exit_fn)(void *);
+static __thread void *exit_arg;
+
+static void run_exit_fn(void)
+{
+	void (*fn)(void *) = exit_fn;
+	if (fn) {
+		exit_fn = NULL;
+		fn(exit_arg);
+	}
+}
+
 /* makecontext passes int arguments only: the frame's address in two. */
 static void start(unsigned hi, unsigned lo)
 {
 	struct corun__uframe *f =
 		(struct corun__uframe *)(uintptr_t)(((uint64_t)hi << 32) | lo);
 	fesetenv(&f->fe);
+	run_exit_fn();
 	f->entry(f->arg);
 	abort(); /* entry must not return */
 }
@@ -65,5 +81,17 @@ int corun__ctx_switch(void **save, void *to, int carry)
 	if (swapcontext(&self.uc, &next->uc) != 0) /* Linux: cannot fail */
 		abort();
 	fesetenv(&self.fe);
+	run_exit_fn();
 	return self.carry;
+}
+
+void corun__ctx_exit(void *to, void (*fn)(void *), void *arg)
+{
+	struct corun__uframe *next = to;
+	next->carry = 0;
+	fegetenv(&next->fe);
+	exit_fn = fn;
+	exit_arg = arg;
+	setcontext(&next->uc); /* Linux: does not return */
+	abort();
 }

@@ -147,6 +147,40 @@ corun__ctx_switch:
 	.cfi_endproc
 	.size	corun__ctx_switch,.-corun__ctx_switch
 
+/* void corun__ctx_exit(void *to, void (*fn)(void *), void *arg)
+ *   rdi = context to resume, rsi = fn, rdx = arg. Restores to's registers
+ *   as the switch does, then calls fn(arg) below its resume address, where
+ *   its stack is free (a suspended context holds nothing below its frame),
+ *   16-byte aligned as the ABI asks at a call: the resume address sits at
+ *   8 mod 16, as every return address does. fn keeps the callee-saved
+ *   registers; then to resumes with eax = 0. Nothing returns here: unwinding
+ *   stops at this frame. */
+	.globl	corun__ctx_exit
+	.hidden	corun__ctx_exit
+	.type	corun__ctx_exit,@function
+	.p2align 4
+corun__ctx_exit:
+	.cfi_startproc
+	.cfi_undefined rip
+	ENDBR
+	movq	%rsi, %rax		/* fn, out of the argument registers */
+	movq	%rdi, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	movq	%rdx, %rdi		/* fn(arg) */
+	subq	$8, %rsp		/* the resume address stays at 8(%rsp) */
+	callq	*%rax
+	addq	$8, %rsp
+	popq	%rcx			/* its resume address */
+	xorl	%eax, %eax		/* its suspended call returns 0 */
+	jmp	*%rcx
+	.cfi_endproc
+	.size	corun__ctx_exit,.-corun__ctx_exit
+
 /* Where a fresh context starts: rbx = arg, r12 = entry, rsp = top (16-byte
  * aligned, so the call below meets the ABI). Unwinding stops here: there is no
  * caller to return to, and gdb's backtrace ends at this frame. */
