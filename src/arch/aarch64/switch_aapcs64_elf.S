@@ -83,6 +83,38 @@
 #include "ctx.h"
 #include "asm.h"
 
+/* Load a saved frame's registers (not x29, x30: each caller has its own
+ * way with the resume address), sp pointing at it. */
+.macro LOAD_FRAME
+	ldp	d8, d9, [sp, #0x00]
+	.cfi_restore d8
+	.cfi_restore d9
+	ldp	d10, d11, [sp, #0x10]
+	.cfi_restore d10
+	.cfi_restore d11
+	ldp	d12, d13, [sp, #0x20]
+	.cfi_restore d12
+	.cfi_restore d13
+	ldp	d14, d15, [sp, #0x30]
+	.cfi_restore d14
+	.cfi_restore d15
+	ldp	x19, x20, [sp, #0x40]
+	.cfi_restore x19
+	.cfi_restore x20
+	ldp	x21, x22, [sp, #0x50]
+	.cfi_restore x21
+	.cfi_restore x22
+	ldp	x23, x24, [sp, #0x60]
+	.cfi_restore x23
+	.cfi_restore x24
+	ldp	x25, x26, [sp, #0x70]
+	.cfi_restore x25
+	.cfi_restore x26
+	ldp	x27, x28, [sp, #0x80]
+	.cfi_restore x27
+	.cfi_restore x28
+.endm
+
 	.text
 
 /* void *corun__ctx_make(void *top, void (*entry)(void *), void *arg,
@@ -162,33 +194,7 @@ corun__ctx_switch:
 	 * ours has, so the unwind rules above describe it too: a profiler that
 	 * samples here walks into the resumed side's caller. */
 	mov	sp, x1
-	ldp	d8, d9, [sp, #0x00]
-	.cfi_restore d8
-	.cfi_restore d9
-	ldp	d10, d11, [sp, #0x10]
-	.cfi_restore d10
-	.cfi_restore d11
-	ldp	d12, d13, [sp, #0x20]
-	.cfi_restore d12
-	.cfi_restore d13
-	ldp	d14, d15, [sp, #0x30]
-	.cfi_restore d14
-	.cfi_restore d15
-	ldp	x19, x20, [sp, #0x40]
-	.cfi_restore x19
-	.cfi_restore x20
-	ldp	x21, x22, [sp, #0x50]
-	.cfi_restore x21
-	.cfi_restore x22
-	ldp	x23, x24, [sp, #0x60]
-	.cfi_restore x23
-	.cfi_restore x24
-	ldp	x25, x26, [sp, #0x70]
-	.cfi_restore x25
-	.cfi_restore x26
-	ldp	x27, x28, [sp, #0x80]
-	.cfi_restore x27
-	.cfi_restore x28
+	LOAD_FRAME
 	mov	w0, w2			/* its suspended call returns carry */
 #if CORUN__BTI
 	ldp	x29, x30, [sp, #0x90]	/* its resume address, as a return */
@@ -225,15 +231,7 @@ corun__ctx_exit:
 	BTI_C
 	mov	x16, x1			/* fn, out of the argument registers */
 	mov	sp, x0
-	ldp	d8, d9, [sp, #0x00]
-	ldp	d10, d11, [sp, #0x10]
-	ldp	d12, d13, [sp, #0x20]
-	ldp	d14, d15, [sp, #0x30]
-	ldp	x19, x20, [sp, #0x40]
-	ldp	x21, x22, [sp, #0x50]
-	ldp	x23, x24, [sp, #0x60]
-	ldp	x25, x26, [sp, #0x70]
-	ldp	x27, x28, [sp, #0x80]
+	LOAD_FRAME
 	ldp	x29, x30, [sp, #0x90]
 	add	sp, sp, #CORUN__CTX_FRAME
 	stp	x30, xzr, [sp, #-16]!	/* the resume address, across the call */

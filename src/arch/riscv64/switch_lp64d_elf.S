@@ -76,6 +76,60 @@
 
 #include "ctx.h"
 
+/* Load a saved frame (sp pointing at it): t1 = its resume address, and
+ * its callee-saved registers. */
+.macro LOAD_FRAME
+	ld	t1, 0x00(sp)		/* its resume address */
+	ld	s0, 0x08(sp)
+	.cfi_restore s0
+	ld	s1, 0x10(sp)
+	.cfi_restore s1
+	ld	s2, 0x18(sp)
+	.cfi_restore s2
+	ld	s3, 0x20(sp)
+	.cfi_restore s3
+	ld	s4, 0x28(sp)
+	.cfi_restore s4
+	ld	s5, 0x30(sp)
+	.cfi_restore s5
+	ld	s6, 0x38(sp)
+	.cfi_restore s6
+	ld	s7, 0x40(sp)
+	.cfi_restore s7
+	ld	s8, 0x48(sp)
+	.cfi_restore s8
+	ld	s9, 0x50(sp)
+	.cfi_restore s9
+	ld	s10, 0x58(sp)
+	.cfi_restore s10
+	ld	s11, 0x60(sp)
+	.cfi_restore s11
+	fld	fs0, 0x68(sp)
+	.cfi_restore fs0
+	fld	fs1, 0x70(sp)
+	.cfi_restore fs1
+	fld	fs2, 0x78(sp)
+	.cfi_restore fs2
+	fld	fs3, 0x80(sp)
+	.cfi_restore fs3
+	fld	fs4, 0x88(sp)
+	.cfi_restore fs4
+	fld	fs5, 0x90(sp)
+	.cfi_restore fs5
+	fld	fs6, 0x98(sp)
+	.cfi_restore fs6
+	fld	fs7, 0xa0(sp)
+	.cfi_restore fs7
+	fld	fs8, 0xa8(sp)
+	.cfi_restore fs8
+	fld	fs9, 0xb0(sp)
+	.cfi_restore fs9
+	fld	fs10, 0xb8(sp)
+	.cfi_restore fs10
+	fld	fs11, 0xc0(sp)
+	.cfi_restore fs11
+.endm
+
 	.text
 
 /* void *corun__ctx_make(void *top, void (*entry)(void *), void *arg,
@@ -188,55 +242,7 @@ corun__ctx_switch:
 	 * ours has, so the unwind rules above describe it too: a profiler that
 	 * samples here walks into the resumed side's caller. */
 	mv	sp, a1
-	ld	t1, 0x00(sp)		/* its resume address */
-	ld	s0, 0x08(sp)
-	.cfi_restore s0
-	ld	s1, 0x10(sp)
-	.cfi_restore s1
-	ld	s2, 0x18(sp)
-	.cfi_restore s2
-	ld	s3, 0x20(sp)
-	.cfi_restore s3
-	ld	s4, 0x28(sp)
-	.cfi_restore s4
-	ld	s5, 0x30(sp)
-	.cfi_restore s5
-	ld	s6, 0x38(sp)
-	.cfi_restore s6
-	ld	s7, 0x40(sp)
-	.cfi_restore s7
-	ld	s8, 0x48(sp)
-	.cfi_restore s8
-	ld	s9, 0x50(sp)
-	.cfi_restore s9
-	ld	s10, 0x58(sp)
-	.cfi_restore s10
-	ld	s11, 0x60(sp)
-	.cfi_restore s11
-	fld	fs0, 0x68(sp)
-	.cfi_restore fs0
-	fld	fs1, 0x70(sp)
-	.cfi_restore fs1
-	fld	fs2, 0x78(sp)
-	.cfi_restore fs2
-	fld	fs3, 0x80(sp)
-	.cfi_restore fs3
-	fld	fs4, 0x88(sp)
-	.cfi_restore fs4
-	fld	fs5, 0x90(sp)
-	.cfi_restore fs5
-	fld	fs6, 0x98(sp)
-	.cfi_restore fs6
-	fld	fs7, 0xa0(sp)
-	.cfi_restore fs7
-	fld	fs8, 0xa8(sp)
-	.cfi_restore fs8
-	fld	fs9, 0xb0(sp)
-	.cfi_restore fs9
-	fld	fs10, 0xb8(sp)
-	.cfi_restore fs10
-	fld	fs11, 0xc0(sp)
-	.cfi_restore fs11
+	LOAD_FRAME
 	addi	sp, sp, CORUN__CTX_FRAME
 	.cfi_adjust_cfa_offset -CORUN__CTX_FRAME
 	.cfi_register ra, t1
@@ -260,31 +266,7 @@ corun__ctx_exit:
 	.cfi_undefined ra
 	mv	t0, a1			/* fn, out of the argument registers */
 	mv	sp, a0
-	ld	t1, 0x00(sp)		/* its resume address */
-	ld	s0, 0x08(sp)
-	ld	s1, 0x10(sp)
-	ld	s2, 0x18(sp)
-	ld	s3, 0x20(sp)
-	ld	s4, 0x28(sp)
-	ld	s5, 0x30(sp)
-	ld	s6, 0x38(sp)
-	ld	s7, 0x40(sp)
-	ld	s8, 0x48(sp)
-	ld	s9, 0x50(sp)
-	ld	s10, 0x58(sp)
-	ld	s11, 0x60(sp)
-	fld	fs0, 0x68(sp)
-	fld	fs1, 0x70(sp)
-	fld	fs2, 0x78(sp)
-	fld	fs3, 0x80(sp)
-	fld	fs4, 0x88(sp)
-	fld	fs5, 0x90(sp)
-	fld	fs6, 0x98(sp)
-	fld	fs7, 0xa0(sp)
-	fld	fs8, 0xa8(sp)
-	fld	fs9, 0xb0(sp)
-	fld	fs10, 0xb8(sp)
-	fld	fs11, 0xc0(sp)
+	LOAD_FRAME
 	addi	sp, sp, CORUN__CTX_FRAME
 	addi	sp, sp, -16
 	sd	t1, 0(sp)		/* the resume address, across the call */

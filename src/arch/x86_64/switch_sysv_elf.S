@@ -61,6 +61,29 @@
 #define ENDBR
 #endif
 
+/* Pop a saved frame's callee-saved registers (rsp pointing at it), up to
+ * its resume address. */
+.macro POP_FRAME
+	popq	%r15
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r15
+	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r14
+	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r13
+	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore r12
+	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore rbx
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore rbp
+.endm
+
 	.text
 
 /* void *corun__ctx_make(void *top, void (*entry)(void *), void *arg)
@@ -121,24 +144,7 @@ corun__ctx_switch:
 	 * ours has, so the unwind rules above describe it too: a profiler that
 	 * samples here walks into the resumed side's caller. */
 	movq	%rsi, %rsp
-	popq	%r15
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore r15
-	popq	%r14
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore r14
-	popq	%r13
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore r13
-	popq	%r12
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore r12
-	popq	%rbx
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore rbx
-	popq	%rbp
-	.cfi_adjust_cfa_offset -8
-	.cfi_restore rbp
+	POP_FRAME
 	popq	%rcx			/* its resume address */
 	.cfi_adjust_cfa_offset -8
 	.cfi_register rip, rcx
@@ -165,12 +171,8 @@ corun__ctx_exit:
 	ENDBR
 	movq	%rsi, %rax		/* fn, out of the argument registers */
 	movq	%rdi, %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
-	popq	%rbp
+	.cfi_def_cfa rsp, CORUN__CTX_FRAME /* keeps POP_FRAME's offsets true */
+	POP_FRAME
 	movq	%rdx, %rdi		/* fn(arg) */
 	subq	$8, %rsp		/* the resume address stays at 8(%rsp) */
 	callq	*%rax
