@@ -147,7 +147,7 @@ check() { # VARIANT OUTPUT-FILE
 	*) parked="($(at park_loop)|switch_[a-z]+)" ;;
 	esac
 	expect parker " runnable +- .*$parked( \\(in corun_park\\))?\$" "runnable in park_loop"
-	expect sleeper ' waiting +deadline [0-9]+\.[0-9]+s' "a deadline"
+	expect sleeper ' waiting +sleep, deadline [0-9]+\.[0-9]+s' "a sleep until a deadline"
 	expect receiver " waiting +channel $chan \\(receive\\) " "a receive on $chan"
 	sleeper_id=$(line sleeper | awk '{ print $1 }')
 	expect joiner " waiting +join of $sleeper_id sleeper " "the join of sleeper ($sleeper_id)"
