@@ -1,5 +1,6 @@
 /*
- * corun_stats, corun_stack_used and the CORUN_STACK_REPORT report.
+ * corun_stats, corun_stack_used and the CORUN_STACK_REPORT report; and the
+ * record of why a coroutine waits, which the waits are counted by.
  *
  * Counts are checked exactly where the sequence fixes them (spawns, live,
  * peak, waits by kind, pool hits and misses on a fresh runtime), and
@@ -10,13 +11,17 @@
 
 #include <alloca.h>
 #include <corun.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: lower the slot limit */
+#include "../src/core/runtime.h" /* white box: the slot limit, why one waits */
 
 #define KIB ((size_t)1024)
 #define STACK (256 * KIB)
@@ -236,6 +241,213 @@ static void counts(void)
 	struct corun_stats t = stats();
 	CHECK_EQ(t.stacks_purged, s.stacks_purged + 5);
 	CHECK(t.stack_bytes_resident <= s.stack_bytes_resident);
+}
+
+/* ---- why each blocking call waits: the one record of it (src/core/co.h),
+ * written into the waiter's record when its wait begins, and the counts
+ * by it, public and per reason */
+enum call {
+	SLEEP_UNTIL,
+	SLEEP_FOREVER,
+	JOIN,
+	CHAN_SEND,
+	CHAN_RECV,
+	SELECT,
+	SELECT_NONE,
+	WG_WAIT,
+	MUTEX_LOCK,
+	READ,
+	ACCEPT,
+	WAIT_FD_IN,
+	WRITE,
+	WAIT_FD_OUT,
+	WAIT_FD_EITHER,
+	CALLS
+};
+
+static struct {
+	int64_t deadline;
+	corun_t target; /* blocked in a sleep forever, for JOIN */
+	corun_chan *ch;
+	corun_case cases[2];
+	corun_wg *wg;
+	corun_mutex *mu;
+	int empty[2], full[2], listener;
+} why;
+
+/* Blocks in the call `arg` names until canceled. */
+static void *block_in(void *arg)
+{
+	int v = 0;
+	char c = 0;
+	switch ((enum call)(intptr_t)arg) {
+	case SLEEP_UNTIL:
+		CHECK_ERRNO(corun_sleep_until(why.deadline), ECANCELED);
+		break;
+	case SLEEP_FOREVER:
+		CHECK_ERRNO(corun_sleep_until(-1), ECANCELED);
+		break;
+	case JOIN:
+		CHECK_ERRNO(corun_join(why.target, NULL), ECANCELED);
+		break;
+	case CHAN_SEND:
+		CHECK_ERRNO(corun_chan_send(why.ch, &v, -1), ECANCELED);
+		break;
+	case CHAN_RECV:
+		CHECK_ERRNO(corun_chan_recv(why.ch, &v, -1), ECANCELED);
+		break;
+	case SELECT:
+		CHECK_ERRNO(corun_select(why.cases, 2, why.deadline), ECANCELED);
+		break;
+	case SELECT_NONE:
+		CHECK_ERRNO(corun_select(NULL, 0, -1), ECANCELED);
+		break;
+	case WG_WAIT:
+		CHECK_ERRNO(corun_wg_wait(why.wg, -1), ECANCELED);
+		break;
+	case MUTEX_LOCK:
+		CHECK_ERRNO(corun_mutex_lock(why.mu, -1), ECANCELED);
+		break;
+	case READ:
+		CHECK_ERRNO(corun_read(why.empty[0], &c, 1, -1), ECANCELED);
+		break;
+	case ACCEPT:
+		CHECK_ERRNO(corun_accept(why.listener, NULL, NULL, -1), ECANCELED);
+		break;
+	case WAIT_FD_IN:
+		CHECK_ERRNO(corun_wait_fd(why.empty[0], POLLIN, -1), ECANCELED);
+		break;
+	case WRITE:
+		CHECK_ERRNO(corun_write(why.full[1], &c, 1, -1), ECANCELED);
+		break;
+	case WAIT_FD_OUT:
+		CHECK_ERRNO(corun_wait_fd(why.full[1], POLLOUT, -1), ECANCELED);
+		break;
+	case WAIT_FD_EITHER:
+		CHECK_ERRNO(corun_wait_fd(why.empty[0], POLLIN | POLLOUT, -1), ECANCELED);
+		break;
+	case CALLS:
+		break;
+	}
+	return NULL;
+}
+
+static uint64_t waits_all(const struct corun_stats *s)
+{
+	return s->waits_sleep + s->waits_chan + s->waits_join + s->waits_sync + s->waits_fd;
+}
+
+static void reasons(void)
+{
+	fresh_runtime();
+	why.deadline = corun_now() + 3600 * 1000 * MS;
+	CHECK((why.ch = corun_chan_make(sizeof(int), 0)));
+	static corun_chan *other;
+	CHECK((other = corun_chan_make(sizeof(int), 0)));
+	static int in, out;
+	why.cases[0] = (corun_case){ .chan = why.ch, .op = CORUN_RECV, .elem = &in };
+	why.cases[1] = (corun_case){ .chan = other, .op = CORUN_SEND, .elem = &out };
+	CHECK((why.wg = corun_wg_make()));
+	CHECK_EQ(corun_wg_add(why.wg, 1), 0);
+	CHECK((why.mu = corun_mutex_make()));
+	CHECK_EQ(corun_mutex_lock(why.mu, -1), 0); /* main holds it */
+	CHECK_EQ(pipe(why.empty), 0);
+	CHECK_EQ(pipe(why.full), 0);
+	CHECK_EQ(fcntl(why.full[1], F_SETFL, O_NONBLOCK), 0);
+	static char block[4096];
+	while (write(why.full[1], block, sizeof block) > 0)
+		;
+	CHECK_EQ(errno, EAGAIN);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	CHECK((why.listener = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	CHECK_EQ(bind(why.listener, (struct sockaddr *)&a, sizeof a), 0);
+	CHECK_EQ(listen(why.listener, 1), 0);
+	why.target = spawn_with(block_in, (void *)(intptr_t)SLEEP_FOREVER, 0, 0);
+	CHECK_EQ(corun_park(), 0); /* it sleeps: JOIN's target */
+	struct corun__rt *rt = corun__tls;
+	const struct corun__co *target =
+		corun__slot_get(&rt->handles, why.target)->u.co;
+
+	static const struct {
+		enum corun__wait_reason reason;
+		size_t counter; /* its public count */
+	} want[CALLS] = {
+#define AT(f) offsetof(struct corun_stats, f)
+		[SLEEP_UNTIL] = { CORUN__WAIT_SLEEP, AT(waits_sleep) },
+		[SLEEP_FOREVER] = { CORUN__WAIT_FOREVER, AT(waits_sleep) },
+		[JOIN] = { CORUN__WAIT_JOIN, AT(waits_join) },
+		[CHAN_SEND] = { CORUN__WAIT_CHAN_SEND, AT(waits_chan) },
+		[CHAN_RECV] = { CORUN__WAIT_CHAN_RECV, AT(waits_chan) },
+		[SELECT] = { CORUN__WAIT_SELECT, AT(waits_chan) },
+		[SELECT_NONE] = { CORUN__WAIT_SELECT, AT(waits_chan) },
+		[WG_WAIT] = { CORUN__WAIT_WG, AT(waits_sync) },
+		[MUTEX_LOCK] = { CORUN__WAIT_MUTEX, AT(waits_sync) },
+		[READ] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
+		[ACCEPT] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
+		[WAIT_FD_IN] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
+		[WRITE] = { CORUN__WAIT_FD_WRITE, AT(waits_fd) },
+		[WAIT_FD_OUT] = { CORUN__WAIT_FD_WRITE, AT(waits_fd) },
+		[WAIT_FD_EITHER] = { CORUN__WAIT_FD_EITHER, AT(waits_fd) },
+#undef AT
+	};
+	const uint64_t obj[CALLS] = {
+		[SLEEP_UNTIL] = (uint64_t)why.deadline,
+		[SLEEP_FOREVER] = (uint64_t)-1,
+		[JOIN] = (uintptr_t)target,
+		[CHAN_SEND] = (uintptr_t)why.ch,
+		[CHAN_RECV] = (uintptr_t)why.ch,
+		[SELECT] = (uintptr_t)why.cases,
+		[SELECT_NONE] = 0,
+		[WG_WAIT] = (uintptr_t)why.wg,
+		[MUTEX_LOCK] = (uintptr_t)why.mu,
+		[READ] = (uint64_t)why.empty[0],
+		[ACCEPT] = (uint64_t)why.listener,
+		[WAIT_FD_IN] = (uint64_t)why.empty[0],
+		[WRITE] = (uint64_t)why.full[1],
+		[WAIT_FD_OUT] = (uint64_t)why.full[1],
+		[WAIT_FD_EITHER] = (uint64_t)why.empty[0],
+	};
+	for (int c = 0; c < CALLS; c++) {
+		struct corun_stats before = stats();
+		uint64_t by_reason[CORUN__WAIT_REASONS];
+		memcpy(by_reason, rt->stats.waits, sizeof by_reason);
+		corun_t h = spawn_with(block_in, (void *)(intptr_t)c, 0, 0);
+		CHECK_EQ(corun_park(), 0); /* it runs, and waits */
+		const struct corun__co *co = corun__slot_get(&rt->handles, h)->u.co;
+		CHECK_EQ(co->state, CORUN__BLOCKED);
+		CHECK(co->flags & CORUN__F_ARMED);
+		CHECK_EQ(co->wait_reason, want[c].reason);
+		CHECK_EQ(co->wait_obj, obj[c]);
+		/* Counted once, by its reason, and in its public count. */
+		struct corun_stats after = stats();
+		for (int r = 0; r < CORUN__WAIT_REASONS; r++)
+			CHECK_EQ(rt->stats.waits[r] - by_reason[r], r == (int)want[c].reason);
+		CHECK_EQ(waits_all(&after), waits_all(&before) + 1);
+		uint64_t was, is;
+		memcpy(&was, (char *)&before + want[c].counter, sizeof was);
+		memcpy(&is, (char *)&after + want[c].counter, sizeof is);
+		CHECK_EQ(is, was + 1);
+		CHECK_EQ(corun_cancel(h), 0);
+		CHECK_EQ(corun_join(h, NULL), 0);
+	}
+	/* Main's own waits are recorded the same way (in rt->main). */
+	uint64_t slept = rt->stats.waits[CORUN__WAIT_SLEEP];
+	CHECK_EQ(corun_sleep(MS), 0);
+	CHECK_EQ(rt->main.wait_reason, CORUN__WAIT_SLEEP);
+	CHECK_EQ(rt->stats.waits[CORUN__WAIT_SLEEP], slept + 1);
+
+	CHECK_EQ(corun_cancel(why.target), 0);
+	CHECK_EQ(corun_join(why.target, NULL), 0);
+	CHECK_EQ(corun_mutex_unlock(why.mu), 0);
+	CHECK_EQ(corun_mutex_free(why.mu), 0);
+	CHECK_EQ(corun_wg_free(why.wg), 0);
+	CHECK_EQ(corun_chan_free(why.ch), 0);
+	CHECK_EQ(corun_chan_free(other), 0);
+	CHECK_EQ(corun_close(why.empty[0]), 0);
+	CHECK_EQ(close(why.empty[1]), 0);
+	CHECK_EQ(close(why.full[0]), 0);
+	CHECK_EQ(corun_close(why.full[1]), 0);
+	CHECK_EQ(corun_close(why.listener), 0);
 }
 
 /* Switches are counted on: through ring growth (which must not set the
@@ -484,6 +696,7 @@ int main(int argc, char **argv)
 	static const struct test tests[] = {
 		TEST(errors),
 		TEST(counts),
+		TEST(reasons),
 		TEST(switches),
 		TEST(failed_spawn),
 		TEST(stack_used),

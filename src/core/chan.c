@@ -184,8 +184,8 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, CORUN__WAIT_CHAN, &ch->senders, CORUN__QW_CHAN_SEND, ch,
-				  (void *)elem, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_CHAN_SEND, ch, &ch->senders, (void *)elem,
+				  deadline);
 }
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
@@ -205,8 +205,7 @@ int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 	}
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, CORUN__WAIT_CHAN, &ch->receivers, CORUN__QW_CHAN_RECV, ch,
-				  elem, deadline);
+	return corun__wait_queued(rt, CORUN__WAIT_CHAN_RECV, ch, &ch->receivers, elem, deadline);
 }
 
 /* Wake every waiter of ch with EPIPE. */
@@ -318,14 +317,15 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (deadline < 0 && n == 0) /* forever: a waiter only cancellation fires */
-		corun__arm(rt, &t.w, CORUN__ID_DEADLINE, NULL);
+	/* Forever: a waiter only cancellation fires, so its id is never
+	 * returned; -1, not CORUN__ID_DEADLINE, by which debuggers find a
+	 * wait's deadline. */
+	if (deadline < 0 && n == 0)
+		corun__arm(rt, &t.w, -1, NULL);
 	for (size_t i = 0; i < n; i++)
-		corun__arm_queued(rt, &cw[i], queue_for(cases[i].chan, cases[i].op),
-				  cases[i].op == CORUN_SEND ? CORUN__QW_SELECT_SEND
-							    : CORUN__QW_SELECT_RECV,
-				  cases[i].chan, cases[i].elem, (int)i);
-	int err, id = corun__wait(rt, CORUN__WAIT_CHAN, &err);
+		corun__arm_queued(rt, &cw[i], queue_for(cases[i].chan, cases[i].op), cases[i].elem,
+				  (int)i);
+	int err, id = corun__wait(rt, CORUN__WAIT_SELECT, (uintptr_t)cases, &err);
 	if (id < 0) { /* the deadline (CORUN__ID_DEADLINE), cancellation, EDEADLK */
 		errno = err;
 		id = -1;

@@ -20,6 +20,35 @@ enum corun__state {
 	CORUN__ENDED,        /* fn returned; its stack is about to be reused */
 };
 
+/*
+ * Why a coroutine waits: the one record of it. corun__wait (wait.h) writes
+ * the reason and the wait's object into the waiting coroutine's record
+ * when the wait begins; the statistics count waits by reason (stats.c),
+ * and debuggers read both (tools/gdb/corun-gdb.py, through the layout
+ * tables, where each reason is "reason.NAME"), as Go's waitReason serves
+ * its tracebacks, tracer and debugger alike. X(NAME, name): the reason,
+ * the calls that wait for it, and its object.
+ */
+#define CORUN__WAIT_REASON_LIST(X)                                                        \
+	X(SLEEP, sleep)         /* corun_sleep(_until): the deadline */                    \
+	X(FOREVER, forever)     /* corun_sleep_until(-1): -1 */                             \
+	X(JOIN, join)           /* corun_join(_until): the joined coroutine's record */     \
+	X(CHAN_SEND, chan_send) /* corun_chan_send: the channel */                          \
+	X(CHAN_RECV, chan_recv) /* corun_chan_recv: the channel */                          \
+	X(SELECT, select)       /* corun_select: its cases (NULL when there are none) */    \
+	X(WG, wg)               /* corun_wg_wait: the wait group */                         \
+	X(MUTEX, mutex)         /* corun_mutex_lock: the mutex */                           \
+	X(FD_READ, fd_read)     /* corun_read, _accept, _wait_fd(POLLIN): the number */    \
+	X(FD_WRITE, fd_write)   /* corun_write, _connect, _wait_fd(POLLOUT): the number */ \
+	X(FD_EITHER, fd_either) /* corun_wait_fd(POLLIN | POLLOUT): the number */
+
+enum corun__wait_reason {
+#define CORUN__WAIT_ENUM(NAME, name) CORUN__WAIT_##NAME,
+	CORUN__WAIT_REASON_LIST(CORUN__WAIT_ENUM)
+#undef CORUN__WAIT_ENUM
+	CORUN__WAIT_REASONS
+};
+
 /* corun__co.flags */
 #define CORUN__F_DETACHED 0x1u /* CORUN_DETACHED */
 #define CORUN__F_NAMED 0x2u    /* name[] holds its name */
@@ -48,6 +77,11 @@ struct corun__co {
 	uint8_t state;            /* enum corun__state */
 	uint8_t fpctl;            /* keeps its own FP control state (CORUN_FPCTL) */
 	uint8_t flags;            /* CORUN__F_* */
+	uint8_t wait_reason;      /* with F_ARMED, once waiting: why (enum
+				   * corun__wait_reason). Here, in padding,
+				   * since line 2 is full; a spawn does not
+				   * write it, and a wait writes line 1 anyway
+				   * (state) */
 	uint32_t slot;            /* index in the handle table */
 	struct corun__waiter *joiners; /* waiting in corun_join for us (wait.h) */
 	corun_fn fn;
@@ -55,8 +89,18 @@ struct corun__co {
 	struct corun__stack stack;
 	/* line 2: waiting (wait.c) */
 	struct corun__waiter *armed; /* with F_ARMED: what it waits on; first wins */
-	int wake_id;              /* which of them fired (its id), or -1 */
-	int wake_err;             /* why: 0, or ETIMEDOUT, ECANCELED, EPIPE... */
+	/* While it waits, what on; once woken, how. One word for both, since
+	 * line 2 is full: whoever wakes it clears F_ARMED and withdraws what
+	 * it armed (withdraw_join reads wait_obj) before it writes wake_id
+	 * and wake_err (wait.h, wait.c), so wait_obj is valid whenever
+	 * F_ARMED is set and the wait has begun. */
+	union {
+		uint64_t wait_obj; /* with wait_reason: the object (co.h's list) */
+		struct {
+			int wake_id;  /* which of them fired (its id), or -1 */
+			int wake_err; /* why: 0, or ETIMEDOUT, ECANCELED, EPIPE... */
+		};
+	};
 	uint64_t fp;              /* its FP control state while suspended */
 	struct corun_mutex *held; /* with F_HOLDS: the mutexes it holds (sync.c) */
 	char name[CORUN_NAME_MAX];

@@ -5,7 +5,6 @@
 #include "coroutine.h"
 #include "runtime.h"
 #include "fpctl.h"
-#include "layout.h"
 #include "sync.h"
 #include "wait.h"
 
@@ -233,26 +232,20 @@ static inline struct corun__slot *lookup(struct corun__rt *rt, corun_t h)
 	return s;
 }
 
-/* A join waiter: on the joined coroutine's list, where its end leaves the
- * result. The list is linked through the waiters, newest first. */
+/* A join waiter: on the joined coroutine's list (linked through the
+ * waiters, newest first), where its end leaves the result. Whom it joins
+ * is the wait's object, in the joiner's record (co.h). */
 struct joining {
 	struct corun__waiter w;
-	struct corun__co *target;
 	void *result;
 };
 
 static void withdraw_join(struct corun__rt *rt, struct corun__waiter *w)
 {
 	(void)rt;
-	corun__waiter_unlink(&((struct joining *)w)->target->joiners, NULL, w);
+	struct corun__co *target = (struct corun__co *)(uintptr_t)w->co->wait_obj;
+	corun__waiter_unlink(&target->joiners, NULL, w);
 }
-
-/* For debuggers (layout.h): a join, and whom it waits for. */
-const struct corun__layout_entry corun__layout_join[] = {
-	CORUN__LAYOUT_FN("wd.join", withdraw_join),
-	CORUN__LAYOUT_OFF("joining.target", struct joining, target),
-	CORUN__LAYOUT_END
-};
 
 #define ID_JOINED 1
 
@@ -291,7 +284,6 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		return -1;
 	struct joining j;
 	struct corun__timer t;
-	j.target = co;
 	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	corun__arm(rt, &j.w, ID_JOINED, withdraw_join);
@@ -302,7 +294,7 @@ static inline int join(corun_t h, void **result, int64_t deadline)
 		co->joiners->prev = &j.w;
 	co->joiners = &j.w;
 	int err;
-	if (corun__wait(rt, CORUN__WAIT_JOIN, &err) != ID_JOINED) {
+	if (corun__wait(rt, CORUN__WAIT_JOIN, (uintptr_t)co, &err) != ID_JOINED) {
 		errno = err; /* ETIMEDOUT, ECANCELED, EDEADLK: still joinable */
 		return -1;
 	}

@@ -1,7 +1,6 @@
 /*
  * The layout tables of the runtime, the records, the waits and the saved
- * frame, for debuggers (layout.h). The kinds of wait whose structs are
- * private to a file have their tables there.
+ * frame, for debuggers (layout.h).
  */
 #include "layout.h"
 #include "wait.h"
@@ -37,6 +36,8 @@ const struct corun__layout_entry corun__layout_core[] = {
 	OFF("co.stack_lo", struct corun__co, stack.lo),
 	OFF("co.stack_size", struct corun__co, stack.size),
 	OFF("co.armed", struct corun__co, armed),
+	OFF("co.wait_reason", struct corun__co, wait_reason),
+	OFF("co.wait_obj", struct corun__co, wait_obj),
 	OFF("co.name", struct corun__co, name),
 	VAL("state.runnable", CORUN__RUNNABLE),
 	VAL("state.blocked", CORUN__BLOCKED),
@@ -46,22 +47,23 @@ const struct corun__layout_entry corun__layout_core[] = {
 	VAL("flag.shielded", CORUN__F_SHIELDED),
 	VAL("flag.cancel_held", CORUN__F_CANCEL_HELD),
 	VAL("flag.armed", CORUN__F_ARMED),
-	/* what a coroutine waits on: its armed waiters, each of a kind its
-	 * withdraw function tells (wd.*) */
+	/* why a coroutine waits (co.wait_reason), each reason by its name in
+	 * co.h's list, and what on (co.wait_obj) */
+#define REASON(NAME, name) VAL("reason." #name, CORUN__WAIT_##NAME),
+	CORUN__WAIT_REASON_LIST(REASON)
+#undef REASON
+	/* a select's cases, which are its object: the waiters it armed have
+	 * the indexes of the cases they wait for as ids */
+	VAL("case.size", sizeof(corun_case)),
+	OFF("case.chan", corun_case, chan),
+	OFF("case.op", corun_case, op),
+	VAL("op.send", CORUN_SEND),
+	VAL("op.recv", CORUN_RECV),
+	/* until when: among its armed waiters, the deadline's (the waiter
+	 * first in struct corun__timer) is the one with id id.deadline */
 	OFF("waiter.next_armed", struct corun__waiter, next_armed),
-	OFF("waiter.withdraw", struct corun__waiter, withdraw),
-	OFF("waiter.ptr", struct corun__waiter, ptr),
 	OFF("waiter.id", struct corun__waiter, id),
-	CORUN__LAYOUT_FN("wd.queued", corun__withdraw_queued),
-	OFF("qwait.q", struct corun__qwait, q),
-	OFF("qwait.obj", struct corun__qwait, obj),
-	OFF("qwait.what", struct corun__qwait, what),
-	VAL("qw.chan_send", CORUN__QW_CHAN_SEND),
-	VAL("qw.chan_recv", CORUN__QW_CHAN_RECV),
-	VAL("qw.select_send", CORUN__QW_SELECT_SEND),
-	VAL("qw.select_recv", CORUN__QW_SELECT_RECV),
-	VAL("qw.wg", CORUN__QW_WG),
-	VAL("qw.mutex", CORUN__QW_MUTEX),
+	VAL("id.deadline", (uint64_t)(int64_t)CORUN__ID_DEADLINE),
 	OFF("timer.deadline", struct corun__timer, deadline),
 	CORUN__LAYOUT_END
 };
@@ -134,6 +136,7 @@ const struct corun__layout_entry corun__layout_frame[] = {
 };
 
 const struct corun__layout_entry *const corun__layouts[] = {
-	corun__layout_core, corun__layout_frame, corun__layout_join,
-	corun__layout_time, corun__layout_fd,    NULL,
+	corun__layout_core,
+	corun__layout_frame,
+	NULL,
 };

@@ -10,7 +10,8 @@
  *             ready ring (sched.h)
  *   switches  rt->sched.head, which counts dequeues and is never set back, plus
  *             the switches to main that dequeue nothing (rt->stats.to_main)
- *   waits     one add in corun__wait, the slow path of a blocking call
+ *   waits     one add in corun__wait, the slow path of a blocking call,
+ *             by reason (co.h), summed into the public kinds
  *   pool      misses are the stacks carved (the stack layer's slow path);
  *             hits are the rest of the stacks spawns took
  *   memory    the slabs' lengths, and mincore over them, at the call
@@ -98,6 +99,33 @@ void corun__stats_init(struct corun__stats *s)
 	s->serial_mark = corun__serial_next; /* spawns count from here */
 }
 
+/* The public counter that counts waits for reason r. A switch with no
+ * default: a reason added without its counter is a compiler warning. */
+static uint64_t *public_count(struct corun_stats *v, enum corun__wait_reason r)
+{
+	switch (r) {
+	case CORUN__WAIT_SLEEP:
+	case CORUN__WAIT_FOREVER:
+		return &v->waits_sleep;
+	case CORUN__WAIT_CHAN_SEND:
+	case CORUN__WAIT_CHAN_RECV:
+	case CORUN__WAIT_SELECT:
+		return &v->waits_chan;
+	case CORUN__WAIT_JOIN:
+		return &v->waits_join;
+	case CORUN__WAIT_WG:
+	case CORUN__WAIT_MUTEX:
+		return &v->waits_sync;
+	case CORUN__WAIT_FD_READ:
+	case CORUN__WAIT_FD_WRITE:
+	case CORUN__WAIT_FD_EITHER:
+		return &v->waits_fd;
+	case CORUN__WAIT_REASONS:
+		break;
+	}
+	return NULL; /* not a reason */
+}
+
 /* The first version's size: every caller passes at least this. */
 #define STATS_V1 (offsetof(struct corun_stats, stack_bytes_resident) + sizeof(uint64_t))
 
@@ -115,11 +143,8 @@ int corun_stats(struct corun_stats *out)
 		v.live = rt->sched.live;
 		v.peak_live = rt->stats.peak;
 		v.switches = rt->sched.head + rt->stats.to_main;
-		v.waits_sleep = rt->stats.waits[CORUN__WAIT_SLEEP];
-		v.waits_chan = rt->stats.waits[CORUN__WAIT_CHAN];
-		v.waits_join = rt->stats.waits[CORUN__WAIT_JOIN];
-		v.waits_sync = rt->stats.waits[CORUN__WAIT_SYNC];
-		v.waits_fd = rt->stats.waits[CORUN__WAIT_FD];
+		for (int r = 0; r < CORUN__WAIT_REASONS; r++)
+			*public_count(&v, (enum corun__wait_reason)r) += rt->stats.waits[r];
 		const struct corun__stacks *s = &rt->stacks;
 		for (const struct corun__stack_class *c = s->classes; c; c = c->next)
 			v.stacks_pooled += c->nfree;

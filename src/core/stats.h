@@ -6,21 +6,13 @@
 #ifndef CORUN_STATS_H
 #define CORUN_STATS_H
 
+#include "co.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 struct corun__rt;
 struct corun__stack;
-
-/* What a wait is for, counted by kind in corun_stats (wait.h). */
-enum corun__wait_kind {
-	CORUN__WAIT_SLEEP,
-	CORUN__WAIT_CHAN,
-	CORUN__WAIT_JOIN,
-	CORUN__WAIT_SYNC,
-	CORUN__WAIT_FD,
-	CORUN__WAIT_KINDS
-};
 
 /* The runtime's part. */
 struct corun__stats {
@@ -31,7 +23,7 @@ struct corun__stats {
 	uint64_t spawned_base;  /* ...and the spawns counted before it */
 	uint64_t unwound;       /* spawns that gave their stack back, failing */
 	uint64_t to_main;       /* switches to main that dequeued nothing */
-	uint64_t waits[CORUN__WAIT_KINDS];
+	uint64_t waits[CORUN__WAIT_REASONS]; /* by why (co.h), counted by corun__wait */
 };
 
 /* Spawns count from the runtime's creation. */

@@ -54,14 +54,14 @@ static void *make(size_t size)
 	return obj;
 }
 
-/* Wait on queue q as one waiter, until the deadline (checked by the
+/* Wait on obj's queue q as one waiter, until the deadline (checked by the
  * caller). 0 when fired without error; -1 with errno otherwise. */
-static int wait_on(struct corun__rt *rt, struct corun__wq *q, enum corun__qwhat what,
-		   const void *obj, int64_t deadline)
+static int wait_on(struct corun__rt *rt, enum corun__wait_reason reason, const void *obj,
+		   struct corun__wq *q, int64_t deadline)
 {
 	if (corun__may_wait(rt, deadline) < 0)
 		return -1;
-	return corun__wait_queued(rt, CORUN__WAIT_SYNC, q, what, obj, NULL, deadline);
+	return corun__wait_queued(rt, reason, obj, q, NULL, deadline);
 }
 
 /* ---- wait groups ---- */
@@ -114,7 +114,7 @@ int corun_wg_wait(corun_wg *wg, int64_t deadline)
 		return wg_wait_yielding(wg, deadline);
 	if (wg->count == 0)
 		return 0;
-	return wait_on(rt, &wg->waiters, CORUN__QW_WG, wg, deadline);
+	return wait_on(rt, CORUN__WAIT_WG, wg, &wg->waiters, deadline);
 }
 
 int corun_wg_free(corun_wg *wg)
@@ -217,7 +217,7 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 		return 0;
 	}
 	/* unlock hands it over with the holder already set to us */
-	return wait_on(rt, &mu->waiters, CORUN__QW_MUTEX, mu, deadline);
+	return wait_on(rt, CORUN__WAIT_MUTEX, mu, &mu->waiters, deadline);
 }
 
 int corun_mutex_unlock(corun_mutex *mu)

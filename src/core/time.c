@@ -10,7 +10,6 @@
  * armed (seq), so equal deadlines fire in FIFO order.
  */
 #include "time.h"
-#include "layout.h"
 #include "wait.h"
 #include "../failpoint.h"
 
@@ -92,12 +91,6 @@ static void withdraw_deadline(struct corun__rt *rt, struct corun__waiter *w)
 {
 	heap_remove(rt, (struct corun__timer *)w);
 }
-
-/* For debuggers (layout.h): a deadline (struct corun__timer, in layout.c). */
-const struct corun__layout_entry corun__layout_time[] = {
-	CORUN__LAYOUT_FN("wd.deadline", withdraw_deadline),
-	CORUN__LAYOUT_END
-};
 
 int corun__arm_timer(struct corun__rt *rt, struct corun__timer *t, int id, int64_t deadline)
 {
@@ -184,7 +177,8 @@ int corun_sleep_until(int64_t deadline)
 	else if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	int err;
-	int id = corun__wait(rt, CORUN__WAIT_SLEEP, &err);
+	int id = corun__wait(rt, deadline < 0 ? CORUN__WAIT_FOREVER : CORUN__WAIT_SLEEP,
+			     (uint64_t)deadline, &err);
 	if (id == CORUN__ID_DEADLINE)
 		return 0;
 	errno = err;

@@ -35,7 +35,8 @@ struct corun__timer {
 	size_t idx;        /* its place in the heap */
 };
 
-/* The id a deadline fires with, in every blocking call. */
+/* The id a deadline fires with, in every blocking call; no other waiter
+ * has it, so that a debugger finds a wait's deadline by it (layout.c). */
 #define CORUN__ID_DEADLINE (-2)
 
 /* Arm a deadline as waiter `id` (deadline > 0; -1 arms nothing). 0, or -1

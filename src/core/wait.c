@@ -115,15 +115,15 @@ void corun__withdraw_queued(struct corun__rt *rt, struct corun__waiter *w)
 	corun__wq_remove(((struct corun__qwait *)w)->q, w);
 }
 
-int corun__wait_queued(struct corun__rt *rt, enum corun__wait_kind kind, struct corun__wq *q,
-		       enum corun__qwhat what, const void *obj, void *ptr, int64_t deadline)
+int corun__wait_queued(struct corun__rt *rt, enum corun__wait_reason reason, const void *obj,
+		       struct corun__wq *q, void *ptr, int64_t deadline)
 {
 	struct corun__timer t;
 	if (corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	struct corun__qwait qw;
-	corun__arm_queued(rt, &qw, q, what, obj, ptr, 0);
-	int err, id = corun__wait(rt, kind, &err);
+	corun__arm_queued(rt, &qw, q, ptr, 0);
+	int err, id = corun__wait(rt, reason, (uintptr_t)obj, &err);
 	if (id != 0 || err) {
 		errno = err;
 		return -1;

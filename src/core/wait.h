@@ -7,9 +7,10 @@
  * first to fire wins: whoever fires it has already taken it off the queue
  * it was on and done the work (handed over a message, a result), and the
  * wait core withdraws all the others in O(1) each before the waiter runs
- * again, so nothing the sleeper armed outlives its call. Why it woke, which
- * waiter fired and with what error, is written into its record, not carried
- * through the switch.
+ * again, so nothing the sleeper armed outlives its call. Why it waits (a
+ * reason, and the object it waits on) is written into its record when the
+ * wait begins; why it woke, which waiter fired and with what error, when it
+ * is woken, not carried through the switch.
  *
  * The waiting coroutine may be main: then corun__wait drives the scheduler
  * until main is fired, as corun_run does, and fails with EDEADLK when
@@ -47,13 +48,17 @@ static inline void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int
  * set to the error it fired with (0 when it did its job). Every armed
  * waiter is withdrawn before this returns. From main, drives the scheduler
  * meanwhile; if nothing can fire any more, withdraws them and returns -1
- * with *err EDEADLK. `kind` (enum corun__wait_kind, a constant at every
- * call) is what corun_stats counts the wait as: one add. */
+ * with *err EDEADLK. Every wait comes through here, so here is where why
+ * it waits is written, once: the reason and its object (co.h) into the
+ * record, and one add to the reason's count (stats.h). */
 int corun__wait_main(struct corun__rt *rt, int *err);
-static inline int corun__wait(struct corun__rt *rt, enum corun__wait_kind kind, int *err)
+static inline int corun__wait(struct corun__rt *rt, enum corun__wait_reason reason,
+			      uint64_t obj, int *err)
 {
 	struct corun__co *self = rt->current;
-	rt->stats.waits[kind]++;
+	self->wait_reason = (uint8_t)reason;
+	self->wait_obj = obj;
+	rt->stats.waits[reason]++;
 	rt->sched.budget = CORUN__BUDGET; /* for whoever runs next (the budget, below) */
 	if (__builtin_expect(self == &rt->main, 0))
 		return corun__wait_main(rt, err);
@@ -164,44 +169,26 @@ static inline int corun__may_wait(struct corun__rt *rt, int64_t deadline)
 struct corun__qwait {
 	struct corun__waiter w;
 	struct corun__wq *q;
-	const void *obj;   /* the channel, wait group or mutex: for debuggers */
-	uint8_t what;      /* enum corun__qwhat: for debuggers */
 };
 
-/* What a queued waiter waits on. Written when it is armed, read by no one
- * but a debugger (tools/gdb/corun-gdb.py, which cannot tell it from the
- * backtrace: the corun call may be a tail call or inlined). */
-enum corun__qwhat {
-	CORUN__QW_CHAN_SEND = 1,
-	CORUN__QW_CHAN_RECV,
-	CORUN__QW_SELECT_SEND,
-	CORUN__QW_SELECT_RECV,
-	CORUN__QW_WG,
-	CORUN__QW_MUTEX,
-};
 void corun__withdraw_queued(struct corun__rt *rt, struct corun__waiter *w);
 
-/* Arm qw as waiter `id` at the back of q, with ptr for whoever fires it;
- * it waits on obj, as `what` says. */
+/* Arm qw as waiter `id` at the back of q, with ptr for whoever fires it. */
 static inline void corun__arm_queued(struct corun__rt *rt, struct corun__qwait *qw,
-				     struct corun__wq *q, enum corun__qwhat what,
-				     const void *obj, void *ptr, int id)
+				     struct corun__wq *q, void *ptr, int id)
 {
 	qw->q = q;
-	qw->obj = obj;
-	qw->what = (uint8_t)what;
 	corun__arm(rt, &qw->w, id, corun__withdraw_queued);
 	qw->w.ptr = ptr;
 	corun__wq_push(q, &qw->w);
 }
 
-/* The whole of a blocking call that waits in one queue (after it found it
- * must, and corun__may_wait allowed it): arm the deadline and a waiter at
- * the back of q, wait. 0 when the waiter fired with no error; otherwise -1
- * with errno: what it fired with (EPIPE...), ETIMEDOUT, ECANCELED,
- * EDEADLK (main), ENOMEM (the deadline). */
-int corun__wait_queued(struct corun__rt *rt, enum corun__wait_kind kind, struct corun__wq *q,
-		       enum corun__qwhat what, const void *obj, void *ptr, int64_t deadline);
-
+/* The whole of a blocking call that waits in one queue, that of obj (after
+ * it found it must, and corun__may_wait allowed it): arm the deadline and a
+ * waiter at the back of q, wait. 0 when the waiter fired with no error;
+ * otherwise -1 with errno: what it fired with (EPIPE...), ETIMEDOUT,
+ * ECANCELED, EDEADLK (main), ENOMEM (the deadline). */
+int corun__wait_queued(struct corun__rt *rt, enum corun__wait_reason reason, const void *obj,
+		       struct corun__wq *q, void *ptr, int64_t deadline);
 
 #endif

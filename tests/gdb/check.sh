@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/gdb/corun-gdb.py on gdb_target (gdb_target.c): stopped inside a
 # coroutine, `info coroutines` must list every coroutine with its id, name,
-# state and what it waits on, and `coroutine ID|NAME bt` must show each
+# state and what it waits on (one waits for each reason src/core/co.h
+# lists, each shown with its object), and `coroutine ID|NAME bt` must show each
 # suspended one's own frames; then the same on core files of the stopped
 # program: the kernel's (killed there by SIGABRT) and gdb's gcore.
 #
@@ -57,7 +58,8 @@ case $kind in
 asm) start='corun(__|\.)ctx_start' ;; # clang's DWARF for the .S: corun.ctx_start
 *) start='start' ;;                    # switch_ucontext.c
 esac
-names="main parker sleeper receiver joiner reader grouped stopper fresh"
+waiters="sleeper receiver joiner reader grouped sender selector locker writer either forever"
+names="main parker $waiters stopper fresh"
 
 # The commands every session runs, each output after a marker line. On
 # strip-all, nothing finds gdb_ids or handles: those lookups are left out.
@@ -121,9 +123,10 @@ check() { # VARIANT OUTPUT-FILE
 	fi
 	# The program's own account of itself (gdb_target.c prints it).
 	objs=$(grep -E '^gdb_target: chan ' "$out" | head -n 1)
-	chan=$(echo "$objs" | awk '{ print $3 }') wg=$(echo "$objs" | awk '{ print $5 }')
-	rfd=$(echo "$objs" | awk '{ print $7 }')
-	[ -n "$rfd" ] || bad "the program did not print its objects"
+	obj() { echo "$objs" | awk -v k="$1" '{ for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+	chan=$(obj chan) wg=$(obj wg) rfd=$(obj fd) chan2=$(obj chan2) chan3=$(obj chan3)
+	chan4=$(obj chan4) mutex=$(obj mutex) wfd=$(obj wfd) efd=$(obj efd)
+	[ -n "$efd" ] || bad "the program did not print its objects"
 	info=$(section info <"$out")
 	line() { echo "$info" | awk -v n="$1" '$3 == n || $2 == n'; }
 	expect() { # NAME PATTERN WHAT
@@ -147,12 +150,22 @@ check() { # VARIANT OUTPUT-FILE
 	*) parked="($(at park_loop)|switch_[a-z]+)" ;;
 	esac
 	expect parker " runnable +- .*$parked( \\(in corun_park\\))?\$" "runnable in park_loop"
-	expect sleeper ' waiting +deadline [0-9]+\.[0-9]+s' "a deadline"
+	# One for each reason (src/core/co.h), with its object; a deadline
+	# where the call was given one.
+	deadline='deadline [0-9]+\.[0-9]+s'
+	expect sleeper " waiting +sleep, $deadline" "a sleep until a deadline"
 	expect receiver " waiting +channel $chan \\(receive\\) " "a receive on $chan"
 	sleeper_id=$(line sleeper | awk '{ print $1 }')
 	expect joiner " waiting +join of $sleeper_id sleeper " "the join of sleeper ($sleeper_id)"
 	expect reader " waiting +fd $rfd \\(read\\) " "a read on fd $rfd"
 	expect grouped " waiting +wait group $wg " "wait group $wg"
+	expect sender " waiting +channel $chan2 \\(send\\) " "a send on $chan2"
+	expect selector " waiting +select: channel $chan3 \\(receive\\), channel $chan4 \\(send\\), $deadline" \
+		"a select of a receive on $chan3 and a send on $chan4, with a deadline"
+	expect locker " waiting +mutex $mutex, $deadline" "mutex $mutex, with a deadline"
+	expect writer " waiting +fd $wfd \\(write\\) " "a write on fd $wfd"
+	expect either " waiting +fd $efd \\(read or write\\) " "a wait on fd $efd either way"
+	expect forever " waiting +sleep forever " "a sleep forever"
 	expect stopper "^\\* +[0-9]+ +stopper +running .*$(at gdb_stop_here)" "running, in gdb_stop_here"
 	expect fresh ' runnable \(not started\) .*not started: (fresh|0x[0-9a-f]+)$' "not started"
 	if [ "$variant" = debug ]; then # below the corun call, the program's line
@@ -161,17 +174,23 @@ check() { # VARIANT OUTPUT-FILE
 		expect joiner "$(at join_sleeper)" "in join_sleeper"
 		expect reader "$(at read_pipe)" "in read_pipe"
 		expect grouped "$(at wait_group)" "in wait_group"
+		expect sender "$(at send_one)" "in send_one"
+		expect selector "$(at select_two)" "in select_two"
+		expect locker "$(at lock_held)" "in lock_held"
+		expect writer "$(at write_full)" "in write_full"
+		expect either "$(at wait_either)" "in wait_either"
+		expect forever "$(at sleep_forever)" "in sleep_forever"
 	fi
 	# The ids are the program's (corun_id).
 	i=0
-	for n in parker sleeper receiver joiner reader grouped stopper fresh; do
+	for n in parker $waiters stopper fresh; do
 		id=$(grep -E "^gdb_target: id $i = " "$out" | head -n 1 | awk '{ print $5 }')
 		[ "$(line $n | sed 's/^\*//' | awk '{ print $1 }')" = "$id" ] || bad "$n's id is not $id"
 		i=$((i + 1))
 	done
 	echo "$info" | grep -qE '0x[0-9a-f]+-0x[0-9a-f]+ [0-9]+\.[0-9] KiB used' || bad "no stack ranges and use"
 	n=$(echo "$info" | grep -cE '^[ *] +[0-9]+ ' || true)
-	[ "$n" = 9 ] || bad "expected 9 rows (main and 8 coroutines), got $n"
+	[ "$n" = 15 ] || bad "expected 15 rows (main and 14 coroutines), got $n"
 
 	bt() { # NAME FUNCTION...: the backtrace has each of them
 		b=$(section "bt-$1" <"$out")
@@ -193,6 +212,12 @@ check() { # VARIANT OUTPUT-FILE
 	bt joiner join_sleeper "$start"
 	bt reader read_pipe "$start"
 	bt grouped wait_group "$start"
+	bt sender send_one "$start"
+	bt selector select_two "$start"
+	bt locker lock_held "$start"
+	bt writer write_full "$start"
+	bt either wait_either "$start"
+	bt forever sleep_forever "$start"
 	bt main main
 	if [ "$variant" != strip-all ]; then
 		bt by-id sleep_long

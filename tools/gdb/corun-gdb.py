@@ -26,10 +26,17 @@
 #
 # The layout tables (src/core/layout.h), which the registry points to:
 # by name, the offset and size of each field read here, the constants
-# (states, flags, what a queued waiter waits on), the withdraw function of
-# each kind of wait, and the saved frame of a suspended context: where its
-# resume address and callee-saved registers are. Built by offsetof and
-# sizeof, they follow the structs; nothing here copies a private constant.
+# (states, flags, and the reasons a coroutine waits for, each by its name),
+# and the saved frame of a suspended context: where its resume address and
+# callee-saved registers are. Built by offsetof and sizeof, they follow the
+# structs; nothing here copies a private constant.
+#
+# What a coroutine waits on is the one record the runtime keeps of it, in
+# the coroutine's record: why (co.wait_reason, one of the reason.*
+# constants) and its object (co.wait_obj: the channel, the coroutine
+# joined, the descriptor...), written when the wait begins. Only its
+# deadline, if it has one, is read from the waiters it armed: the one with
+# the deadline's id (id.deadline).
 #
 # Backtraces without resuming. A suspended coroutine's context is its saved
 # frame (src/arch/*/switch_*.S, or the ucontext fallback's). A Python
@@ -96,6 +103,11 @@ def _uint(addr, size=8):
 
 def _int(blob, off, size, signed=False):
     return int.from_bytes(blob[off:off + size], _order(), signed=signed)
+
+
+def _signed(v):
+    """A table's value (64 bits) as the negative number it may be."""
+    return v - (1 << 64) if v >= 1 << 63 else v
 
 
 class Layout:
@@ -263,6 +275,8 @@ class Coroutine:
             self.fn = L.field(blob, "co.fn")
             self.arg = L.field(blob, "co.arg")
             self.armed = L.field(blob, "co.armed")
+            self.reason = L.field(blob, "co.wait_reason")
+            self.obj = L.field(blob, "co.wait_obj")
             self.slot = L.field(blob, "co.slot")
             self.stack_lo = L.field(blob, "co.stack_lo")
             self.stack_size = L.field(blob, "co.stack_size")
@@ -584,21 +598,58 @@ def _deadline_text(ns):
     return text
 
 
-# What a queued waiter waits on (enum corun__qwhat, src/core/wait.h).
-_QWHAT = (("qw.chan_send", "channel", "send"), ("qw.chan_recv", "channel", "receive"),
-          ("qw.select_send", "channel", "select send"),
-          ("qw.select_recv", "channel", "select receive"),
-          ("qw.wg", "wait group", None), ("qw.mutex", "mutex", None))
+def _armed(c):
+    """The waiters c has armed, newest first: (address, id)."""
+    L = c.rt.L
+    out = []
+    w = c.armed
+    while w != 0 and len(out) < 1024:
+        out.append((w, L.read(w, "waiter.id", signed=True)))
+        w = L.read(w, "waiter.next_armed")
+    return out
 
 
-def _queue_text(L, w):
-    """A waiter on a queue: what it waits on, as its arming recorded."""
-    what = L.read(w, "qwait.what")
-    obj = L.read(w, "qwait.obj")
-    for name, noun, op in _QWHAT:
-        if L.has(name) and L.val(name) == what:
-            return "%s %#x" % (noun, obj) + (" (%s)" % op if op else "")
-    return "queue %#x" % L.read(w, "qwait.q")
+def _join_text(c):
+    """The coroutine it joins (its record is the object): id and name."""
+    L = c.rt.L
+    target = Coroutine(c.rt, c.obj, 0, False)
+    if target.unreadable:
+        return "join of ? (record %#x)" % c.obj
+    slots = L.read(c.rt.addr, "rt.slots")
+    serial = L.read(slots + target.slot * L.val("slot.size"), "slot.serial")
+    return "join of %d%s" % (serial, " " + target.name if target.name else "")
+
+
+def _select_text(c):
+    """A select: its object is its cases; the waiters it armed for them
+    have their indexes as ids."""
+    L = c.rt.L
+    if c.obj == 0:
+        return "select with no clauses"
+    ops = {L.val("op.send"): "send", L.val("op.recv"): "receive"}
+    parts = []
+    for i in sorted(i for _, i in _armed(c) if i >= 0):
+        case = c.obj + i * L.val("case.size")
+        op = L.read(case, "case.op", signed=True)
+        parts.append("channel %#x (%s)" % (L.read(case, "case.chan"),
+                                           ops.get(op, "op %d?" % op)))
+    return "select: " + ", ".join(parts)
+
+
+# What each reason's object is, and how it reads (co.h's list of reasons).
+_REASON_TEXT = {
+    "sleep": lambda c: "sleep, " + _deadline_text(_signed(c.obj)),
+    "forever": lambda c: "sleep forever",
+    "join": _join_text,
+    "chan_send": lambda c: "channel %#x (send)" % c.obj,
+    "chan_recv": lambda c: "channel %#x (receive)" % c.obj,
+    "select": _select_text,
+    "wg": lambda c: "wait group %#x" % c.obj,
+    "mutex": lambda c: "mutex %#x" % c.obj,
+    "fd_read": lambda c: "fd %d (read)" % _signed(c.obj),
+    "fd_write": lambda c: "fd %d (write)" % _signed(c.obj),
+    "fd_either": lambda c: "fd %d (read or write)" % _signed(c.obj),
+}
 
 
 def waits_on(c):
@@ -607,38 +658,21 @@ def waits_on(c):
     if c.running or c.unreadable or not (c.flags & L.val("flag.armed")) \
             or c.state != L.val("state.blocked"):
         return ""
-    kinds = {L.val("wd.deadline"): "deadline", L.val("wd.join"): "join",
-             L.val("wd.fd"): "fd", L.val("wd.queued"): "queued"}
-    w = c.armed
-    parts = []
-    n = 0
-    while w != 0 and n < 1024:
-        n += 1
-        wd = L.read(w, "waiter.withdraw")
-        kind = kinds.get(wd)
-        if wd == 0:
-            parts.append("nothing (forever)")
-        elif kind == "deadline":  # struct corun__timer: the waiter first
-            parts.append(_deadline_text(L.read(w, "timer.deadline", signed=True)))
-        elif kind == "join":  # struct joining (coroutine.c): the waiter first
-            target = Coroutine(c.rt, L.read(w, "joining.target"), 0, False)
-            serial = "?"
-            if not target.unreadable:
-                slots = L.read(c.rt.addr, "rt.slots")
-                serial = str(L.read(slots + target.slot * L.val("slot.size"),
-                                    "slot.serial"))
-            parts.append("join of %s%s" % (serial, " " + target.name if target.name else ""))
-        elif kind == "fd":
-            fd = L.read(w, "waiter.ptr", signed=True)
-            way = {L.val("fd.id_in"): "read", L.val("fd.id_out"): "write"}.get(
-                L.read(w, "waiter.id", signed=True), "?")
-            parts.append("fd %d (%s)" % (fd, way))
-        elif kind == "queued":
-            parts.append(_queue_text(L, w))
-        else:
-            parts.append("waiter %#x (%s)" % (w, _func_name(wd)))
-        w = L.read(w, "waiter.next_armed")
-    text = ", ".join(reversed(parts))  # in arming order
+    names = {v: n[len("reason."):] for n, (v, _) in L.entries.items()
+             if n.startswith("reason.")}
+    name = names.get(c.reason)
+    if name is None:
+        text = "reason %d? (object %#x)" % (c.reason, c.obj)
+    elif name in _REASON_TEXT:
+        text = _REASON_TEXT[name](c)
+    else:  # a reason newer than this script: its name, and its object
+        text = "%s %#x" % (name, c.obj)
+    if name != "sleep":  # a sleep's object is its deadline
+        dl = _signed(L.val("id.deadline"))
+        for w, i in _armed(c):
+            if i == dl:
+                text += ", " + _deadline_text(L.read(w, "timer.deadline", signed=True))
+                break
     if c.flags & L.val("flag.canceled"):
         text += " [canceled]"
     elif L.has("flag.cancel_held") and c.flags & L.val("flag.cancel_held"):
@@ -667,7 +701,8 @@ Usage: info coroutines
 
 For each live coroutine (and the thread's main context, id 0): its id (what
 corun_id returns), name, state (running, runnable, waiting), what it waits
-on (a deadline, a channel, a descriptor, a join...), its stack (its range,
+on (a sleep, a join, a channel, a select, a wait group, a mutex, a
+descriptor; and its deadline, if any), its stack (its range,
 and how deep it is in use now: from its top to its stack pointer), and where
 it is stopped (its innermost frame outside corun, and the corun call it is
 in). Reads memory only: works on a core file, and without debug
