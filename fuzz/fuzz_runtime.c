@@ -477,7 +477,7 @@ NOCOV static struct corun__waiter *slot_fd(int e, int dir)
 {
 	struct corun__rt *rt = corun__tls;
 	int fd = g.ent[e].fd;
-	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(rt, fd) : NULL;
+	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(&rt->fds, fd) : NULL;
 	if (!f)
 		return NULL;
 	return dir == 1 ? f->in : f->out;
