@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/core/sched.h" /* white box: corun__tls */
+#include "priv.h"
 
 /* ---- running a program's tests */
 static void run_one(const struct test *t)
@@ -118,7 +118,7 @@ corun_t spawn_with(corun_fn fn, void *arg, size_t stack_size, unsigned flags)
 void fresh_runtime(void)
 {
 	CHECK_EQ(corun_shutdown(), 0);
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 }
 
 /* ---- elsewhere: a thread, a child process */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: lower the slot limit */
+#include "priv.h" /* white box: is there a runtime, lower the slot limit */
 
 #define KIB ((size_t)1024)
 #define STACK (256 * KIB)
@@ -35,13 +35,13 @@ static struct corun_stats stats(void)
 static void *no_runtime_thread(void *arg)
 {
 	(void)arg;
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 	struct corun_stats s = stats();
 	CHECK_EQ(s.spawned, 0);
 	CHECK_EQ(s.switches, 0);
 	CHECK_EQ(s.stack_bytes_reserved, 0);
 	CHECK_EQ(s.pool_hits, 0);
-	CHECK_PTR_EQ(corun__tls, NULL); /* asking made none */
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL); /* asking made none */
 	errno = 0;
 	CHECK_EQ(corun_stack_used(0), 0);
 	CHECK_EQ(errno, EPERM);
@@ -277,7 +277,7 @@ static void failed_spawn(void)
 {
 	fresh_runtime();
 	CHECK((corun_go(park_once, NULL)) > 0); /* makes the runtime */
-	corun__tls->handles.limit = 3;
+	corun_priv_slot_limit(3);
 	CHECK(corun_go(park_once, NULL) > 0);
 	CHECK(corun_go(park_once, NULL) > 0);
 	CHECK_ERRNO(corun_go(park_once, NULL), EAGAIN);
@@ -289,7 +289,7 @@ static void failed_spawn(void)
 	CHECK_EQ(s.pool_hits, 0);
 	CHECK_EQ(s.stacks_pooled, 1);
 	CHECK_EQ(corun_run(), 0);
-	corun__tls->handles.limit = CORUN__SLOTS_MAX;
+	corun_priv_slot_limit(0);
 	fresh_runtime(); /* the three are ended and unjoined: dropped */
 }
 

@@ -1,6 +1,7 @@
 /*
- * A channel's layout (chan.c), here so that white-box checkers (the fuzz
- * target) can hold it against their model. Nothing else looks inside.
+ * A channel's layout (chan.c), here so that the test door
+ * (src/testing/priv.c) can show the fuzz target its buffer and queues.
+ * Nothing else looks inside.
  */
 #ifndef CORUN_CHAN_H
 #define CORUN_CHAN_H
