@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpus of fuzz_runtime into fuzz/corpus/.
 
-The encoding is described at the top of fuzz_runtime.c. Main and the
+The encoding is described at the top of fuzz_main.c. Main and the
 coroutines read from one cursor, so each seed below is written in the order
 the scheduler (FIFO) lets them read; a comment tells who reads what.
 Run it again after changing the encoding: python3 fuzz/make_corpus.py
