@@ -9,6 +9,7 @@
  *                 run; waking; the ready ring and the records
  *   model_chan.c  the two channels and select
  *   model_fd.c    descriptors: pipes, a socket pair, the other process
+ *   model_sync.c  a wait group and two mutexes
  *
  * White box: what the runtime keeps is read through the test door
  * (tests/priv.h) only.
@@ -40,9 +41,10 @@
 #define RESULT(i) ((void *)(uintptr_t)(0x5eed0000u + (unsigned)(i)))
 #define NCHAN 2
 #define QMAX (2 * MAX_CO) /* a select puts a coroutine on two queues */
+#define NMU 2
 
 /* What a coroutine is blocked in, as the model sees it. */
-enum { K_NONE, K_JOIN, K_CHAN, K_SLEEP, K_FD };
+enum { K_NONE, K_JOIN, K_CHAN, K_SLEEP, K_FD, K_SYNC };
 
 /* Descriptors. Three objects, made at the start of every input: two pipes
  * of one page and a Unix stream socket pair. Coroutines use five
@@ -120,6 +122,26 @@ struct mchan {
 	int nq[2];
 };
 
+/* The wait group: its counter and who waits for it to reach zero. */
+struct mwg {
+	corun_wg *wg;
+	int64_t count;
+	uint64_t waiters;   /* model indices, one bit each */
+	uint8_t main_waits;
+};
+
+/* A mutex: who holds it (a model index or MAIN) and who waits in line,
+ * oldest first (MAIN among them). */
+struct mmu {
+	corun_mutex *mu;
+	uint8_t locked;
+	uint8_t abandoned;  /* left free by a holder that ended: the next
+			     * lock is told (EOWNERDEAD) */
+	int holder;
+	int q[MAX_CO + 1];
+	int nq;
+};
+
 /* Per input. Only the input's thread touches it while it runs; no
  * coroutine keeps an address-taken local (ASan would leave the frames of
  * those blocked forever poisoned), so everything addressable is here. */
@@ -128,11 +150,15 @@ struct fuzz_state {
 	size_t size, pos;
 	struct mco co[MAX_CO];
 	struct mchan chan[NCHAN];
+	struct mwg wg;
+	struct mmu mu[NMU];
 	int n;            /* spawned so far */
 	int live;         /* spawned and not ended */
 	int has_rt;       /* spawned since the start or the last shutdown */
 	int next_val;     /* elements sent are 1, 2, 3... */
 	int main_val;
+	int main_blocked; /* main waits on a wait group or a mutex... */
+	int main_err;     /* ...and what its call returns when woken */
 	int64_t last_id;
 	corun_attr attr;
 	void *main_res;
@@ -146,7 +172,7 @@ struct fuzz_state {
 	struct ment ent[NENT];
 	int far;          /* the socket pair's far end: the harness's */
 	int fds_gone;     /* closed for good at the end of the input */
-	int driving;      /* main is in corun_run or a blocking corun_join */
+	int driving;      /* main is in corun_run or a blocking wait */
 	unsigned wcall;   /* writes so far: each writes its own bytes */
 	unsigned pverA[MAX_CO], pverB[MAX_CO], pserial[MAX_CO];
 	uint8_t pready[MAX_CO];
@@ -229,5 +255,13 @@ void do_fd_wait(int self, unsigned d);
 void do_fd_close(int k);
 void do_outside(int write_, unsigned d, unsigned nb);
 void do_fd_cancel(int self, unsigned k);
+
+/* ---- wait groups and mutexes (model_sync.c) */
+
+void do_sync(int self, unsigned s);
+void sync_unqueue(int i);
+void sync_orphans(int self);
+void sync_release(void);
+void sync_free(void);
 
 #endif

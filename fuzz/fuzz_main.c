@@ -11,18 +11,22 @@
  * not).
  *
  * A model of every coroutine (spawned, ended, joined or detached, who joins
- * whom, what it waits on) and of two channels (buffer, queues of waiting
- * senders and receivers, in order) is kept alongside. It is updated by
- * whoever acts, at the moment it acts: a coroutine marks itself ended right
- * before it returns, a sender that hands an element to a waiting receiver
- * writes down what that receiver's call will return; so it never guesses the
- * order the scheduler picks. After every operation check() holds the
- * runtime to the model: corun_count, handle validity and errno, ids, names,
- * results, and, white box (through tests/priv.h), the handle table, the
- * ready ring, every coroutine's joiners and both channels' buffers and
- * queues. The one thing the model cannot know is when a sleep's deadline
- * fires: a sleeping coroutine may be found waiting or ready, and a cancel
- * that comes after its deadline fired finds nothing to interrupt.
+ * whom, what it waits on), of two channels (buffer, queues of waiting
+ * senders and receivers, in order), of a wait group (its counter, who waits)
+ * and of two mutexes (holder, line of waiters, in order) is kept alongside.
+ * It is updated by whoever acts, at the moment it acts: a coroutine marks
+ * itself ended right before it returns, a sender that hands an element to a
+ * waiting receiver writes down what that receiver's call will return, an
+ * unlock writes down who holds the mutex now; so it never guesses the order
+ * the scheduler picks. After every operation check() holds the runtime to
+ * the model: corun_count, handle validity and errno, ids, names, results,
+ * and, white box (through tests/priv.h), the handle table, the ready ring,
+ * every coroutine's state and joiners and both channels' buffers and
+ * queues; a coroutine the model has waiting on a wait group or a mutex must
+ * be blocked, and one it has woken must not. The one thing the model cannot
+ * know is when a sleep's deadline fires: a sleeping coroutine may be found
+ * waiting or ready, and a cancel that comes after its deadline fired finds
+ * nothing to interrupt.
  *
  * Descriptors: two pipes of one page and a Unix stream socket pair, made
  * for every input and closed at its end (the count of open descriptors is
@@ -39,10 +43,10 @@
  * ETIMEDOUT only with a deadline, EBADF after corun_close, ECANCELED, never
  * EAGAIN; and a waiter whose bytes or room are there has a report pending in
  * the epoll instance, and has returned after main's next park unless others
- * took them first. Main never drives the scheduler (corun_run, a join that
- * waits) while a descriptor call waits with -1, and calls made meanwhile
- * wait with a short deadline instead: nobody else would write, and the
- * idle step would block the thread for good.
+ * took them first. Main never drives the scheduler (corun_run, a join or a
+ * wait group or mutex wait that waits) while a descriptor call waits with
+ * -1, and calls made meanwhile wait with a short deadline instead: nobody
+ * else would write, and the idle step would block the thread for good.
  *
  * Encoding (see make_corpus.py, which writes the seeds):
  *   main op, byte % 8:      coroutine op, byte % 8:
@@ -52,16 +56,17 @@
  *     4   detach HANDLE       4     detach HANDLE
  *     5   run                 5     end (return its result)
  *     6   misc   SUB          6     misc   SUB
- *   main misc, SUB % 12: 0 bad spawns, 1 shutdown, 2 corun_self, 3 join an
- *     ended one, 4 cancel HANDLE, 5 send CH (deadline 0), 6 receive CH
- *     (deadline 0), 7 close CH, 8 corun_close D, 9 outside write D N,
- *     10 outside read D N, 11 cancel the K-th coroutine in a descriptor call
- *   coroutine misc, SUB % 16: 0 corun_run, 1 corun_shutdown, 2 join itself,
- *     3 bad spawns, 4 corun_self, 5 cancel HANDLE, 6 sleep ARG, 7 send CH DL,
- *     8 receive CH DL, 9 select SEL, 10 close CH, 11 join HANDLE deadline 0,
- *     12 corun_read D N, 13 corun_write D N, 14 corun_wait_fd D, 15 FDSUB:
- *     % 4: 0 corun_close D, 1 cancel K, 2-3 outside write (D bit 7) or
- *     read D N
+ *   main misc, SUB below 252, SUB % 12: 0 bad spawns, 1 shutdown,
+ *     2 corun_self, 3 join an ended one, 4 cancel HANDLE, 5 send CH
+ *     (deadline 0), 6 receive CH (deadline 0), 7 close CH, 8 corun_close D,
+ *     9 outside write D N, 10 outside read D N, 11 cancel the K-th
+ *     coroutine in a descriptor call; SUB 252-255: sync SYNC
+ *   coroutine misc, SUB below 240, SUB % 16: 0 corun_run, 1 corun_shutdown,
+ *     2 join itself, 3 bad spawns, 4 corun_self, 5 cancel HANDLE, 6 sleep
+ *     ARG, 7 send CH DL, 8 receive CH DL, 9 select SEL, 10 close CH, 11 join
+ *     HANDLE deadline 0, 12 corun_read D N, 13 corun_write D N,
+ *     14 corun_wait_fd D, 15 FDSUB: % 4: 0 corun_close D, 1 cancel K, 2-3
+ *     outside write (D bit 7) or read D N; SUB 240-255: sync SYNC
  *   ATTR bits: 0-1 stack size (MIN, 2*MIN, 64 KiB), 2 detached, 3 named,
  *              4 long name (cut to CORUN_NAME_MAX - 1), 5 CORUN_FPCTL
  *   HANDLE: % (spawned + 5): a handle ever issued in this input, else -1,
@@ -74,8 +79,18 @@
  *      (100 µs), -1; 4-5 % 3: wait_fd for POLLIN, POLLOUT, both (bit 6:
  *      on a pipe's write end); N: 1 + 17 N bytes (a write that may wait:
  *      at most a page; a socket's: within 2 KiB and 32 writes queued)
+ *   SYNC: % 8: 0 corun_wg_add DELTA, 1 corun_wg_done, 2 corun_wg_wait,
+ *         3 free (bit 3: the wait group, else mutex M), 4-5
+ *         corun_mutex_lock M, 6-7 corun_mutex_unlock M; bit 3: wait (-1)
+ *         or not (0); bit 4: M, mutex 0 or 1.
+ *         DELTA % 8: 1, 2, 3, -1, -2, 0, INT64_MAX, INT64_MIN
+ * Sync came last, in the top of the misc bytes' range, which meant
+ * sub-operations 0-3 (main) and 0-15 (coroutines) before: an input written
+ * before it reads the same unless it used those bytes (no seed does).
  * When the bytes run out every coroutine returns as soon as it runs; main
- * runs what can run, joins every result left and checks the end state.
+ * runs what can run, joins every result left, sees that no mutex is left
+ * held and nobody waits on the wait group (canceling a holder that would
+ * never let go), frees them and checks the end state.
  */
 #include "fuzz.h"
 
@@ -222,8 +237,12 @@ NOCOV void check(int self)
 
 static void main_misc(void)
 {
-	unsigned d;
-	switch (arg_byte() % 12) {
+	unsigned d, sub = arg_byte();
+	if (sub >= 252) {
+		do_sync(MAIN, arg_byte());
+		return;
+	}
+	switch (sub % 12) {
 	case 0:
 		bad_spawns();
 		break;
@@ -232,7 +251,9 @@ static void main_misc(void)
 		if (g.live) {
 			EXPECT_ERR(corun_shutdown(), EBUSY);
 		} else {
-			chans_free(); /* they belong to the runtime: free them first */
+			/* They belong to the runtime: free them first. */
+			chans_free();
+			sync_free();
 			EXPECT(corun_shutdown() == 0);
 			EXPECT(corun_priv_runtime() == NULL);
 			g.has_rt = 0;
@@ -282,9 +303,13 @@ static void main_misc(void)
 
 static void co_misc(int self)
 {
-	unsigned d;
+	unsigned d, sub = arg_byte();
 	errno = 0;
-	switch (arg_byte() % 16) {
+	if (sub >= 240) {
+		do_sync(self, arg_byte());
+		return;
+	}
+	switch (sub % 16) {
 	case 0:
 		EXPECT_ERR(corun_run(), EPERM);
 		break;
@@ -429,6 +454,7 @@ static void program(void)
 	check(MAIN);
 	main_run();
 	check(MAIN);
+	sync_release();
 	for (int i = 0; i < g.n; i++)
 		if (g.co[i].ended && !g.co[i].stale) {
 			do_join(MAIN, i, 0);
@@ -443,6 +469,7 @@ static void program(void)
 		check_stuck();
 	}
 	check(MAIN);
+	sync_free();
 
 #ifdef FZ_ASAN
 	/* The stacks of the coroutines blocked forever are unmapped at the

@@ -74,6 +74,8 @@ NOCOV void check_cos(int self)
 	 * are pending), or blocked in a drive. */
 	if (self != MAIN)
 		EXPECT(co_info(0).state == (main_seen ? CORUN_PRIV_RUNNABLE : CORUN_PRIV_BLOCKED));
+	else
+		EXPECT(!g.main_blocked);
 
 	for (int i = 0; i < g.n; i++) {
 		struct mco *m = &g.co[i];
@@ -133,7 +135,7 @@ NOCOV void check_cos(int self)
 }
 
 /* After EDEADLK: nothing ready, nothing pending; every coroutine left waits
- * on a live one or on a channel. */
+ * on a live one, on a channel, or on a wait group or a mutex. */
 NOCOV void check_stuck(void)
 {
 	EXPECT(g.live > 0);
@@ -143,7 +145,7 @@ NOCOV void check_stuck(void)
 		struct mco *m = &g.co[i];
 		if (m->ended)
 			continue;
-		EXPECT(m->blocked && (m->kind == K_JOIN || m->kind == K_CHAN));
+		EXPECT(m->blocked && (m->kind == K_JOIN || m->kind == K_CHAN || m->kind == K_SYNC));
 		if (m->kind == K_JOIN)
 			EXPECT(!g.co[m->waiting_on].ended);
 	}
@@ -160,6 +162,8 @@ void wake(int i, int cs, int err, int val)
 		g.co[m->waiting_on].joiners &= ~((uint64_t)1 << i);
 	if (m->kind == K_CHAN)
 		chan_unqueue(i);
+	if (m->kind == K_SYNC)
+		sync_unqueue(i);
 	m->blocked = 0;
 	m->out_case = cs;
 	m->out_err = err;
@@ -193,7 +197,8 @@ int forever_waiters(void)
 }
 
 /* Coroutine self ends now: its joiners get the result and the handle goes
- * stale, or it is detached and goes stale, or the result waits for a join. */
+ * stale, or it is detached and goes stale, or the result waits for a join;
+ * the mutexes it holds go to their next waiters. */
 void co_end(int self)
 {
 	struct mco *m = &g.co[self];
@@ -205,6 +210,7 @@ void co_end(int self)
 			wake(j, 0, 0, 0);
 	m->joiners = 0;
 	m->main_joins = 0;
+	sync_orphans(self);
 	g.live--;
 }
 
