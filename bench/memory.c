@@ -10,17 +10,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/core/runtime.h" /* corun__block: suspended, not ready */
-#include "../src/core/sched.h"
-
-/* Touch 1 KiB of stack, then stay suspended for good: blocked, as a
- * coroutine waiting on I/O would be, so later steps do not run it again. */
+/* Touch 1 KiB of stack, then stay suspended for good: blocked in a sleep
+ * with no deadline, as a coroutine waiting on I/O would be, so later steps
+ * do not run it again. */
 static void *touch_and_wait(void *arg)
 {
 	volatile char buf[1024];
 	for (unsigned i = 0; i < sizeof buf; i += 64)
 		buf[i] = 1;
-	corun__block(corun__tls);
+	corun_sleep_until(-1);
 	return arg;
 }
 

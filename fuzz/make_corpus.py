@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpus of fuzz_runtime into fuzz/corpus/.
 
-The encoding is described at the top of fuzz_runtime.c. Main and the
+The encoding is described at the top of fuzz_main.c. Main and the
 coroutines read from one cursor, so each seed below is written in the order
 the scheduler (FIFO) lets them read; a comment tells who reads what.
 Run it again after changing the encoding: python3 fuzz/make_corpus.py
@@ -23,6 +23,12 @@ EV_IN, EV_OUT, EV_BOTH = 0, 16, 32
 # ATTR bits
 MIN, MIN2, K64 = 0, 1, 2
 DETACHED, NAMED, LONG, FPCTL = 4, 8, 16, 32
+# wait groups and mutexes: main misc 252, coroutine misc 240, then SYNC
+M_SYNC, C_SYNC = 252, 240
+WG_ADD, WG_DONE, WG_WAIT, FREE, LOCK, UNLOCK = 0, 1, 2, 3, 4, 6
+WAIT, FREE_WG, MU1 = 8, 8, 16
+# DELTA of WG_ADD
+D1, D2, D3, DM1, DM2, D0, DMAX, DMIN = range(8)
 
 
 def handle_extra(n, k):
@@ -150,6 +156,69 @@ SEEDS = {
                      RUN, C_MISC, C_WRITE, PIPE1 | DLSHORT, 2,
                      C_MISC, C_READ, PIPE1 | DLNEVER, 0,
                      C_MISC, C_READ, SOCK | DLNEVER, 0],
+    # a wait group: co0 waits for two dones from co1 and co2; then main
+    # waits on zero (at once), with deadline 0 (ETIMEDOUT), adds too little
+    # and too much (EINVAL), and frees it.
+    "wait_group": [SPAWN, MIN, SPAWN, MIN, SPAWN, MIN,
+                   MISC, M_SYNC, WG_ADD, D2,
+                   PARK,
+                   C_MISC, C_SYNC, WG_WAIT | WAIT,   # co0 waits
+                   C_MISC, C_SYNC, WG_DONE, C_END,   # co1
+                   C_MISC, C_SYNC, WG_DONE, C_END,   # co2: zero, co0 wakes
+                   RUN, C_END,                       # co0 returns and ends
+                   MISC, M_SYNC, WG_WAIT | WAIT,
+                   MISC, M_SYNC, WG_ADD, D1, MISC, M_SYNC, WG_WAIT,
+                   MISC, M_SYNC, WG_ADD, DM2, MISC, M_SYNC, WG_ADD, DMAX,
+                   MISC, M_SYNC, FREE | FREE_WG,
+                   JOIN, 0, JOIN, 1, JOIN, 2],
+    # main waits on the wait group and co0's done wakes it; then main waits
+    # where nobody is left to (EDEADLK).
+    "wait_group_main": [SPAWN, MIN, MISC, M_SYNC, WG_ADD, D1,
+                        MISC, M_SYNC, WG_WAIT | WAIT,  # main waits, co0 runs
+                        C_MISC, C_SYNC, WG_DONE, C_END,
+                        MISC, M_SYNC, WG_ADD, D1, MISC, M_SYNC, WG_WAIT | WAIT,
+                        MISC, M_SYNC, WG_DONE, JOIN, 0],
+    # a mutex handed over in line: main holds it, co0 and co1 wait, co2 is
+    # refused (EPERM, ETIMEDOUT), main too (EDEADLK); main's unlock goes to
+    # co0, whose end hands it to co1 (EOWNERDEAD); co1 ends holding mu1,
+    # which main then takes (EOWNERDEAD), cannot free while held (EBUSY),
+    # unlocks and frees.
+    "mutex_handover": [SPAWN, MIN, SPAWN, MIN, SPAWN, MIN,
+                       MISC, M_SYNC, LOCK,
+                       PARK,
+                       C_MISC, C_SYNC, LOCK | WAIT,           # co0 waits
+                       C_MISC, C_SYNC, LOCK | WAIT,           # co1 waits
+                       C_MISC, C_SYNC, UNLOCK, C_MISC, C_SYNC, LOCK, C_END,  # co2
+                       MISC, M_SYNC, LOCK | WAIT, MISC, M_SYNC, UNLOCK,
+                       RUN, C_END,                            # co0 ends holding
+                       C_MISC, C_SYNC, UNLOCK,                # co1
+                       C_MISC, C_SYNC, LOCK | MU1, C_END,
+                       MISC, M_SYNC, LOCK | MU1, MISC, M_SYNC, FREE | MU1,
+                       MISC, M_SYNC, UNLOCK | MU1, MISC, M_SYNC, FREE | MU1,
+                       JOIN, 0, JOIN, 1, JOIN, 2],
+    # main waits for the mutex co0 holds; co0 hands it over and waits for
+    # it in turn; co0 ends holding it, and main's next lock is told.
+    "mutex_main_waits": [SPAWN, MIN, PARK,
+                         C_MISC, C_SYNC, LOCK, C_PARK,   # co0 takes it
+                         MISC, M_SYNC, LOCK | WAIT,      # main waits
+                         C_MISC, C_SYNC, UNLOCK,         # co0: to main
+                         C_MISC, C_SYNC, LOCK | WAIT,    # co0 waits
+                         MISC, M_SYNC, UNLOCK,           # main: to co0
+                         RUN, C_END,
+                         MISC, M_SYNC, LOCK, MISC, M_SYNC, UNLOCK, JOIN, 0],
+    # two coroutines each hold one mutex and wait for the other's: run
+    # gives EDEADLK, free EBUSY; the input's end cancels them to let go.
+    "mutex_deadlock": [SPAWN, MIN, SPAWN, MIN, PARK,
+                       C_MISC, C_SYNC, LOCK, C_PARK,                    # co0
+                       C_MISC, C_SYNC, LOCK | MU1,                      # co1
+                       C_MISC, C_SYNC, LOCK | WAIT,
+                       RUN, C_MISC, C_SYNC, LOCK | MU1 | WAIT,          # co0
+                       MISC, M_SYNC, FREE],
+    # a waiter for a mutex canceled by main (ECANCELED).
+    "mutex_cancel": [SPAWN, MIN, MISC, M_SYNC, LOCK, PARK,
+                     C_MISC, C_SYNC, LOCK | WAIT,
+                     MISC, 4, 0, RUN, C_END,
+                     MISC, M_SYNC, UNLOCK, JOIN, 0],
     # many spawns with every attribute mix, then one long run.
     "many_spawns": [x for i in range(40) for x in (SPAWN, (i * 7) & 0x3f)]
     + [RUN] + [C_PARK, C_END] * 40 + [JOIN, 3, JOIN, 39],

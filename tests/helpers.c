@@ -8,8 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: corun__block, corun__tls */
-#include "../src/core/sched.h"
+#include "priv.h"
 
 /* ---- running a program's tests */
 static void run_one(const struct test *t)
@@ -67,9 +66,9 @@ void *park_n(void *arg)
 void *block_forever(void *arg)
 {
 	(void)arg;
-	/* Blocked the way a wait primitive blocks, with nothing armed that
-	 * could make it ready again. */
-	corun__block(corun__tls);
+	/* A sleep with no deadline: nothing can make it ready again but a
+	 * cancel, and no test cancels it. */
+	corun_sleep_until(-1);
 	CHECK_FAIL("a coroutine blocked for good was resumed");
 	return NULL;
 }
@@ -119,7 +118,7 @@ corun_t spawn_with(corun_fn fn, void *arg, size_t stack_size, unsigned flags)
 void fresh_runtime(void)
 {
 	CHECK_EQ(corun_shutdown(), 0);
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 }
 
 /* ---- elsewhere: a thread, a child process */

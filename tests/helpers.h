@@ -37,7 +37,7 @@ int run_tests(int argc, char **argv, const struct test *tests, size_t n);
 void *ret_arg(void *arg);                 /* returns arg */
 void *park_once(void *arg);               /* parks once, returns arg */
 void *park_n(void *arg);                  /* parks (intptr_t)arg times, returns arg */
-void *block_forever(void *arg);           /* blocked with nothing to wake it (white box) */
+void *block_forever(void *arg);           /* blocked with nothing to wake it */
 void *join_forever(void *handle);         /* joins *(corun_t *)handle, which never ends */
 
 /* Spawn two coroutines that join each other: blocked for good once they

@@ -11,8 +11,7 @@
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/chan.h"    /* white box: the channel's own size */
-#include "../src/core/runtime.h" /* white box: pending deadlines, select's seed */
+#include "priv.h" /* white box: the channel's own size, pending deadlines, select's seed */
 
 static corun_chan *ch, *ch2;
 
@@ -213,7 +212,7 @@ static void deadlines_and_cancel(void)
 	CHECK_ERRNO(corun_chan_recv(ch, &v, corun_now() + 1 * MS), ETIMEDOUT); /* main */
 	corun_t a = corun_go(recv_timeout, NULL);
 	CHECK_EQ(corun_join(a, NULL), 0);
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 
 	cancel_waiting(recv_canceled, NULL);
 	/* It left the queue: nobody waits, so a send would block. */
@@ -300,7 +299,7 @@ static void select_basic(void)
 	/* None can: deadline 0 fails, a later deadline waits and fails. */
 	CHECK_ERRNO(corun_select(cs, 2, 0), ETIMEDOUT);
 	CHECK_ERRNO(corun_select(cs, 2, corun_now() + 1 * MS), ETIMEDOUT);
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 	/* Waiting: the first to come wins, the other clause is withdrawn. */
 	corun_t s = corun_go(send_after, (void *)(intptr_t)42);
 	CHECK_EQ(corun_select(cs, 2, -1), 1);
@@ -328,7 +327,7 @@ static void select_fair(void)
 		CHECK_EQ(corun_chan_send(ch, &i, 0), 0);
 		CHECK_EQ(corun_chan_send(ch2, &i, 0), 0);
 	}
-	corun__tls->select.rand = 0x2545f4914f6cdd1dull; /* a fixed seed */
+	corun_priv_select_seed(0x2545f4914f6cdd1dull); /* a fixed seed */
 	int v, count[2] = { 0, 0 };
 	corun_case cs[2] = { { ch, CORUN_RECV, &v, 0 }, { ch2, CORUN_RECV, &v, 0 } };
 	for (int i = 0; i < ROUNDS; i++) {
@@ -407,7 +406,7 @@ static void errors(void)
 	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX / 2, 4), EINVAL);
 	/* The limit is PTRDIFF_MAX bytes, the channel's own included. */
 	CHECK_NULL_ERRNO(corun_chan_make(SIZE_MAX, 0), EINVAL);
-	CHECK_NULL_ERRNO(corun_chan_make(1, (size_t)PTRDIFF_MAX - sizeof(struct corun_chan) + 1),
+	CHECK_NULL_ERRNO(corun_chan_make(1, (size_t)PTRDIFF_MAX - corun_priv_chan_size() + 1),
 			 EINVAL);
 	CHECK_NULL_ERRNO(corun_chan_make((size_t)PTRDIFF_MAX / 4 + 1, 4), EINVAL);
 	ch = corun_chan_make(sizeof(int), 1);

@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
-#include "../src/core/runtime.h" /* white box: records, stacks, rt->checked.on */
+#include "priv.h" /* white box: stacks, saved stack pointers, checked mode */
 
 #include <corun.h>
 #include <fenv.h>
@@ -29,7 +29,7 @@ static void runtime_with_check(const char *value)
 	fresh_runtime();
 	CHECK(corun_go(ret_arg, NULL) > 0); /* makes it */
 	CHECK_EQ(corun_run(), 0);
-	CHECK(corun__tls != NULL);
+	CHECK(corun_priv_runtime() != NULL);
 }
 
 static corun_t spawn_named(corun_fn fn, void *arg, const char *name, unsigned flags)
@@ -132,13 +132,21 @@ static void fp_change_at_end_reported(void)
 }
 
 /* ---- 2: a saved stack pointer outside its stack */
-static struct corun__co *victim;
+static corun_t victim;
 
 static void *note_self_and_park(void *arg)
 {
-	victim = corun__tls->current;
+	victim = corun_self();
 	corun_park();
 	return arg;
+}
+
+/* Where the victim's stack lies: its lowest byte, its size in *size. */
+static char *victim_stack(size_t *size)
+{
+	char *lo = corun_priv_stack(victim, size);
+	CHECK(lo != NULL);
+	return lo;
 }
 
 static void child_bad_sp(void)
@@ -146,8 +154,9 @@ static void child_bad_sp(void)
 	runtime_with_check("1");
 	corun_t h = spawn_named(note_self_and_park, NULL, "victim", 0);
 	CHECK_EQ(corun_park(), 0); /* from main: it runs until it parks */
-	CHECK(victim != NULL);
-	victim->sp = victim->stack.lo - 64; /* in the guard page below */
+	size_t size;
+	char *lo = victim_stack(&size);
+	corun_priv_set_saved_sp(victim, lo - 64); /* in the guard page below */
 	expect(h, "victim", "has a saved stack pointer ");
 	corun_run();
 }
@@ -163,7 +172,9 @@ static void child_bad_sp_above(void)
 	runtime_with_check("1");
 	corun_t h = spawn_named(note_self_and_park, NULL, "above", 0);
 	CHECK_EQ(corun_park(), 0);
-	victim->sp = victim->stack.lo + victim->stack.size;
+	size_t size;
+	char *lo = victim_stack(&size);
+	corun_priv_set_saved_sp(victim, lo + size);
 	expect(h, "above", "has a saved stack pointer ");
 	corun_run();
 }
@@ -177,7 +188,8 @@ static void bad_saved_sp_above_reported(void)
 static void *clobber_low_end_and_park(void *arg)
 {
 	(void)arg;
-	memset(corun__tls->current->stack.lo, 0x5a, 16);
+	size_t size;
+	memset(corun_priv_stack(corun_self(), &size), 0x5a, 16);
 	corun_park();
 	return NULL;
 }
@@ -203,7 +215,8 @@ static void child_canary_resumed(void)
 	runtime_with_check("1");
 	corun_t h = spawn_named(note_self_and_park, NULL, "resumed", 0);
 	CHECK_EQ(corun_park(), 0);
-	victim->stack.lo[0] ^= 1;
+	size_t size;
+	victim_stack(&size)[0] ^= 1;
 	expect(h, "resumed", "has a broken canary at the low end of its stack");
 	corun_run();
 }
@@ -295,7 +308,7 @@ static void correct_program(int mode)
 static void child_correct(void)
 {
 	runtime_with_check("1");
-	CHECK_EQ(corun__tls->checked.on, 1); /* the checks are on */
+	CHECK_EQ(corun_priv_checked(), 1); /* the checks are on */
 	correct_program(FE_TONEAREST);
 	correct_program(FE_TOWARDZERO); /* main changed its own in between */
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
@@ -316,7 +329,7 @@ static void correct_program_runs_clean(void)
 static void child_unchecked(void)
 {
 	runtime_with_check(NULL);
-	CHECK_EQ(corun__tls->checked.on, 0);
+	CHECK_EQ(corun_priv_checked(), 0);
 	CHECK(corun_go(park_n, (void *)(intptr_t)3) > 0);
 	spawn_named(round_up_and_park, NULL, "rounder", 0);
 	CHECK_EQ(corun_run(), 0);
@@ -330,7 +343,7 @@ static void off_without_env(void)
 static void child_zero(void)
 {
 	runtime_with_check("0");
-	CHECK_EQ(corun__tls->checked.on, 0);
+	CHECK_EQ(corun_priv_checked(), 0);
 	spawn_named(round_down_and_end, NULL, "ender", CORUN_DETACHED);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
@@ -348,7 +361,7 @@ static void child_set_late(void)
 	CHECK_EQ(setenv("CORUN_CHECK", "1", 1), 0);
 	spawn_named(round_down_and_end, NULL, "ender", CORUN_DETACHED);
 	CHECK_EQ(corun_run(), 0);
-	CHECK_EQ(corun__tls->checked.on, 0);
+	CHECK_EQ(corun_priv_checked(), 0);
 	CHECK_EQ(fesetround(FE_TONEAREST), 0);
 }
 

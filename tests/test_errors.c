@@ -8,7 +8,7 @@
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/runtime.h" /* white box: lower the slot limit, the default decay */
+#include "priv.h" /* white box: lower the slot limit, the default decay */
 
 #define PARK_TWICE ((void *)(intptr_t)2) /* park_n's argument */
 
@@ -37,7 +37,7 @@ static void go(void)
 	fresh_runtime();
 	corun_t keep = corun_go(park_n, PARK_TWICE);
 	CHECK(keep > 0);
-	corun__tls->handles.limit = 10;
+	corun_priv_slot_limit(10);
 	corun_t h[9];
 	for (int i = 0; i < 9; i++)
 		CHECK((h[i] = corun_go(ret_arg, NULL)) > 0);
@@ -50,7 +50,7 @@ static void go(void)
 	CHECK_EQ(corun_join(again, NULL), 0);
 	for (int i = 1; i < 9; i++)
 		CHECK_EQ(corun_join(h[i], NULL), 0);
-	corun__tls->handles.limit = CORUN__SLOTS_MAX;
+	corun_priv_slot_limit(0);
 	CHECK_EQ(corun_join(keep, NULL), 0);
 	still_works();
 }
@@ -260,7 +260,7 @@ static void trim_and_decay(void)
 	still_works();
 	CHECK_EQ(corun_set_stack_decay(INT64_MAX), 0);
 	still_works();
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0);
 }
 
 /* ---- the waiting calls: one provocation per row (their own programs,

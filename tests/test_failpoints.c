@@ -1,5 +1,5 @@
 /*
- * Failure injection (src/failpoint.h): every kind of allocation and
+ * Failure injection (priv.h): every kind of allocation and
  * mapping the runtime makes, failed in turn. A scenario that grows every
  * structure (a burst of thousands of small stacks over several slabs, a
  * second size class, a trim that shrinks it all and a burst after it, a
@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "../src/failpoint.h"
+#include "priv.h"
 
 /* BURST small stacks need three slabs and grow the handle table past the
  * size it shrinks from (1,024); both shrink again at the trim. */
@@ -56,6 +56,17 @@ enum {
 #define SMALL CORUN_STACK_MIN
 #define LARGE ((size_t)64 << 10)
 #define MS ((int64_t)1000000)
+
+/* The kinds of failure, known by name (priv.h); at most MAX_KINDS. */
+enum { MAX_KINDS = 64 };
+
+static int kind(const char *name)
+{
+	int k = corun_priv_fail_kind(name);
+	if (k < 0)
+		CHECK_FAIL("no kind of failure is named \"%s\"", name);
+	return k;
+}
 
 /* ---- checking one public call ---- */
 
@@ -365,8 +376,8 @@ static void scenario(void)
 	 * its slab mapped. */
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_trim(), 0);
-	if (armed_times <= 1 && corun__failpoint_failed(CORUN__FAIL_FREE_LIST) == 0)
-		CHECK_EQ(corun__failpoint_slabs(), 0);
+	if (armed_times <= 1 && corun_priv_fail_failed(kind("free list")) == 0)
+		CHECK_PTR_EQ(corun_priv_slab(0, NULL, NULL), NULL);
 	burst(handles, AFTER_TRIM, SMALL);
 
 	channels();
@@ -424,9 +435,9 @@ static void still_works(void)
 /* ---- trials ---- */
 
 struct trial {
-	enum corun__fail_kind kind;
+	int kind;
 	unsigned long n, times; /* times 0: nothing armed */
-	unsigned long ops[CORUN__FAIL_KINDS], failed;
+	unsigned long ops[MAX_KINDS], failed;
 	unsigned long refused; /* public calls that failed */
 };
 
@@ -436,17 +447,17 @@ static void *trial_thread(void *arg)
 	stack_t before, after;
 	CHECK_EQ(sigaltstack(NULL, &before), 0);
 
-	corun__failpoint_reset();
+	corun_priv_fail_reset();
 	refused = 0;
 	armed_times = t->times;
 	if (t->times)
-		corun__failpoint_arm(t->kind, t->n, t->times);
+		corun_priv_fail_arm(t->kind, t->n, t->times);
 	scenario();
-	for (int k = 0; k < CORUN__FAIL_KINDS; k++)
-		t->ops[k] = corun__failpoint_ops(k);
-	t->failed = corun__failpoint_failed(t->kind);
+	for (int k = 0; k < corun_priv_fail_kinds(); k++)
+		t->ops[k] = corun_priv_fail_ops(k);
+	t->failed = corun_priv_fail_failed(t->kind);
 	t->refused = refused;
-	corun__failpoint_reset();
+	corun_priv_fail_reset();
 
 	still_works();
 	CHECK_EQ(corun_shutdown(), 0);
@@ -470,7 +481,7 @@ static void run_trial(struct trial *t)
  * it). The n-th operation exists, since the unarmed run made it; only
  * deadlines that pass before they are armed (a loaded machine) could move
  * it, so a trial in which nothing failed is tried again. */
-static unsigned long fail_at(enum corun__fail_kind kind, unsigned long n, unsigned long times)
+static unsigned long fail_at(int kind, unsigned long n, unsigned long times)
 {
 	struct trial t;
 	for (int tries = 0; tries < 3; tries++) {
@@ -480,7 +491,7 @@ static unsigned long fail_at(enum corun__fail_kind kind, unsigned long n, unsign
 			break;
 	}
 	if (t.failed == 0)
-		CHECK_FAIL("%s: operation %lu of %lu never came", corun__failpoint_name(kind), n,
+		CHECK_FAIL("%s: operation %lu of %lu never came", corun_priv_fail_name(kind), n,
 			   t.ops[kind]);
 	if (times == 1)
 		CHECK_EQ(t.failed, 1);
@@ -505,6 +516,7 @@ int main(void)
 	/* Stacks go back only at a trim: no clock decides what the scenario
 	 * allocates, so every run counts the same operations. */
 	CHECK_EQ(corun_set_stack_decay(-1), 0);
+	CHECK(corun_priv_fail_kinds() <= MAX_KINDS);
 
 	/* Only main's short sleep depends on the clock: it waits in the kernel
 	 * (an epoll descriptor) only if its deadline has not passed by the
@@ -513,24 +525,23 @@ int main(void)
 	for (int tries = 0; tries < 3; tries++) {
 		base = (struct trial){ .times = 0 };
 		run_trial(&base);
-		if (base.ops[CORUN__FAIL_EPOLL])
+		if (base.ops[kind("epoll")])
 			break;
 	}
 	/* Operations that happen only in some builds (valgrind's stack ids) or
 	 * on some kernels (the map limit, with mprotect guards) may count 0;
 	 * these must not. */
-	CHECK(base.ops[CORUN__FAIL_RUNTIME] == 2 && base.ops[CORUN__FAIL_HANDLES] >= 5 &&
-	      base.ops[CORUN__FAIL_RING] >= 6 && base.ops[CORUN__FAIL_SLAB] >= 4 &&
-	      base.ops[CORUN__FAIL_CLASS] >= 3 && base.ops[CORUN__FAIL_SLAB_ARRAY] >= 2 &&
-	      base.ops[CORUN__FAIL_GUARD] >= BURST && base.ops[CORUN__FAIL_TIMER_HEAP] >= 2 &&
-	      base.ops[CORUN__FAIL_FREE_LIST] >= 5 && base.ops[CORUN__FAIL_FREE_SHRINK] >= 1 &&
-	      base.ops[CORUN__FAIL_SPANS] >= 2 && base.ops[CORUN__FAIL_HANDLES_SHRINK] >= 1 &&
-	      base.ops[CORUN__FAIL_EPOLL] >= 1 && base.ops[CORUN__FAIL_CHAN] == 1 + SELECT_N &&
-	      base.ops[CORUN__FAIL_SELECT] == 1 && base.ops[CORUN__FAIL_SYNC] == 2 &&
-	      base.ops[CORUN__FAIL_EXIT_KEY] == 2 && base.ops[CORUN__FAIL_FDS] >= 1);
+#define OPS(name) base.ops[kind(name)]
+	CHECK(OPS("runtime") == 2 && OPS("handles") >= 5 && OPS("ring") >= 6 && OPS("slab") >= 4 &&
+	      OPS("class") >= 3 && OPS("slab array") >= 2 && OPS("guard") >= BURST &&
+	      OPS("timer heap") >= 2 && OPS("free list") >= 5 && OPS("free list shrink") >= 1 &&
+	      OPS("spans") >= 2 && OPS("handles shrink") >= 1 && OPS("epoll") >= 1 &&
+	      OPS("channel") == 1 + SELECT_N && OPS("select") == 1 && OPS("sync") == 2 &&
+	      OPS("exit key") == 2 && OPS("fds") >= 1);
+#undef OPS
 
 	unsigned long trials = 0;
-	for (int k = 0; k < CORUN__FAIL_KINDS; k++) {
+	for (int k = 0; k < corun_priv_fail_kinds(); k++) {
 		unsigned long count = base.ops[k];
 		unsigned long m = count < SAMPLE ? count : SAMPLE, seen = 0;
 		for (unsigned long i = 0; i < m; i++, trials++)
@@ -547,7 +558,7 @@ int main(void)
 		/* A kind whose failures no call reports (a shrink that keeps
 		 * the larger table, a fallback) shows 0 here. */
 		fprintf(stderr, "-- %-16s %5lu operations, %lu public calls failed\n",
-			corun__failpoint_name(k), count, seen);
+			corun_priv_fail_name(k), count, seen);
 	}
 	fprintf(stderr, "%lu trials\n", trials);
 	return 0;

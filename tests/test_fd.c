@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: no waiter left armed */
+#include "priv.h" /* white box: no waiter left armed */
 
 /* Long enough for valgrind on a busy machine: a deadline that only keeps
  * a broken test from hanging. */
@@ -73,7 +73,7 @@ static void read_waits(void)
 	CHECK_EQ(corun_join(w, NULL), 0);
 	/* It made the descriptor non-blocking, and left it so. */
 	CHECK(fcntl(p[0], F_GETFL) & O_NONBLOCK);
-	CHECK_EQ(corun__tls->fds.waiting, 0);
+	CHECK_EQ(corun_priv_fd_waiting(), 0);
 	close_pipe();
 }
 
@@ -197,8 +197,8 @@ static void deadlines(void)
 	int64_t t0 = corun_now();
 	CHECK_ERRNO(corun_read(p[0], &c, 1, corun_now() + 2 * MS), ETIMEDOUT);
 	CHECK(corun_now() - t0 >= 2 * MS);
-	CHECK_EQ(corun__tls->timers.n, 0);
-	CHECK_EQ(corun__tls->fds.waiting, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
+	CHECK_EQ(corun_priv_fd_waiting(), 0);
 	/* Deadline 0 still tries: data that is there is read. */
 	CHECK_EQ(write(p[1], "y", 1), 1);
 	CHECK_EQ(corun_read(p[0], &c, 1, 0), 1);
@@ -237,17 +237,17 @@ static void cancel_and_close(void)
 {
 	make_pipe();
 	cancel_waiting(read_canceled, NULL);
-	CHECK_EQ(corun__tls->fds.waiting, 0);
+	CHECK_EQ(corun_priv_fd_waiting(), 0);
 	/* Its waiter is gone: another may wait now. Two at once may not. */
 	corun_t a = corun_go(read_gets_ebadf, NULL), b = corun_go(read_busy, NULL);
 	CHECK_EQ(corun_park(), 0); /* a waits, b is refused */
 	CHECK_EQ(corun_join(b, NULL), 0);
-	CHECK_EQ(corun__tls->fds.waiting, 1);
+	CHECK_EQ(corun_priv_fd_waiting(), 1);
 	/* corun_close wakes the waiter with EBADF instead of leaving it. */
 	int fd = p[0];
 	CHECK_EQ(corun_close(fd), 0);
 	CHECK_EQ(corun_join(a, NULL), 0);
-	CHECK_EQ(corun__tls->fds.waiting, 0);
+	CHECK_EQ(corun_priv_fd_waiting(), 0);
 	CHECK_EQ(corun_close(p[1]), 0);
 	/* The number, reused by a new pipe, starts clean. */
 	make_pipe();
@@ -607,7 +607,7 @@ static void *write_when_waited(void *arg)
 {
 	struct later *l = arg;
 	CHECK_EQ(corun_sleep(20 * MS), 0);
-	CHECK(corun__tls->fds.waiting > 0);
+	CHECK(corun_priv_fd_waiting() > 0);
 	CHECK_EQ(write(l->fd, l->what, strlen(l->what)), (ssize_t)strlen(l->what));
 	return NULL;
 }
@@ -755,10 +755,10 @@ static void closed_while_waiting(void)
 	make_pipe();
 	corun_t r = corun_go(read_fails, (void *)(intptr_t)p[0]);
 	CHECK_EQ(corun_park(), 0); /* it waits */
-	CHECK_EQ(corun__tls->fds.waiting, 1);
+	CHECK_EQ(corun_priv_fd_waiting(), 1);
 	CHECK_EQ(close(p[0]), 0);
 	CHECK_EQ(corun_join(r, NULL), 0);
-	CHECK_EQ(corun__tls->fds.waiting, 0);
+	CHECK_EQ(corun_priv_fd_waiting(), 0);
 	CHECK_EQ(corun_close(p[1]), 0);
 }
 

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: the registry */
+#include "priv.h" /* white box: the registry, waits on descriptors */
 
 /* Long enough for valgrind on a busy machine: a deadline that only keeps
  * a broken test from hanging. */
@@ -327,10 +327,10 @@ static void waiters_in_child(void)
 	rc = corun_go(reads_c, NULL);
 	rd = corun_go(reads_d, NULL);
 	CHECK_EQ(corun_park(), 0); /* both wait */
-	CHECK_EQ(corun__tls->fds.waiting, 2);
+	CHECK_EQ(corun_priv_fd_waiting(), 2);
 	in_child(copies_child); /* the parent does not run meanwhile */
 	/* The parent's own are still waiting, and still served. */
-	CHECK_EQ(corun__tls->fds.waiting, 2);
+	CHECK_EQ(corun_priv_fd_waiting(), 2);
 	CHECK_EQ(write(c_pipe[1], "p", 1), 1);
 	CHECK_EQ(write(d_pipe[1], "q", 1), 1);
 	void *r;
@@ -358,17 +358,18 @@ static void *holds_a_runtime(void *arg)
 
 static void registry_has_own(void)
 {
-	CHECK_EQ(corun__registry.count, 1);
-	CHECK_PTR_EQ(corun__registry.head, corun__tls);
-	CHECK_PTR_EQ(corun__tls->reg.next, NULL);
-	CHECK_EQ(corun__tls->reg.tid, getpid());
+	int tid = 0;
+	CHECK_EQ(corun_priv_registry_count(), 1);
+	CHECK_PTR_EQ(corun_priv_registry_at(0, &tid), corun_priv_runtime());
+	CHECK_PTR_EQ(corun_priv_registry_at(1, NULL), NULL);
+	CHECK_EQ(tid, getpid());
 	CHECK_EQ(corun_sleep(MS), 0); /* and it works */
 }
 
 static void registry_has_none(void)
 {
-	CHECK_EQ(corun__registry.count, 0);
-	CHECK_PTR_EQ(corun__registry.head, NULL);
+	CHECK_EQ(corun_priv_registry_count(), 0);
+	CHECK_PTR_EQ(corun_priv_registry_at(0, NULL), NULL);
 	CHECK_EQ(corun_sleep(MS), 0); /* its first runtime */
 	registry_has_own();
 }
@@ -387,7 +388,7 @@ static void registry(void)
 	pthread_t t;
 	CHECK_EQ(pthread_create(&t, NULL, holds_a_runtime, NULL), 0);
 	pthread_barrier_wait(&hold);
-	CHECK(corun__registry.count >= 2);
+	CHECK(corun_priv_registry_count() >= 2);
 	in_child(registry_has_own);
 	void *r = on_thread(forks_without_runtime, NULL);
 	(void)r;

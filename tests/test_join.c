@@ -184,8 +184,8 @@ static void *deadlocks_on_thread(void *arg)
 	CHECK_EQ((intptr_t)r, 2);
 
 	/* With joins alone, a coroutine blocked for good is always in a cycle,
-	 * and so already has its joiner. Block one the way the wait
-	 * primitives do (white box), and main's join of it must fail. */
+	 * and so already has its joiner. Block one in a sleep with no
+	 * deadline, and main's join of it must fail. */
 	corun_t stuck = corun_go(block_forever, NULL);
 	CHECK_ERRNO(corun_join(stuck, NULL), EDEADLK);
 	CHECK_EQ(corun_count(), 3);

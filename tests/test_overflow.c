@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
-#include "../src/core/runtime.h" /* white box: where the running stack lies */
+#include "priv.h" /* white box: where the running stack lies */
 
 #include <corun.h>
 #include <signal.h>
@@ -141,9 +141,9 @@ static void *sent_segv(void *arg)
 static void *skipping_frame(void *arg)
 {
 	(void)arg;
-	const struct corun__stack *st = &corun__tls->current->stack;
-	size_t guard = corun__tls->stacks.guard;
-	const char *target = st->lo - guard - st->size - guard / 2;
+	size_t size, guard = corun_priv_guard();
+	const char *lo = corun_priv_stack(corun_self(), &size);
+	const char *target = lo - guard - size - guard / 2;
 	const char *here = __builtin_frame_address(0);
 	return (void *)(intptr_t)skip_frame((size_t)(here - target));
 }
@@ -153,8 +153,9 @@ static void *skipping_frame(void *arg)
 static void *stray_store(void *arg)
 {
 	(void)arg;
-	const struct corun__stack *st = &corun__tls->current->stack;
-	volatile char *p = st->lo + st->size + corun__tls->stacks.guard / 2;
+	size_t size;
+	char *lo = corun_priv_stack(corun_self(), &size);
+	volatile char *p = lo + size + corun_priv_guard() / 2;
 	*p = 1;
 	return NULL;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../src/core/runtime.h" /* white box: is the runtime there? */
+#include "priv.h" /* white box: is the runtime there, its slabs and tables */
 
 static int trace[4096];
 static int ntrace;
@@ -211,7 +211,7 @@ static void self_id_name(void)
 static void *slab_of_self(void *arg)
 {
 	(void)arg;
-	return corun__tls->stacks.slabs[0].base;
+	return corun_priv_slab(0, NULL, NULL);
 }
 
 static int handle_order(const void *a, const void *b)
@@ -226,12 +226,12 @@ static void runtime_lifetime(void)
 	long maps0 = count_mappings();
 	corun_t h = corun_go(child, NULL);
 	CHECK(h > 0);
-	struct corun__rt *rt = corun__tls;
+	const void *rt = corun_priv_runtime();
 	CHECK(rt != NULL);
 	CHECK_EQ(corun_run(), 0);
-	CHECK_PTR_EQ(corun__tls, rt); /* idle: kept */
+	CHECK_PTR_EQ(corun_priv_runtime(), rt); /* idle: kept */
 	CHECK_EQ(corun_join(h, NULL), 0);
-	CHECK_PTR_EQ(corun__tls, rt); /* nothing left at all: still kept */
+	CHECK_PTR_EQ(corun_priv_runtime(), rt); /* nothing left at all: still kept */
 	long maps1 = count_mappings();
 	if (EXACT_MAPPINGS)
 		CHECK(maps1 > maps0); /* at least the slab */
@@ -242,7 +242,7 @@ static void runtime_lifetime(void)
 	for (int i = 0; i < 1000; i++) {
 		h = corun_go(slab_of_self, NULL);
 		CHECK_EQ(corun_join(h, &slab), 0);
-		CHECK_PTR_EQ(corun__tls, rt);
+		CHECK_PTR_EQ(corun_priv_runtime(), rt);
 		h = corun_go(child, NULL);
 		CHECK_EQ(corun_detach(h), 0);
 		CHECK_EQ(corun_run(), 0);
@@ -256,7 +256,7 @@ static void runtime_lifetime(void)
 	h = corun_go(child, NULL);
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(corun_shutdown(), 0); /* drops h's result */
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 	CHECK(!is_mapped(slab));
 	if (EXACT_MAPPINGS)
 		CHECK_EQ(count_mappings(), maps0);
@@ -290,7 +290,7 @@ static void runtime_lifetime(void)
 		seen[i] = now;
 	}
 	CHECK_EQ(corun_shutdown(), 0);
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 	qsort(seen, ROUNDS + 1, sizeof seen[0], handle_order);
 	for (int i = 1; i <= ROUNDS; i++)
 		CHECK(seen[i] != seen[i - 1]);
@@ -301,13 +301,11 @@ static void tables_shrink(void)
 {
 	enum { N = 20000 };
 	static corun_t h[N];
-	struct corun__rt *rt;
 	fresh_runtime(); /* the slots below are the first ones, in order */
 	for (int i = 0; i < N; i++)
 		CHECK((h[i] = corun_go(park_once, (void *)(intptr_t)i)) > 0);
-	rt = corun__tls;
-	CHECK(rt->handles.cap >= N);
-	CHECK(rt->sched.mask + 1 >= N);
+	CHECK(corun_priv_handles_cap() >= N);
+	CHECK(corun_priv_ring_cap() >= N);
 	/* Keep the last one (the highest slot) alive and one result unjoined. */
 	CHECK_EQ(corun_run(), 0);
 	for (int i = N - 3; i >= 0; i--) /* slot 0 is freed last */
@@ -315,13 +313,13 @@ static void tables_shrink(void)
 	corun_t late = corun_go(park_once, (void *)(intptr_t)-1); /* in slot 0 */
 	CHECK_EQ(corun_trim(), 0);
 	/* Slot N-1 holds an unjoined result: the table keeps up to it. */
-	CHECK(rt->handles.cap >= N);
+	CHECK(corun_priv_handles_cap() >= N);
 	CHECK_EQ(corun_join(h[N - 1], NULL), 0);
 	CHECK_EQ(corun_join(h[N - 2], NULL), 0);
 	CHECK_EQ(corun_trim(), 0);
 	/* Only `late`, in a low slot, is left: both shrink. */
-	CHECK(rt->handles.cap <= 1024);
-	CHECK(rt->sched.mask + 1 <= 64);
+	CHECK(corun_priv_handles_cap() <= 1024);
+	CHECK(corun_priv_ring_cap() <= 64);
 	CHECK_EQ(corun_count(), 1);
 	/* Handles of slots that are gone, and of joined ones, stay stale;
 	 * the one left still works, and so does everything else. */

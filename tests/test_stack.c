@@ -16,13 +16,32 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: stacks, pool, guard kind, decay */
+#include "priv.h" /* white box: stacks, slabs, guards, decay */
 
 static size_t page;
 
-static struct corun__co *me(void)
+/* The running coroutine's stack: its lowest byte, and its size in *size. */
+static char *my_stack(size_t *size)
 {
-	return corun__tls->current;
+	char *lo = corun_priv_stack(corun_self(), size);
+	CHECK(lo != NULL);
+	return lo;
+}
+
+static size_t slabs(void)
+{
+	size_t n = 0;
+	while (corun_priv_slab(n, NULL, NULL))
+		n++;
+	return n;
+}
+
+/* Stacks given back to the kernel so far (corun_stats). */
+static size_t purged(void)
+{
+	struct corun_stats s = { .size = sizeof s };
+	CHECK_EQ(corun_stats(&s), 0);
+	return (size_t)s.stacks_purged;
 }
 
 /* ---- the whole requested size is usable, rounded up to pages */
@@ -38,11 +57,11 @@ static __attribute__((noinline)) int touch_down(size_t n)
 
 static void *use_stack(void *arg)
 {
-	size_t want = (size_t)(uintptr_t)arg;
-	struct corun__stack st = me()->stack;
-	CHECK(st.size >= want);
-	CHECK_EQ(st.size % page, 0);
-	CHECK_EQ(st.size - want < page, 1);
+	size_t want = (size_t)(uintptr_t)arg, size;
+	my_stack(&size);
+	CHECK(size >= want);
+	CHECK_EQ(size % page, 0);
+	CHECK_EQ(size - want < page, 1);
 	/* All of it but 8 KiB (the record, this frame and, under ASan, its
 	 * redzones) holds one frame. */
 	CHECK_EQ(touch_down(want - 8192), 2);
@@ -87,26 +106,26 @@ static int faults(const void *p)
 static void *check_guard(void *arg)
 {
 	(void)arg;
-	struct corun__stack st = me()->stack;
-	size_t guard = corun__tls->stacks.guard;
-	CHECK(faults(st.lo - 1));
-	CHECK(faults(st.lo - guard / 2));
-	CHECK(faults(st.lo - guard));
-	CHECK(!faults(st.lo));
+	size_t size, guard = corun_priv_guard();
+	char *lo = my_stack(&size);
+	CHECK(faults(lo - 1));
+	CHECK(faults(lo - guard / 2));
+	CHECK(faults(lo - guard));
+	CHECK(!faults(lo));
 	return NULL;
 }
 
 static void guards(void)
 {
 	const char *env = getenv("CORUN_GUARD");
-	enum corun__guard_kind k = corun__guard_kind();
+	int mprotect_guards = corun_priv_guard_mprotect();
 	if (env && strcmp(env, "mprotect") == 0)
-		CHECK_EQ(k, CORUN__GUARD_MPROTECT);
+		CHECK(mprotect_guards);
 	corun_t h[50];
 	for (int i = 0; i < 50; i++) /* new slots and reused ones alike */
 		h[i] = spawn_with(check_guard, NULL, i % 2 ? CORUN_STACK_MIN : 3 * CORUN_STACK_MIN, 0);
-	size_t guard = corun__tls->stacks.guard;
-	fprintf(stderr, "   guard kind: %s, %zu bytes\n", k == CORUN__GUARD_MADVISE ? "madvise" : "mprotect",
+	size_t guard = corun_priv_guard();
+	fprintf(stderr, "   guard kind: %s, %zu bytes\n", mprotect_guards ? "mprotect" : "madvise",
 		guard);
 	CHECK_EQ(guard % page, 0);
 #if defined(__aarch64__)
@@ -124,19 +143,20 @@ static void guards(void)
 static void *where(void *arg)
 {
 	(void)arg;
-	return me()->stack.lo;
+	size_t size;
+	return my_stack(&size);
 }
 
 static void *spawn_loop(void *arg)
 {
 	long n = (long)(intptr_t)arg;
-	size_t slabs = corun__tls->stacks.nslabs;
+	size_t slabs0 = slabs();
 	for (long i = 0; i < n; i++) {
 		corun_t h = corun_go(ret_arg, NULL);
 		CHECK(h > 0);
 		CHECK_EQ(corun_join(h, NULL), 0);
 	}
-	CHECK_EQ(corun__tls->stacks.nslabs, slabs);
+	CHECK_EQ(slabs(), slabs0);
 	return NULL;
 }
 
@@ -156,7 +176,7 @@ static void pool_reuse(void)
 	h = corun_go(spawn_loop, (void *)(intptr_t)100000);
 	CHECK_EQ(corun_join(h, NULL), 0);
 	CHECK_EQ(corun_join(keep, NULL), 0);
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0);
 }
 
 /* ---- idle stacks give their pages back by age, in few calls */
@@ -169,7 +189,8 @@ static void *deep(void *arg)
 	for (size_t i = 0; i < sizeof buf; i += 64)
 		buf[i] = 1;
 	CHECK_EQ(corun_park(), 0); /* all alive at once */
-	return me()->stack.lo;
+	size_t size;
+	return my_stack(&size);
 }
 
 /* Pages of [lo, lo + len) in memory; 0 if it is not even mapped (its slab
@@ -223,9 +244,9 @@ static void decay(void)
 	CHECK_EQ(corun_set_stack_decay((int64_t)(interval * 1e9)), 0);
 	CHECK_EQ(corun_trim(), 0); /* start from an empty pool */
 	burst();
-	struct corun__stacks *s = &corun__tls->stacks;
 	double t0 = now_s();
-	size_t purged0 = s->purged, calls0 = s->purge_calls, released0 = s->released;
+	size_t purged0 = purged(), calls0 = corun_priv_purge_calls();
+	size_t released0 = corun_priv_slabs_released();
 	/* Ending gave nothing back, and a steady load that reuses one stack
 	 * gives nothing back before the interval has passed. */
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
@@ -233,13 +254,13 @@ static void decay(void)
 	for (int i = 0; i < 1000; i++)
 		busy = one_round();
 	if (now_s() - t0 < interval) { /* unless this machine stalled */
-		CHECK_EQ(s->purged, purged0);
+		CHECK_EQ(purged(), purged0);
 		CHECK(burst_resident(busy) >= (size_t)(BURST - 1) * (DEEP / page));
 	}
 	/* The same load goes on: within two intervals (and some slack for a
 	 * loaded machine), every idle stack is given back; the busy one
 	 * keeps its pages. */
-	while (s->purged - purged0 < BURST - 1) {
+	while (purged() - purged0 < BURST - 1) {
 		CHECK(now_s() - t0 < 100 * interval); /* only a hang fails this */
 		CHECK_PTR_EQ(one_round(), busy);
 		usleep(1000);
@@ -249,32 +270,31 @@ static void decay(void)
 	CHECK(resident(busy, STACK) > 0);
 	/* The burst's stacks lie side by side in one slab: a few madvise
 	 * calls gave all of them back, not one per stack. */
-	fprintf(stderr, "   %zu stacks given back in %zu calls\n", s->purged - purged0,
-		s->purge_calls - calls0);
-	CHECK(s->purge_calls - calls0 <= 4);
+	fprintf(stderr, "   %zu stacks given back in %zu calls\n", purged() - purged0,
+		corun_priv_purge_calls() - calls0);
+	CHECK(corun_priv_purge_calls() - calls0 <= 4);
 	/* A slab none of whose stacks is in use was unmapped whole. */
-	CHECK(s->released > released0);
+	CHECK(corun_priv_slabs_released() > released0);
 	/* Given-back stacks are as good as new. */
 	burst();
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0);
 }
 
 static void decay_never(void)
 {
 	CHECK_EQ(corun_set_stack_decay(-1), 0);
 	burst();
-	struct corun__stacks *s = &corun__tls->stacks;
-	size_t purged0 = s->purged;
+	size_t purged0 = purged();
 	double t0 = now_s();
 	while (now_s() - t0 < 0.1) {
 		one_round();
 		usleep(1000);
 	}
-	CHECK_EQ(s->purged, purged0);
+	CHECK_EQ(purged(), purged0);
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
 	CHECK_ERRNO(corun_set_stack_decay(-2), EINVAL);
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0);
 }
 
 /* corun_trim gives back every pooled stack at once, in few calls. */
@@ -282,19 +302,19 @@ static void trim(void)
 {
 	CHECK_EQ(corun_set_stack_decay(-1), 0); /* nothing given back but by trim */
 	burst();
-	struct corun__stacks *s = &corun__tls->stacks;
 	CHECK(burst_resident(NULL) >= (size_t)BURST * (DEEP / page));
-	size_t calls0 = s->purge_calls;
+	size_t calls0 = corun_priv_purge_calls();
 	long maps = count_mappings();
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(burst_resident(NULL), 0);
-	CHECK(s->purge_calls - calls0 <= 4);
+	CHECK(corun_priv_purge_calls() - calls0 <= 4);
 	/* Every stack of the burst's size is idle: all their slabs are gone,
 	 * and with them the mappings (two per stack with mprotect guards). */
 	for (int i = 0; i < BURST; i++)
 		CHECK(!is_mapped(lo[i]));
-	for (size_t k = 0; k < s->nslabs; k++)
-		CHECK(s->slabs[k].stack_size != STACK);
+	size_t stack_size;
+	for (size_t k = 0; corun_priv_slab(k, NULL, &stack_size); k++)
+		CHECK(stack_size != STACK);
 	if (EXACT_MAPPINGS)
 		CHECK(count_mappings() < maps);
 	/* From a coroutine too, and with nothing to give back. */
@@ -304,7 +324,7 @@ static void trim(void)
 	CHECK(one_round() != NULL);
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_trim(), 0);
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0); /* back to the default */
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0); /* back to the default */
 }
 
 /* ---- out of memory: an error, not a crash; earlier ones still finish */
@@ -371,9 +391,9 @@ static void address_space_child(void)
 	CHECK_EQ(errno, ENOMEM);
 	/* Slabs double up to 1 GiB; without the retry, the first one that did
 	 * not fit ended it with half the room unused. */
-	size_t used = (size_t)n * (BIG_STACK + corun__tls->stacks.guard);
+	size_t used = (size_t)n * (BIG_STACK + corun_priv_guard());
 	fprintf(stderr, "   %ld stacks of 1 MiB in %zu slabs: %.0f%% of the room\n", n,
-		corun__tls->stacks.nslabs, 100.0 * (double)used / (double)HEADROOM);
+		slabs(), 100.0 * (double)used / (double)HEADROOM);
 	CHECK(used >= HEADROOM / 10 * 9);
 	finished = 0;
 	CHECK_EQ(corun_run(), 0);
@@ -405,7 +425,7 @@ static void map_limit_child(void)
 	/* Each mprotect guard splits a slab: two mappings per stack. corun
 	 * stops while a margin of the limit is left for everyone else. */
 	CHECK(n > 20000);
-	CHECK((size_t)n <= corun__maps_budget() / 2);
+	CHECK((size_t)n <= corun_priv_maps_budget() / 2);
 	fprintf(stderr, "   %ld coroutines, then ENOMEM\n", n);
 	/* The rest of the process can still map: 1,000 mappings of its own,
 	 * made by alternating the protection of a region page by page. */
@@ -431,7 +451,7 @@ static void map_limit_child(void)
 
 static void map_limit(void)
 {
-	if (corun__guard_kind() != CORUN__GUARD_MPROTECT) {
+	if (!corun_priv_guard_mprotect()) {
 		fprintf(stderr, "   madvise guards need no mappings: nothing to exhaust here\n");
 		return;
 	}

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: the slot limit, why one waits */
+#include "priv.h" /* white box: is there a runtime, lower the slot limit, why one waits */
 
 #define KIB ((size_t)1024)
 #define STACK (256 * KIB)
@@ -40,13 +40,13 @@ static struct corun_stats stats(void)
 static void *no_runtime_thread(void *arg)
 {
 	(void)arg;
-	CHECK_PTR_EQ(corun__tls, NULL);
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL);
 	struct corun_stats s = stats();
 	CHECK_EQ(s.spawned, 0);
 	CHECK_EQ(s.switches, 0);
 	CHECK_EQ(s.stack_bytes_reserved, 0);
 	CHECK_EQ(s.pool_hits, 0);
-	CHECK_PTR_EQ(corun__tls, NULL); /* asking made none */
+	CHECK_PTR_EQ(corun_priv_runtime(), NULL); /* asking made none */
 	errno = 0;
 	CHECK_EQ(corun_stack_used(0), 0);
 	CHECK_EQ(errno, EPERM);
@@ -364,30 +364,29 @@ static void reasons(void)
 	CHECK_EQ(listen(why.listener, 1), 0);
 	why.target = spawn_with(block_in, (void *)(intptr_t)SLEEP_FOREVER, 0, 0);
 	CHECK_EQ(corun_park(), 0); /* it sleeps: JOIN's target */
-	struct corun__rt *rt = corun__tls;
-	const struct corun__co *target =
-		corun__slot_get(&rt->handles, why.target)->u.co;
+	const void *target = corun_priv_record(why.target);
+	CHECK(target);
 
 	static const struct {
-		enum corun__wait_reason reason;
+		int reason;
 		size_t counter; /* its public count */
 	} want[CALLS] = {
 #define AT(f) offsetof(struct corun_stats, f)
-		[SLEEP_UNTIL] = { CORUN__WAIT_SLEEP, AT(waits_sleep) },
-		[SLEEP_FOREVER] = { CORUN__WAIT_FOREVER, AT(waits_sleep) },
-		[JOIN] = { CORUN__WAIT_JOIN, AT(waits_join) },
-		[CHAN_SEND] = { CORUN__WAIT_CHAN_SEND, AT(waits_chan) },
-		[CHAN_RECV] = { CORUN__WAIT_CHAN_RECV, AT(waits_chan) },
-		[SELECT] = { CORUN__WAIT_SELECT, AT(waits_chan) },
-		[SELECT_NONE] = { CORUN__WAIT_SELECT, AT(waits_chan) },
-		[WG_WAIT] = { CORUN__WAIT_WG, AT(waits_sync) },
-		[MUTEX_LOCK] = { CORUN__WAIT_MUTEX, AT(waits_sync) },
-		[READ] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
-		[ACCEPT] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
-		[WAIT_FD_IN] = { CORUN__WAIT_FD_READ, AT(waits_fd) },
-		[WRITE] = { CORUN__WAIT_FD_WRITE, AT(waits_fd) },
-		[WAIT_FD_OUT] = { CORUN__WAIT_FD_WRITE, AT(waits_fd) },
-		[WAIT_FD_EITHER] = { CORUN__WAIT_FD_EITHER, AT(waits_fd) },
+		[SLEEP_UNTIL] = { CORUN_PRIV_WAIT_SLEEP, AT(waits_sleep) },
+		[SLEEP_FOREVER] = { CORUN_PRIV_WAIT_FOREVER, AT(waits_sleep) },
+		[JOIN] = { CORUN_PRIV_WAIT_JOIN, AT(waits_join) },
+		[CHAN_SEND] = { CORUN_PRIV_WAIT_CHAN_SEND, AT(waits_chan) },
+		[CHAN_RECV] = { CORUN_PRIV_WAIT_CHAN_RECV, AT(waits_chan) },
+		[SELECT] = { CORUN_PRIV_WAIT_SELECT, AT(waits_chan) },
+		[SELECT_NONE] = { CORUN_PRIV_WAIT_SELECT, AT(waits_chan) },
+		[WG_WAIT] = { CORUN_PRIV_WAIT_WG, AT(waits_sync) },
+		[MUTEX_LOCK] = { CORUN_PRIV_WAIT_MUTEX, AT(waits_sync) },
+		[READ] = { CORUN_PRIV_WAIT_FD_READ, AT(waits_fd) },
+		[ACCEPT] = { CORUN_PRIV_WAIT_FD_READ, AT(waits_fd) },
+		[WAIT_FD_IN] = { CORUN_PRIV_WAIT_FD_READ, AT(waits_fd) },
+		[WRITE] = { CORUN_PRIV_WAIT_FD_WRITE, AT(waits_fd) },
+		[WAIT_FD_OUT] = { CORUN_PRIV_WAIT_FD_WRITE, AT(waits_fd) },
+		[WAIT_FD_EITHER] = { CORUN_PRIV_WAIT_FD_EITHER, AT(waits_fd) },
 #undef AT
 	};
 	const uint64_t obj[CALLS] = {
@@ -409,19 +408,21 @@ static void reasons(void)
 	};
 	for (int c = 0; c < CALLS; c++) {
 		struct corun_stats before = stats();
-		uint64_t by_reason[CORUN__WAIT_REASONS];
-		memcpy(by_reason, rt->stats.waits, sizeof by_reason);
+		uint64_t by_reason[CORUN_PRIV_WAIT_REASONS];
+		for (int r = 0; r < CORUN_PRIV_WAIT_REASONS; r++)
+			by_reason[r] = corun_priv_waits(r);
 		corun_t h = spawn_with(block_in, (void *)(intptr_t)c, 0, 0);
 		CHECK_EQ(corun_park(), 0); /* it runs, and waits */
-		const struct corun__co *co = corun__slot_get(&rt->handles, h)->u.co;
-		CHECK_EQ(co->state, CORUN__BLOCKED);
-		CHECK(co->flags & CORUN__F_ARMED);
-		CHECK_EQ(co->wait_reason, want[c].reason);
-		CHECK_EQ(co->wait_obj, obj[c]);
+		struct corun_priv_co co;
+		corun_priv_co(h, &co);
+		CHECK_EQ(co.state, CORUN_PRIV_BLOCKED);
+		uint64_t o = 0;
+		CHECK_EQ(corun_priv_wait_reason(h, &o), want[c].reason);
+		CHECK_EQ(o, obj[c]);
 		/* Counted once, by its reason, and in its public count. */
 		struct corun_stats after = stats();
-		for (int r = 0; r < CORUN__WAIT_REASONS; r++)
-			CHECK_EQ(rt->stats.waits[r] - by_reason[r], r == (int)want[c].reason);
+		for (int r = 0; r < CORUN_PRIV_WAIT_REASONS; r++)
+			CHECK_EQ(corun_priv_waits(r) - by_reason[r], r == want[c].reason);
 		CHECK_EQ(waits_all(&after), waits_all(&before) + 1);
 		uint64_t was, is;
 		memcpy(&was, (char *)&before + want[c].counter, sizeof was);
@@ -430,11 +431,10 @@ static void reasons(void)
 		CHECK_EQ(corun_cancel(h), 0);
 		CHECK_EQ(corun_join(h, NULL), 0);
 	}
-	/* Main's own waits are recorded the same way (in rt->main). */
-	uint64_t slept = rt->stats.waits[CORUN__WAIT_SLEEP];
+	/* Main's own waits are counted the same way. */
+	uint64_t slept = corun_priv_waits(CORUN_PRIV_WAIT_SLEEP);
 	CHECK_EQ(corun_sleep(MS), 0);
-	CHECK_EQ(rt->main.wait_reason, CORUN__WAIT_SLEEP);
-	CHECK_EQ(rt->stats.waits[CORUN__WAIT_SLEEP], slept + 1);
+	CHECK_EQ(corun_priv_waits(CORUN_PRIV_WAIT_SLEEP), slept + 1);
 
 	CHECK_EQ(corun_cancel(why.target), 0);
 	CHECK_EQ(corun_join(why.target, NULL), 0);
@@ -489,7 +489,7 @@ static void failed_spawn(void)
 {
 	fresh_runtime();
 	CHECK((corun_go(park_once, NULL)) > 0); /* makes the runtime */
-	corun__tls->handles.limit = 3;
+	corun_priv_slot_limit(3);
 	CHECK(corun_go(park_once, NULL) > 0);
 	CHECK(corun_go(park_once, NULL) > 0);
 	CHECK_ERRNO(corun_go(park_once, NULL), EAGAIN);
@@ -501,7 +501,7 @@ static void failed_spawn(void)
 	CHECK_EQ(s.pool_hits, 0);
 	CHECK_EQ(s.stacks_pooled, 1);
 	CHECK_EQ(corun_run(), 0);
-	corun__tls->handles.limit = CORUN__SLOTS_MAX;
+	corun_priv_slot_limit(0);
 	fresh_runtime(); /* the three are ended and unjoined: dropped */
 }
 

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/core/runtime.h" /* white box: the default decay interval */
+#include "priv.h" /* white box: the default decay interval */
 
 enum { MILLION = 1000000, PARKS = 3 };
 
@@ -151,7 +151,7 @@ static void memory_comes_back(void)
 	fprintf(stderr, "   trim: %zu MiB right after corun_trim\n", trimmed >> 20);
 	CHECK(trimmed <= before + SLACK);
 	CHECK(pte_bytes() <= pte_before + PTE_SLACK);
-	CHECK_EQ(corun_set_stack_decay(CORUN__DECAY_DEFAULT), 0);
+	CHECK_EQ(corun_set_stack_decay(corun_priv_decay_default()), 0);
 }
 
 int main(int argc, char **argv)

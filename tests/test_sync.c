@@ -9,7 +9,7 @@
 #include <corun.h>
 #include <stdint.h>
 
-#include "../src/core/runtime.h" /* white box: pending deadlines */
+#include "priv.h" /* white box: pending deadlines */
 
 static corun_wg *wg;
 static corun_mutex *mu;
@@ -76,7 +76,7 @@ static void wait_group(void)
 	CHECK_EQ(corun_cancel(c), 0);
 	CHECK_EQ(corun_join(c, NULL), 0);
 	CHECK_EQ(corun_wg_done(wg), 0);
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 	CHECK_EQ(corun_wg_free(wg), 0);
 	CHECK_EQ(corun_wg_free(NULL), 0);
 }

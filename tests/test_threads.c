@@ -13,7 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "../src/core/runtime.h" /* white box: where the runtime mapped */
+#include "priv.h" /* white box: where the runtime mapped */
 
 enum { PER_THREAD = 1000, PARKS = 100 };
 
@@ -91,20 +91,22 @@ static size_t seen_len[MAX_SEEN], nseen;
 
 static void record_runtime(void)
 {
-	const struct corun__rt *rt = corun__tls;
-	CHECK(rt != NULL);
-	CHECK(rt->stacks.nslabs > 0);
+	CHECK(corun_priv_runtime() != NULL);
+	CHECK(corun_priv_slab(0, NULL, NULL) != NULL);
 	nseen = 0;
-	for (size_t k = 0; k < rt->stacks.nslabs; k++) {
+	void *base;
+	size_t len;
+	for (size_t k = 0; (base = corun_priv_slab(k, &len, NULL)); k++) {
 		CHECK(nseen < MAX_SEEN);
-		seen_base[nseen] = rt->stacks.slabs[k].base;
-		seen_len[nseen++] = rt->stacks.slabs[k].len;
+		seen_base[nseen] = base;
+		seen_len[nseen++] = len;
 	}
-	if (rt->overflow.altstack) { /* none when the thread had one of its own */
+	void *alt = corun_priv_altstack();
+	if (alt) { /* none when the thread had one of its own */
 		stack_t ss;
 		CHECK_EQ(sigaltstack(NULL, &ss), 0);
-		CHECK_PTR_EQ(ss.ss_sp, rt->overflow.altstack);
-		seen_base[nseen] = rt->overflow.altstack;
+		CHECK_PTR_EQ(ss.ss_sp, alt);
+		seen_base[nseen] = alt;
 		seen_len[nseen++] = ss.ss_size;
 	}
 	for (size_t i = 0; i < nseen; i++)

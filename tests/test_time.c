@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "../src/core/runtime.h" /* white box: the heap of deadlines */
+#include "priv.h" /* white box: pending deadlines */
 
 /* ---- the clock */
 static void clock_runs(void)
@@ -62,7 +62,7 @@ static int order_once(int64_t margin)
 	nwoke = 0;
 	CHECK_EQ(corun_run(), 0);
 	CHECK_EQ(nwoke, SLEEPERS);
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 	if (late)
 		return 0;
 	for (int k = 1; k < SLEEPERS; k++) {
@@ -94,9 +94,9 @@ static void immediate(void)
 	CHECK_ERRNO(corun_sleep_until(INT64_MIN), EINVAL);
 	/* From main, forever, with nothing that could wake it: EDEADLK. */
 	CHECK_ERRNO(corun_sleep_until(-1), EDEADLK);
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 	CHECK_ERRNO(corun_sleep(INT64_MAX), EDEADLK); /* so far off it is never */
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 }
 
 /* ---- deadlines fire while other coroutines never stop running */
@@ -201,7 +201,7 @@ static void join_deadline(void)
 	corun_t j = corun_go(join_with_timeout, &t);
 	CHECK_EQ(corun_join(j, NULL), 0);
 	CHECK_ERRNO(corun_join(t, NULL), ESRCH); /* j took the result */
-	CHECK_EQ(corun__tls->timers.n, 0);
+	CHECK_EQ(corun_priv_timers(), 0);
 	CHECK_ERRNO(corun_join_until(-1, NULL, 0), ESRCH);
 	corun_t done = corun_go(ret_arg, (void *)(intptr_t)4);
 	CHECK_EQ(corun_run(), 0);
@@ -260,12 +260,12 @@ static void cancel(void)
 	target = corun_go(nap_then_ret, (void *)(intptr_t)2);
 	corun_t c = corun_go(join_canceled, &target);
 	CHECK_EQ(corun_park(), 0); /* all of them are waiting now */
-	CHECK_EQ(corun__tls->timers.n, 2);
+	CHECK_EQ(corun_priv_timers(), 2);
 	CHECK_EQ(corun_cancel(a), 0);
 	CHECK_EQ(corun_cancel(a), 0); /* twice is once */
 	CHECK_EQ(corun_cancel(b), 0);
 	CHECK_EQ(corun_cancel(c), 0);
-	CHECK_EQ(corun__tls->timers.n, 1); /* b's deadline was withdrawn */
+	CHECK_EQ(corun_priv_timers(), 1); /* b's deadline was withdrawn */
 	void *r;
 	CHECK_EQ(corun_join(a, &r), 0); /* a canceled coroutine is joinable */
 	CHECK_EQ((intptr_t)r, 7);

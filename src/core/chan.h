@@ -1,7 +1,7 @@
 /*
- * Channels and select (chan.c). A channel's layout is here so that
- * white-box checkers (the fuzz target) can hold it against their model;
- * nothing else looks inside.
+ * Channels and select (chan.c). A channel's layout is here so that the
+ * test door (src/testing/priv.c) can show the fuzz target its buffer and
+ * queues; nothing else looks inside.
  */
 #ifndef CORUN_CHAN_H
 #define CORUN_CHAN_H
