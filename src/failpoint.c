@@ -3,7 +3,6 @@
  * corun_failpoints test library, never into the library that is installed.
  */
 #include "failpoint.h"
-#include "core/runtime.h"
 
 #include <string.h>
 
@@ -74,9 +73,4 @@ const char *corun__failpoint_name(enum corun__fail_kind kind)
 		[CORUN__FAIL_SYNC] = "sync",
 	};
 	return (unsigned)kind < CORUN__FAIL_KINDS && names[kind] ? names[kind] : "?";
-}
-
-size_t corun__failpoint_slabs(void)
-{
-	return corun__tls ? corun__tls->stacks.nslabs : 0;
 }

@@ -57,9 +57,6 @@ unsigned long corun__failpoint_failed(enum corun__fail_kind kind);
 /* Disarm every kind and zero the counts. */
 void corun__failpoint_reset(void);
 const char *corun__failpoint_name(enum corun__fail_kind kind);
-/* How many slabs the calling thread's runtime has mapped (0 without one):
- * what a trim gave back, seen from a test. */
-size_t corun__failpoint_slabs(void);
 #else
 #define corun__fail(kind) ((void)(kind), 0)
 #endif
