@@ -129,6 +129,30 @@ static void do_wg_add(int64_t delta, int done)
 	EXPECT(!w->waiters);
 }
 
+/* Around a call that may block: main drives the scheduler while it waits
+ * (the descriptor model asks g.driving), and the call's result must be the
+ * model's. call_end returns the error the call was to fail with (0: none),
+ * which a wake the call waited for decides. */
+static void call_begin(int self, int blocks)
+{
+	errno = 0;
+	if (self == MAIN)
+		g.driving = blocks;
+}
+
+static int call_end(int self, int blocks, int want, int rc)
+{
+	if (self == MAIN)
+		g.driving = 0;
+	if (blocks)
+		want = waited(self);
+	if (want)
+		EXPECT_ERR(rc, want);
+	else
+		EXPECT(rc == 0);
+	return want;
+}
+
 static void do_wg_wait(int self, int wait)
 {
 	struct mwg *w = wg_of();
@@ -148,18 +172,9 @@ static void do_wg_wait(int self, int wait)
 			w->waiters |= (uint64_t)1 << self;
 		blocks_now(self);
 	}
-	errno = 0;
-	if (self == MAIN)
-		g.driving = blocks;
+	call_begin(self, blocks);
 	int rc = corun_wg_wait(w->wg, wait ? -1 : 0);
-	if (self == MAIN)
-		g.driving = 0;
-	if (blocks)
-		want = waited(self);
-	if (want)
-		EXPECT_ERR(rc, want);
-	else
-		EXPECT(rc == 0);
+	call_end(self, blocks, want, rc);
 }
 
 /* ---- mutexes */
@@ -203,18 +218,9 @@ static void do_lock(int self, struct mmu *mu, int wait)
 		mu->q[mu->nq++] = self;
 		blocks_now(self);
 	}
-	errno = 0;
-	if (self == MAIN)
-		g.driving = blocks;
+	call_begin(self, blocks);
 	int rc = corun_mutex_lock(mu->mu, wait ? -1 : 0);
-	if (self == MAIN)
-		g.driving = 0;
-	if (blocks)
-		want = waited(self);
-	if (want)
-		EXPECT_ERR(rc, want);
-	else
-		EXPECT(rc == 0);
+	want = call_end(self, blocks, want, rc);
 	if (!want || want == EOWNERDEAD) /* it holds it */
 		EXPECT(mu->locked && mu->holder == self);
 }
