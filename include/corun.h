@@ -436,6 +436,7 @@ typedef struct corun_chan corun_chan;
  * capacity such elements that, with the channel's own few dozen bytes,
  * would be larger than PTRDIFF_MAX. (Capacity 0 has no buffer.) */
 CORUN_API corun_chan *corun_chan_make(size_t elem_size, size_t capacity);
+CORUN_API corun_chan *corun_chan_make_shared(size_t elem_size, size_t capacity);
 CORUN_API int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline);
 /* elem may be NULL: the element is taken and dropped. */
 CORUN_API int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline);
@@ -495,6 +496,7 @@ typedef struct corun_mutex corun_mutex;
 /* A wait group: a counter that corun_wg_wait waits to see reach zero. NULL
  * with errno ENOMEM. */
 CORUN_API corun_wg *corun_wg_make(void);
+CORUN_API corun_wg *corun_wg_make_shared(void);
 /* Add delta (may be negative). When the counter reaches zero every waiter
  * wakes. -1 with EINVAL if it would go below zero (or overflow): it is
  * left as it was. */
@@ -519,6 +521,7 @@ CORUN_API int corun_wg_free(corun_wg *wg);
  * first). Only that one is told; later locks succeed as usual.
  */
 CORUN_API corun_mutex *corun_mutex_make(void);
+CORUN_API corun_mutex *corun_mutex_make_shared(void);
 /* Take it, waiting in line if it is held: unlock hands it to the longest
  * waiter. EDEADLK if the caller already holds it; EOWNERDEAD (the caller
  * holds it all the same) if its last holder ended holding it. */

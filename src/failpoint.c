@@ -71,6 +71,10 @@ const char *corun__failpoint_name(enum corun__fail_kind kind)
 		[CORUN__FAIL_CHAN] = "channel",
 		[CORUN__FAIL_SELECT] = "select",
 		[CORUN__FAIL_SYNC] = "sync",
+		[CORUN__FAIL_WAKE] = "wake",
+		[CORUN__FAIL_THREAD] = "thread",
+		[CORUN__FAIL_GROUP] = "group",
+		[CORUN__FAIL_JOB] = "job",
 	};
 	return (unsigned)kind < CORUN__FAIL_KINDS && names[kind] ? names[kind] : "?";
 }

@@ -42,6 +42,10 @@ enum corun__fail_kind {
 	CORUN__FAIL_CHAN,          /* chan.c: a channel */
 	CORUN__FAIL_SELECT,        /* chan.c: waiters of a select over many */
 	CORUN__FAIL_SYNC,          /* sync.c: a wait group or a mutex */
+	CORUN__FAIL_WAKE,          /* remote.c: the wake descriptor (an eventfd) */
+	CORUN__FAIL_THREAD,        /* group.c, blocking.c: a thread (EAGAIN) */
+	CORUN__FAIL_GROUP,         /* group.c: a worker group, its tasks */
+	CORUN__FAIL_JOB,           /* blocking.c: a job for the pool */
 	CORUN__FAIL_KINDS
 };
 

@@ -13,6 +13,7 @@
  */
 #include "chan.h"
 #include "wait.h"
+#include "shared.h"
 #include "../failpoint.h"
 
 #include <errno.h>
@@ -46,66 +47,51 @@ corun_chan *corun_chan_make(size_t elem_size, size_t capacity)
 	return ch;
 }
 
+corun_chan *corun_chan_make_shared(size_t elem_size, size_t capacity)
+{
+	if (elem_size > OBJECT_MAX ||
+	    (capacity && elem_size > (OBJECT_MAX - sizeof(corun_chan)) / capacity)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return corun__chan_make_shared(elem_size, capacity); /* no runtime needed */
+}
+
 /* The calling thread's runtime if ch belongs to it (runtime.h). */
 static inline struct corun__rt *owner_of(const corun_chan *ch)
 {
 	return corun__rt_owning(ch, ch ? ch->owner : 0);
 }
 
-static char *slot_at(corun_chan *ch, size_t i)
-{
-	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
-}
+#define slot_at corun__chan_slot
+#define copy corun__chan_copy
+#define can_send corun__can_send
+#define can_recv corun__can_recv
 
-/* Copy one element: the common sizes as plain moves, not a call. */
-static inline void copy(void *dst, const void *src, size_t size)
-{
-	switch (size) {
-	case 8:
-		memcpy(dst, src, 8);
-		break;
-	case 4:
-		memcpy(dst, src, 4);
-		break;
-	case 16:
-		memcpy(dst, src, 16);
-		break;
-	default:
-		memcpy(dst, src, size);
-	}
-}
-
-/* Whether a send or a receive could complete now (closed counts: it
- * completes with EPIPE). */
-static int can_send(const corun_chan *ch)
-{
-	return ch->closed || ch->receivers.head || ch->count < ch->cap;
-}
-
-static int can_recv(const corun_chan *ch)
-{
-	return ch->count || ch->senders.head || ch->closed;
-}
-
-/* Send now; the caller knows can_send. 0, or EPIPE. */
+/* Send now; the caller knows can_send. 0, EPIPE, or EAGAIN when the
+ * waiting receivers all turned out to be taken (select across threads:
+ * shared.h) and there is no room: it must wait after all. */
 static int send_now(struct corun__rt *rt, corun_chan *ch, const void *elem)
 {
 	if (ch->closed)
 		return EPIPE;
-	struct corun__waiter *w = corun__wq_pop(&ch->receivers);
+	struct corun__waiter *w = corun__wq_take(&ch->receivers);
 	if (w) { /* straight into the waiting receiver's buffer */
 		if (w->ptr && ch->elem_size)
 			copy(w->ptr, elem, ch->elem_size);
 		corun__fire(rt, w, 0);
 		return 0;
 	}
+	if (__builtin_expect(ch->count == ch->cap, 0))
+		return EAGAIN;
 	if (ch->elem_size)
 		copy(slot_at(ch, ch->count), elem, ch->elem_size);
 	ch->count++;
 	return 0;
 }
 
-/* Receive now; the caller knows can_recv. 0, or EPIPE. */
+/* Receive now; the caller knows can_recv. 0, EPIPE, or EAGAIN (as
+ * send_now). */
 static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 {
 	if (ch->count) {
@@ -114,7 +100,7 @@ static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 		ch->head = (ch->head + 1) % ch->cap;
 		ch->count--;
 		/* Room now: the longest-waiting sender's element goes in last. */
-		struct corun__waiter *w = corun__wq_pop(&ch->senders);
+		struct corun__waiter *w = corun__wq_take(&ch->senders);
 		if (w) {
 			if (ch->elem_size)
 				copy(slot_at(ch, ch->count), w->ptr, ch->elem_size);
@@ -123,14 +109,14 @@ static int recv_now(struct corun__rt *rt, corun_chan *ch, void *elem)
 		}
 		return 0;
 	}
-	struct corun__waiter *w = corun__wq_pop(&ch->senders);
+	struct corun__waiter *w = corun__wq_take(&ch->senders);
 	if (w) { /* unbuffered: straight from the waiting sender */
 		if (elem && ch->elem_size)
 			copy(elem, w->ptr, ch->elem_size);
 		corun__fire(rt, w, 0);
 		return 0;
 	}
-	return EPIPE; /* closed and drained */
+	return ch->closed ? EPIPE : EAGAIN; /* closed and drained, or taken */
 }
 
 /* The queue a waiter for op on ch goes on. */
@@ -161,10 +147,49 @@ static __attribute__((noinline, cold)) int select_yielding(corun_case *cases, si
 	return corun_select(cases, n, deadline);
 }
 
+/* Not the calling thread's own channel: a shared one, or an error. */
+static __attribute__((noinline)) int send_other(corun_chan *ch, const void *elem,
+						int64_t deadline)
+{
+	if (!ch || ch->owner != CORUN__SHARED) {
+		(void)owner_of(ch); /* EINVAL or EPERM */
+		return -1;
+	}
+	if (corun__deadline_check(deadline) < 0)
+		return -1;
+	if (!elem && ch->elem_size) {
+		errno = EINVAL;
+		return -1;
+	}
+	return corun__schan_send(ch, elem, deadline);
+}
+
+static __attribute__((noinline)) int recv_other(corun_chan *ch, void *elem, int64_t deadline)
+{
+	if (!ch || ch->owner != CORUN__SHARED) {
+		(void)owner_of(ch);
+		return -1;
+	}
+	if (corun__deadline_check(deadline) < 0)
+		return -1;
+	return corun__schan_recv(ch, elem, deadline);
+}
+
+/* The calling thread's runtime when ch is its own channel, else NULL. */
+static inline struct corun__rt *own(const corun_chan *ch)
+{
+	struct corun__rt *rt = corun__tls;
+	if (__builtin_expect(!rt || !ch || ch->owner != rt->id, 0))
+		return NULL;
+	return rt;
+}
+
 int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 {
-	struct corun__rt *rt = owner_of(ch);
-	if (!rt || corun__deadline_check(deadline) < 0)
+	struct corun__rt *rt = own(ch);
+	if (!rt)
+		return send_other(ch, elem, deadline);
+	if (corun__deadline_check(deadline) < 0)
 		return -1;
 	if (!elem && ch->elem_size) {
 		errno = EINVAL;
@@ -175,8 +200,8 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 	if (corun__budget_out(rt))
 		return send_yielding(ch, elem, deadline);
 	int err;
-	if (can_send(ch)) {
-		if ((err = send_now(rt, ch, elem))) {
+	if (can_send(ch) && (err = send_now(rt, ch, elem)) != EAGAIN) {
+		if (err) {
 			errno = err;
 			return -1;
 		}
@@ -190,14 +215,16 @@ int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline)
 
 int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 {
-	struct corun__rt *rt = owner_of(ch);
-	if (!rt || corun__deadline_check(deadline) < 0 || corun__may_block(rt) < 0)
+	struct corun__rt *rt = own(ch);
+	if (!rt)
+		return recv_other(ch, elem, deadline);
+	if (corun__deadline_check(deadline) < 0 || corun__may_block(rt) < 0)
 		return -1;
 	if (corun__budget_out(rt))
 		return recv_yielding(ch, elem, deadline);
 	int err;
-	if (can_recv(ch)) {
-		if ((err = recv_now(rt, ch, elem))) {
+	if (can_recv(ch) && (err = recv_now(rt, ch, elem)) != EAGAIN) {
+		if (err) {
 			errno = err;
 			return -1;
 		}
@@ -212,14 +239,16 @@ int corun_chan_recv(corun_chan *ch, void *elem, int64_t deadline)
 static void wake_all(struct corun__rt *rt, corun_chan *ch)
 {
 	struct corun__waiter *w;
-	while ((w = corun__wq_pop(&ch->receivers)))
+	while ((w = corun__wq_take(&ch->receivers)))
 		corun__fire(rt, w, EPIPE);
-	while ((w = corun__wq_pop(&ch->senders)))
+	while ((w = corun__wq_take(&ch->senders)))
 		corun__fire(rt, w, EPIPE);
 }
 
 int corun_chan_close(corun_chan *ch)
 {
+	if (ch && ch->owner == CORUN__SHARED)
+		return corun__schan_close(ch);
 	struct corun__rt *rt = owner_of(ch);
 	if (!rt)
 		return -1;
@@ -236,6 +265,8 @@ int corun_chan_free(corun_chan *ch)
 {
 	if (!ch)
 		return 0;
+	if (ch->owner == CORUN__SHARED)
+		return corun__schan_free(ch); /* from any thread */
 	struct corun__rt *rt = owner_of(ch);
 	if (!rt)
 		return -1; /* not ours to free: EPERM */
@@ -268,25 +299,28 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
-	/* With no clause, it only waits for the deadline (or cancellation). */
-	struct corun__rt *rt = n ? corun__tls : corun__rt_get_or_make();
-	if (!rt) { /* no runtime: no channel can be ours */
-		if (n)
-			errno = EPERM;
-		return -1;
-	}
-	size_t nready = 0;
+	int shared = 0;
 	for (size_t i = 0; i < n; i++) {
 		corun_case *c = &cases[i];
-		if (!owner_of(c->chan))
+		if (c->chan && c->chan->owner == CORUN__SHARED)
+			shared = 1;
+		else if (!owner_of(c->chan))
 			return -1;
 		if ((c->op != CORUN_SEND && c->op != CORUN_RECV) ||
 		    (c->op == CORUN_SEND && !c->elem && c->chan->elem_size)) {
 			errno = EINVAL;
 			return -1;
 		}
-		nready += c->op == CORUN_SEND ? can_send(c->chan) : can_recv(c->chan);
 	}
+	if (shared)
+		return corun__select_shared(cases, n, deadline);
+	/* With no clause, it only waits for the deadline (or cancellation). */
+	struct corun__rt *rt = n ? corun__tls : corun__rt_get_or_make();
+	if (!rt)
+		return -1;
+	size_t nready = 0;
+	for (size_t i = 0; i < n; i++)
+		nready += cases[i].op == CORUN_SEND ? can_send(cases[i].chan) : can_recv(cases[i].chan);
 	if (corun__may_block(rt) < 0)
 		return -1;
 	if (corun__budget_out(rt))
@@ -297,8 +331,11 @@ int corun_select(corun_case *cases, size_t n, int64_t deadline)
 			corun_case *c = &cases[i];
 			int ready = c->op == CORUN_SEND ? can_send(c->chan) : can_recv(c->chan);
 			if (ready && pick-- == 0) {
-				c->err = c->op == CORUN_SEND ? send_now(rt, c->chan, c->elem)
-							     : recv_now(rt, c->chan, c->elem);
+				int err = c->op == CORUN_SEND ? send_now(rt, c->chan, c->elem)
+							      : recv_now(rt, c->chan, c->elem);
+				if (err == EAGAIN) /* taken after all: wait */
+					break;
+				c->err = err;
 				return (int)i;
 			}
 		}

@@ -10,6 +10,7 @@
 #include "../stack/stack.h"
 #include "hooks.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Ready and Running are one state: which of the runnable ones runs is
@@ -59,6 +60,8 @@ enum corun__wait_reason {
 				    * again when the shield is dropped, so that
 				    * a blocking call tests one bit (wait.h) */
 #define CORUN__F_HOLDS 0x40u   /* held (line 2) is valid: mutexes it holds */
+#define CORUN__F_SHARED 0x80u  /* its wait has waiters on shared objects:
+				* won by the claim (shared.h) */
 
 struct corun__waiter;
 struct corun__timer;
@@ -104,6 +107,8 @@ struct corun__co {
 	uint64_t fp;              /* its FP control state while suspended */
 	struct corun_mutex *held; /* with F_HOLDS: the mutexes it holds (sync.c) */
 	char name[CORUN_NAME_MAX];
+	/* line 3: only waits on objects shared between threads touch it */
+	_Atomic uint32_t claim;   /* with F_SHARED: 1 once a firer won its wait */
 #ifdef CORUN__ASAN
 	void *asan_fake;          /* its fake stack while suspended (hooks.c) */
 #endif

@@ -304,10 +304,23 @@ static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
 	return 0;
 }
 
+int corun__fd_watch(struct corun__rt *rt, int fd, uint64_t key)
+{
+	int ep = epoll_of(rt);
+	if (ep < 0)
+		return -1;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = key };
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /* One report: mark what is ready, and wake who waits for it. An error or a
  * hang-up makes both directions ready: the call then meets it. */
 static int on_event(struct corun__rt *rt, const struct epoll_event *ev)
 {
+	if (__builtin_expect(ev->data.u64 == CORUN__REMOTE_KEY, 0)) {
+		corun__remote_on_event(rt); /* what it brought: corun__idle */
+		return 0;
+	}
 	uint32_t fd = (uint32_t)ev->data.u64, gen = (uint32_t)(ev->data.u64 >> 32);
 	struct corun__fd *f = corun__fd_find(&rt->fds, (int)fd);
 	if (!f || f->gen != gen || !(f->flags & CORUN__FD_EPOLL))

@@ -124,6 +124,11 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns);
  * coarse clock has passed since they were last read. */
 void corun__poll_due(struct corun__rt *rt);
 
+/* Add a descriptor of the runtime's own to its epoll instance, level-
+ * triggered for input, reported under `key` (remote.c's wake). 0, or -1
+ * with errno. */
+int corun__fd_watch(struct corun__rt *rt, int fd, uint64_t key);
+
 /* In a child of fork (fork.c): the epoll instance is the parent's, shared
  * through the inherited descriptor. Let it go; the child's own is made at
  * its next need, and every registration is made anew in it then. */

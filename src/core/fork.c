@@ -48,8 +48,10 @@ static void child(void)
 {
 	struct corun__rt *rt = corun__tls; /* the forking thread's, if any */
 	corun__registry_fork_child(rt);
-	if (rt)
+	if (rt) {
 		corun__fd_fork_child(rt);
+		corun__remote_fork_child(&rt->remote);
+	}
 }
 
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;

@@ -7,6 +7,7 @@
  */
 #include "runtime.h"
 #include "fork.h"
+#include "shared.h"
 #include "../failpoint.h"
 
 #include <errno.h>
@@ -72,6 +73,7 @@ struct corun__rt *corun__rt_get_or_make(void)
 	corun__stacks_init(&rt->stacks);
 	corun__upkeep_init(&rt->upkeep);
 	corun__fds_init(&rt->fds);
+	corun__remote_init(&rt->remote);
 	corun__select_init(&rt->select, rt->id);
 	corun__stats_init(&rt->stats);
 #ifdef CORUN__CHECKED
@@ -89,6 +91,9 @@ struct corun__rt *corun__rt_get_or_make(void)
 static void release(struct corun__rt *rt)
 {
 	int saved = errno;
+	/* Nothing shared may point into its stacks once they go. */
+	corun__shared_fini(rt);
+	corun__remote_fini(&rt->remote);
 	corun__report_fini(rt); /* CORUN_STACK_REPORT: print it, before the stacks go */
 	corun__registry_remove(rt);
 	corun__overflow_fini(rt);

@@ -17,6 +17,7 @@
  *   stats     counters kept on slow paths only (stats.h)
  *   report    the CORUN_STACK_REPORT table, or NULL (report.h)
  *   checked   checked mode's state, CORUN__CHECKED builds only (checked.h)
+ *   remote    the inbox other threads wake its coroutines through (remote.h)
  *
  * The record of the coroutine running (current) and the scheduler's part
  * come first: a park reads nothing else, all in one cache line.
@@ -43,6 +44,7 @@
 #include "overflow.h"
 #include "panic.h"
 #include "registry.h"
+#include "remote.h"
 #include "report.h"
 #include "sched.h"
 #include "stats.h"
@@ -78,8 +80,9 @@ struct corun__rt {
 	struct corun__stats stats;
 	struct corun__report *report;
 #ifdef CORUN__CHECKED
-	struct corun__checked checked; /* last, so that no other field moves */
+	struct corun__checked checked; /* last but one, so that no other field moves */
 #endif
+	struct corun__remote remote; /* on lines of its own: other threads write it */
 };
 
 /* The calling thread's runtime, or NULL. initial-exec: one %fs-relative

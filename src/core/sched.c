@@ -93,6 +93,7 @@ __attribute__((noinline)) static int main_step(struct corun__rt *rt)
 		corun__timers_fire(rt);
 	if (rt->fds.waiting)
 		corun__poll(rt, 0);
+	corun__remote_drain(rt, &rt->remote);
 	struct corun__co *next = corun__dequeue(&rt->sched);
 	if (!next)
 		return 0;
@@ -298,7 +299,8 @@ int corun__idle(struct corun__rt *rt)
 {
 	int saved = errno;
 	for (;;) {
-		if (!rt->timers.n && !rt->fds.waiting) {
+		size_t remote = rt->remote.waits;
+		if (!rt->timers.n && !rt->fds.waiting && !remote) {
 			errno = saved;
 			return -1; /* nothing could ever fire */
 		}
@@ -309,7 +311,17 @@ int corun__idle(struct corun__rt *rt)
 				break;
 			timeout = corun__timers_next(&rt->timers) - now;
 		}
-		if (corun__poll(rt, timeout) > 0)
+		/* Another thread may end a wait: spin on the inbox a while,
+		 * then sleep with `sleeping` published (remote.h). */
+		if (remote && (corun__remote_drain(rt, &rt->remote) ||
+			       corun__remote_before_sleep(rt, timeout)))
+			break;
+		int fired = corun__poll(rt, timeout);
+		if (remote) {
+			corun__remote_awake(rt);
+			fired += (int)corun__remote_drain(rt, &rt->remote);
+		}
+		if (fired > 0)
 			break;
 	}
 	errno = saved;
@@ -327,6 +339,7 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 	for (;;) {
 		if (rt->timers.n)
 			corun__timers_fire(rt);
+		corun__remote_drain(rt, &rt->remote);
 		if (until_woken ? rt->sched.main_woken : rt->sched.live == 0)
 			return 0;
 		struct corun__co *next = dequeue_ahead(rt);
@@ -340,10 +353,12 @@ int corun__drive(struct corun__rt *rt, int until_woken)
 		}
 		/* While deadlines are pending or coroutines wait on
 		 * descriptors, main takes a turn in the ring, so that they
-		 * fire even if the others never stop running; otherwise it
+		 * fire even if the others never stop running (and so
+		 * with waits another thread may end: main drains the
+		 * inbox on its turn, remote.h); otherwise it
 		 * waits aside, resumed only when nothing is ready
 		 * (next_or_main) or when its wait fires (wait.c). */
-		if (__builtin_expect((rt->timers.n | rt->fds.waiting) != 0, 0)) {
+		if (__builtin_expect((rt->timers.n | rt->fds.waiting | rt->remote.waits) != 0, 0)) {
 			if (rt->fds.waiting)
 				corun__poll_due(rt);
 			corun__enqueue(&rt->sched, m);

@@ -24,22 +24,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-struct corun_wg {
-	uint64_t owner; /* the runtime's id */
-	int64_t count;
-	struct corun__wq waiters;
-};
-
-struct corun_mutex {
-	uint64_t owner;
-	uint64_t holder; /* serial of the coroutine holding it, 0 for main */
-	int locked;
-	int abandoned;   /* its holder ended holding it: the next taker is told */
-	struct corun__wq waiters;
-	struct corun_mutex *prev, *next; /* on its holder's co->held */
-};
-
-
 static void *make(size_t size)
 {
 	struct corun__rt *rt = corun__rt_get_or_make();
@@ -71,8 +55,25 @@ corun_wg *corun_wg_make(void)
 	return make(sizeof(corun_wg));
 }
 
+static int is_shared(const void *obj)
+{
+	return obj && *(const uint64_t *)obj == CORUN__SHARED;
+}
+
+corun_wg *corun_wg_make_shared(void)
+{
+	return corun__sync_make_shared(sizeof(corun_wg));
+}
+
+corun_mutex *corun_mutex_make_shared(void)
+{
+	return corun__sync_make_shared(sizeof(corun_mutex));
+}
+
 int corun_wg_add(corun_wg *wg, int64_t delta)
 {
+	if (is_shared(wg))
+		return corun__swg_add(wg, delta);
 	struct corun__rt *rt = corun__rt_owning(wg, wg ? wg->owner : 0);
 	if (!rt)
 		return -1;
@@ -83,7 +84,7 @@ int corun_wg_add(corun_wg *wg, int64_t delta)
 	wg->count += delta;
 	if (wg->count == 0) {
 		struct corun__waiter *w;
-		while ((w = corun__wq_pop(&wg->waiters)))
+		while ((w = corun__wq_take(&wg->waiters)))
 			corun__fire(rt, w, 0);
 	}
 	return 0;
@@ -103,6 +104,8 @@ static __attribute__((noinline, cold)) int wg_wait_yielding(corun_wg *wg, int64_
 
 int corun_wg_wait(corun_wg *wg, int64_t deadline)
 {
+	if (is_shared(wg))
+		return corun__swg_wait(wg, deadline);
 	struct corun__rt *rt = corun__rt_owning(wg, wg ? wg->owner : 0);
 	if (!rt)
 		return -1;
@@ -121,6 +124,8 @@ int corun_wg_free(corun_wg *wg)
 {
 	if (!wg)
 		return 0;
+	if (is_shared(wg))
+		return corun__swg_free(wg);
 	if (!corun__rt_owning(wg, wg->owner))
 		return -1;
 	if (wg->waiters.head) {
@@ -139,7 +144,7 @@ static uint64_t who(const struct corun__rt *rt, const struct corun__co *co)
 }
 
 /* co now holds mu: on its list. */
-static void hold(struct corun__co *co, struct corun_mutex *mu)
+void corun__mutex_hold(struct corun__co *co, struct corun_mutex *mu)
 {
 	if (!(co->flags & CORUN__F_HOLDS)) { /* line 2 is not set at spawn */
 		co->held = NULL;
@@ -153,7 +158,7 @@ static void hold(struct corun__co *co, struct corun_mutex *mu)
 }
 
 /* co, which held mu, no longer does. */
-static void unhold(struct corun__co *co, struct corun_mutex *mu)
+void corun__mutex_unhold(struct corun__co *co, struct corun_mutex *mu)
 {
 	if (mu->prev)
 		mu->prev->next = mu->next;
@@ -167,10 +172,10 @@ static void unhold(struct corun__co *co, struct corun_mutex *mu)
  * none, leave it free. */
 static void pass_on(struct corun__rt *rt, struct corun_mutex *mu, int err)
 {
-	struct corun__waiter *w = corun__wq_pop(&mu->waiters);
+	struct corun__waiter *w = corun__wq_take(&mu->waiters);
 	if (w) {
 		mu->holder = who(rt, w->co);
-		hold(w->co, mu);
+		corun__mutex_hold(w->co, mu);
 		corun__fire(rt, w, err);
 	} else {
 		mu->locked = 0;
@@ -190,6 +195,8 @@ static __attribute__((noinline, cold)) int lock_yielding(corun_mutex *mu, int64_
 
 int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 {
+	if (is_shared(mu))
+		return corun__smutex_lock(mu, deadline);
 	struct corun__rt *rt = corun__rt_owning(mu, mu ? mu->owner : 0);
 	if (!rt)
 		return -1;
@@ -208,7 +215,7 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 	if (!mu->locked) {
 		mu->locked = 1;
 		mu->holder = me;
-		hold(self, mu);
+		corun__mutex_hold(self, mu);
 		if (__builtin_expect(mu->abandoned, 0)) {
 			mu->abandoned = 0;
 			errno = EOWNERDEAD; /* taken all the same */
@@ -222,6 +229,8 @@ int corun_mutex_lock(corun_mutex *mu, int64_t deadline)
 
 int corun_mutex_unlock(corun_mutex *mu)
 {
+	if (is_shared(mu))
+		return corun__smutex_unlock(mu);
 	struct corun__rt *rt = corun__rt_owning(mu, mu ? mu->owner : 0);
 	if (!rt)
 		return -1;
@@ -229,7 +238,7 @@ int corun_mutex_unlock(corun_mutex *mu)
 		errno = EPERM;
 		return -1;
 	}
-	unhold(rt->current, mu);
+	corun__mutex_unhold(rt->current, mu);
 	pass_on(rt, mu, 0);
 	return 0;
 }
@@ -241,6 +250,10 @@ void corun__mutex_orphans(struct corun__rt *rt, struct corun__co *co)
 		co->held = mu->next;
 		if (mu->next)
 			mu->next->prev = NULL;
+		if (is_shared(mu)) {
+			corun__smutex_orphan(rt, mu);
+			continue;
+		}
 		mu->abandoned = 1;
 		pass_on(rt, mu, EOWNERDEAD);
 		if (!mu->locked)
@@ -253,6 +266,8 @@ int corun_mutex_free(corun_mutex *mu)
 {
 	if (!mu)
 		return 0;
+	if (is_shared(mu))
+		return corun__smutex_free(mu);
 	if (!corun__rt_owning(mu, mu->owner))
 		return -1;
 	if (mu->locked) {

@@ -139,6 +139,10 @@ int corun__timers_fire_until(struct corun__rt *rt, int64_t now)
 	while (rt->timers.n && rt->timers.heap[0]->deadline <= now) {
 		struct corun__timer *t = rt->timers.heap[0];
 		heap_remove(rt, t);
+		if (!corun__claim(t->w.co)) {
+			t->w.withdraw = NULL; /* a firer won; off the heap already */
+			continue;
+		}
 		corun__fire(rt, &t->w, ETIMEDOUT);
 		fired = 1;
 	}

@@ -2,6 +2,7 @@
  * The wait core (see wait.h) and cancellation.
  */
 #include "wait.h"
+#include "shared.h"
 
 #include <errno.h>
 
@@ -23,9 +24,24 @@ void corun__disarm(struct corun__rt *rt)
 		disarm(rt, co, NULL);
 }
 
+void corun__disarm_co(struct corun__rt *rt, struct corun__co *co)
+{
+	if (co->flags & CORUN__F_ARMED)
+		disarm(rt, co, NULL);
+}
+
 void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err)
 {
 	struct corun__co *co = w->co;
+	if (co->flags & CORUN__F_SHARED) {
+		/* The caller holds the claim; co withdraws the rest itself
+		 * (shared.h), and skips this one. */
+		w->withdraw = NULL;
+		co->wake_id = w->id;
+		co->wake_err = err;
+		corun__wake(rt, co);
+		return;
+	}
 	disarm(rt, co, w);
 	co->wake_id = w->id;
 	co->wake_err = err;
@@ -36,6 +52,14 @@ void corun__interrupt(struct corun__rt *rt, struct corun__co *co, int err)
 {
 	if (!(co->flags & CORUN__F_ARMED))
 		return; /* not waiting */
+	if (co->flags & CORUN__F_SHARED) {
+		if (!corun__claim(co))
+			return; /* a firer won: it wakes with that; the cancel holds */
+		co->wake_id = -1;
+		co->wake_err = err;
+		corun__wake(rt, co);
+		return;
+	}
 	disarm(rt, co, NULL);
 	co->wake_id = -1;
 	co->wake_err = err;
@@ -129,4 +153,21 @@ int corun__wait_queued(struct corun__rt *rt, enum corun__wait_reason reason, con
 		return -1;
 	}
 	return 0;
+}
+
+int corun__wait_shared(struct corun__rt *rt, int *err)
+{
+	struct corun__co *self = rt->current;
+	int id;
+	rt->remote.waits++;
+	if (self == &rt->main) {
+		id = corun__wait_main(rt, err);
+	} else {
+		corun__block(rt);
+		*err = self->wake_err;
+		id = self->wake_id;
+	}
+	rt->remote.waits--;
+	corun__shared_resume(rt, self);
+	return id;
 }

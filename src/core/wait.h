@@ -25,6 +25,7 @@
 #include "waiter.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Arm w for the running coroutine (or main): it will return `id` from
@@ -52,6 +53,9 @@ static inline void corun__arm(struct corun__rt *rt, struct corun__waiter *w, int
  * it waits is written, once: the reason and its object (co.h) into the
  * record, and one add to the reason's count (stats.h). */
 int corun__wait_main(struct corun__rt *rt, int *err);
+/* A wait with waiters on shared objects (shared.h): counted as one a
+ * remote may end, and withdrawn by the waiter itself once it runs again. */
+int corun__wait_shared(struct corun__rt *rt, int *err);
 static inline int corun__wait(struct corun__rt *rt, enum corun__wait_reason reason,
 			      uint64_t obj, int *err)
 {
@@ -60,6 +64,8 @@ static inline int corun__wait(struct corun__rt *rt, enum corun__wait_reason reas
 	self->wait_obj = obj;
 	rt->stats.waits[reason]++;
 	rt->sched.budget = CORUN__BUDGET; /* for whoever runs next (the budget, below) */
+	if (__builtin_expect(self->flags & CORUN__F_SHARED, 0))
+		return corun__wait_shared(rt, err);
 	if (__builtin_expect(self == &rt->main, 0))
 		return corun__wait_main(rt, err);
 	corun__block(rt);
@@ -80,8 +86,31 @@ static inline void corun__wake(struct corun__rt *rt, struct corun__co *co)
 	corun__make_ready(&rt->sched, co);
 }
 
-/* Fire w (already taken off its queue by the caller) with err: its waiter
- * will return w->id. Inline for the common case, a waiter that was armed
+/* May the caller fire co's wait (the claim: shared.h)? 1 if so: it must then
+ * fire it. For a firer on co's own thread. */
+static inline int corun__claim(struct corun__co *co)
+{
+	if (__builtin_expect(!(co->flags & CORUN__F_SHARED), 1))
+		return 1;
+	uint32_t open = 0;
+	return atomic_compare_exchange_strong_explicit(&co->claim, &open, 1, memory_order_acq_rel,
+						       memory_order_relaxed);
+}
+
+/* A thread-local queue's pop for a firer: the first waiter whose wait may
+ * be fired (claimed), or NULL. Those whose claim is lost are off the queue
+ * and marked withdrawn. */
+static inline struct corun__waiter *corun__wq_take(struct corun__wq *q)
+{
+	struct corun__waiter *w;
+	while ((w = corun__wq_pop(q)) && __builtin_expect(!corun__claim(w->co), 0))
+		w->withdraw = NULL;
+	return w;
+}
+
+/* Fire w (already taken off its queue by the caller, and claimed if its
+ * coroutine's wait is shared: corun__claim) with err: its waiter will
+ * return w->id. Inline for the common case, a waiter that was armed
  * alone, woken into the ready queue. */
 void corun__fire_slow(struct corun__rt *rt, struct corun__waiter *w, int err);
 static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, int err)
@@ -101,6 +130,8 @@ static inline void corun__fire(struct corun__rt *rt, struct corun__waiter *w, in
 /* Withdraw every waiter the running coroutine (or main) has armed, for a
  * call that fails after arming some and before it waits. */
 void corun__disarm(struct corun__rt *rt);
+/* The same for co, which need not be running (shared.c). */
+void corun__disarm_co(struct corun__rt *rt, struct corun__co *co);
 
 /* Wake co from whatever it waits on, with id -1 and err (cancellation). No
  * effect if co is not waiting. */
