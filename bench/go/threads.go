@@ -9,7 +9,12 @@
 //	queue     one producer, one consumer, int64s through a 1,024-slot
 //	          buffered channel: millions of messages per second
 //	spaced    pings 1 ms apart (the receiver is parked): median wake
-//	          latency, from the send to the receiver having the value
+//	          latency, from the send to the receiver having the value.
+//	          The sender wakes from its sleep on some thread, and the
+//	          receiver it readies usually runs next on that same thread
+//	          (the P's runnext) as soon as the sender waits for the ack:
+//	          no second thread is woken, so this is not the wake of a
+//	          sleeping thread that eventfd's figure is
 //	all       every one of them in turn
 //
 // Options: --quick (smoke-test sizes), --n N (messages), --reps R.
