@@ -409,14 +409,42 @@ CORUN_API int corun_sleep_until(int64_t deadline);
 CORUN_API int corun_sleep(int64_t ns);
 
 /*
- * Channels: typed by size, FIFO, for coroutines of one thread. A channel of
+ * Threads. Every runtime belongs to one OS thread, and a coroutine that has
+ * started never changes thread: C code may keep the address of errno or of
+ * any __thread variable across a call that switches (glibc declares
+ * __errno_location const, and compilers cache what it returns), so a
+ * coroutine resumed on another thread would read and write the first
+ * thread's errno and thread-locals. What crosses threads instead:
+ *  - messages and waits: channels, wait groups and mutexes made with the
+ *    *_make_shared calls below serve the coroutines and the main contexts
+ *    of every thread, with the same calls, deadlines, cancellation and
+ *    errors as a thread's own objects; corun_select may mix both kinds;
+ *  - wakes: a thread that completes a wait of another thread's coroutine
+ *    (a send to its receive) wakes it through that runtime's inbox, with
+ *    no system call while that runtime is busy; a runtime asleep in the
+ *    kernel is woken by one write to its eventfd, once per sleep (and
+ *    before it sleeps, a runtime with such waits pending spins for up to
+ *    50 µs: bench/threads/ measures what each costs);
+ *  - coroutines that have not started yet (the worker group), and plain
+ *    function calls (the blocking pool).
+ * A runtime whose coroutines wait only on shared objects is never
+ * deadlocked by itself (another thread may end the wait): corun_run and a
+ * wait from main then sleep until woken, and never fail with EDEADLK for
+ * it. A thread that exits while its coroutines wait on shared objects
+ * withdraws those waits first; the objects live on.
+ *
+ * Channels: typed by size, FIFO. A channel of
  * capacity 0 is unbuffered: a send waits for a receiver and hands its
  * element straight over. Otherwise sends go into a buffer of `capacity`
  * elements and wait only when it is full. Elements are copied in and out
  * (elem_size bytes; 0 makes a channel of signals, whose elem may be NULL).
- * A channel belongs to the runtime of the thread that made it: used from
- * another thread (or after that runtime's corun_shutdown), every call fails
- * with EPERM. Waiters are served in the order they came.
+ * A channel made by corun_chan_make belongs to the runtime of the thread
+ * that made it: used from another thread (or after that runtime's
+ * corun_shutdown), every call fails with EPERM; nothing is locked. One made
+ * by corun_chan_make_shared serves every thread (see "Threads"): each call
+ * takes its lock for the few dozen instructions of the transfer, and a
+ * waiter of another thread is woken through its runtime's inbox. Waiters
+ * are served in the order they came.
  *
  * Blocking calls take a deadline (see "Time"); from main they run the
  * scheduler while they wait. Each returns 0, or -1 with errno:
@@ -436,6 +464,10 @@ typedef struct corun_chan corun_chan;
  * capacity such elements that, with the channel's own few dozen bytes,
  * would be larger than PTRDIFF_MAX. (Capacity 0 has no buffer.) */
 CORUN_API corun_chan *corun_chan_make(size_t elem_size, size_t capacity);
+/* The same, shared between threads: callable from any thread (one that
+ * never spawned too: its first wait makes its runtime), and it belongs to
+ * none, so it outlives the thread that made it. NULL with errno ENOMEM or
+ * EINVAL as above. */
 CORUN_API corun_chan *corun_chan_make_shared(size_t elem_size, size_t capacity);
 CORUN_API int corun_chan_send(corun_chan *ch, const void *elem, int64_t deadline);
 /* elem may be NULL: the element is taken and dropped. */
@@ -454,7 +486,9 @@ CORUN_API int corun_chan_close(corun_chan *ch);
  * without touching it again) and free it. Returns 0 (NULL does nothing
  * and returns 0), or -1 with errno EPERM for a channel of another
  * thread's runtime, which is left alone. Like corun_wg_free and
- * corun_mutex_free.
+ * corun_mutex_free. A shared channel may be freed from any thread; its
+ * memory goes once the last of the woken waiters has left it. No call may
+ * name it after its free, from any thread.
  */
 CORUN_API int corun_chan_free(corun_chan *ch);
 
@@ -482,9 +516,11 @@ CORUN_API int corun_select(corun_case *cases, size_t n, int64_t deadline);
 
 /*
  * Wait groups and mutexes that park the coroutine instead of spinning.
- * Like channels, each belongs to the runtime of the thread that made it:
- * from another thread (or after that runtime's corun_shutdown) every call
- * fails with EPERM; free them before the runtime goes. Blocking calls take
+ * Like channels, each made by *_make belongs to the runtime of the thread
+ * that made it: from another thread (or after that runtime's
+ * corun_shutdown) every call fails with EPERM; free them before the
+ * runtime goes. Those made by *_make_shared serve every thread, belong to
+ * none, and may be freed from any (see "Threads"). Blocking calls take
  * a deadline and from main run the scheduler while they wait; they fail
  * with ETIMEDOUT, ECANCELED, EDEADLK (main: nothing can run or fire any
  * more), EINVAL (NULL, deadline < -1) or ENOMEM (no memory to arm the
@@ -509,8 +545,9 @@ CORUN_API int corun_wg_wait(corun_wg *wg, int64_t deadline);
 CORUN_API int corun_wg_free(corun_wg *wg);
 
 /*
- * A mutex among the coroutines (and main) of one thread. NULL with errno
- * ENOMEM.
+ * A mutex among the coroutines (and main) of one thread, or, made by
+ * corun_mutex_make_shared, of every thread. Each holder is one coroutine
+ * (or one thread's main): only it may unlock it. NULL with errno ENOMEM.
  *
  * A coroutine that ends holding a mutex does not leave it held for good:
  * its end hands the mutex to the longest waiter, or leaves it free, and the
@@ -774,6 +811,13 @@ struct corun_stats {
 	uint64_t stack_bytes_resident; /* of that, in memory now: mincore(2)
 					* over every slab at the call, so it
 					* costs a system call per 16 MiB */
+	/* Other threads (see "Threads"): */
+	uint64_t remote_wakes;    /* waits of this runtime's coroutines (or
+				   * main) that another thread ended */
+	uint64_t wake_writes;     /* of those, the ones that found this thread
+				   * asleep in the kernel and had to wake it
+				   * (a write to its eventfd); the others cost
+				   * no system call */
 };
 
 /*
@@ -904,6 +948,21 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     EINVAL   mu is NULL
  *   corun_wg_free,    EBUSY    waited on (wait group), held (mutex)
  *   corun_mutex_free  EPERM    another thread's
+ *   corun_chan_make_shared
+ *                     (those of corun_chan_make)
+ *   corun_wg_make_shared,
+ *   corun_mutex_make_shared
+ *                     ENOMEM   out of memory
+ *   the calls above on shared objects: their errors, except EPERM for
+ *                     another thread's (any thread may use them, and free
+ *                     them) and EDEADLK for nothing left to run (another
+ *                     thread may end the wait); and, for a call that must
+ *                     wait, on its thread's first such wait:
+ *                     EMFILE, ENFILE, ENOMEM, ENOSPC  the thread's wake
+ *                              descriptor (an eventfd in its epoll
+ *                              instance) could not be made
+ *                     corun_mutex_unlock: EPERM also from a thread that
+ *                     never made a runtime (it cannot hold it)
  *   corun_wait_fd,    ETIMEDOUT, ECANCELED, EDEADLK, ENOMEM as for
  *   corun_read,                corun_chan_recv
  *   corun_write,      EBUSY    another coroutine waits on fd for the same

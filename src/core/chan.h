@@ -23,13 +23,16 @@ struct corun__select {
 /* Seeded from the runtime's id, so that threads choose differently. */
 void corun__select_init(struct corun__select *s, uint64_t id);
 
+/* What every operation reads and writes first, the lock included, fits in
+ * the first 64 bytes: a shared channel (allocated on a line's boundary)
+ * passes one line between threads per operation for its state. */
 struct corun_chan {
 	uint64_t owner;     /* the runtime's id (runtime.h), or CORUN__SHARED */
-	size_t elem_size, cap;
+	struct corun__shobj sh; /* a shared channel's lock (chan_shared.c) */
 	size_t head, count; /* the buffer: count elements from head, wrapping */
+	size_t elem_size, cap;
 	int closed;
 	struct corun__wq senders, receivers; /* waiters: elem in w->ptr */
-	struct corun__shobj sh; /* a shared channel's lock (chan_shared.c) */
 	char buf[];
 };
 

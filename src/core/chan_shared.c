@@ -26,7 +26,10 @@
 
 corun_chan *corun__chan_make_shared(size_t elem_size, size_t capacity)
 {
-	corun_chan *ch = corun__malloc(CORUN__FAIL_CHAN, sizeof *ch + elem_size * capacity);
+	/* On a line's boundary (chan.h); the size rounded up, as
+	 * aligned_alloc wants. */
+	size_t size = (sizeof(corun_chan) + elem_size * capacity + 63) & ~(size_t)63;
+	corun_chan *ch = corun__fail(CORUN__FAIL_CHAN) ? NULL : aligned_alloc(64, size);
 	if (!ch) {
 		errno = ENOMEM;
 		return NULL;

@@ -58,9 +58,13 @@ struct corun__remote {
 	char gap_[64];
 	_Atomic(struct corun__rnode *) inbox;
 	_Atomic int sleeping;    /* asleep in the kernel, or about to be */
+	char pad_[64 - sizeof(void *) - sizeof(int)];
+	/* Pushers only, on a line of its own: a pusher's thread keeps it,
+	 * where on the inbox's line each touch would take the line back
+	 * from the owner spinning on it. */
 	_Atomic unsigned busy;   /* pushers between their push and their last touch */
 	_Atomic uint64_t kicks;  /* wake descriptor writes (corun_stats) */
-	char pad_[64 - sizeof(void *) - 2 * sizeof(int) - sizeof(uint64_t)];
+	char pad2_[64 - sizeof(int) - sizeof(uint64_t)];
 	int efd;                 /* the wake descriptor, -1 until needed */
 	size_t waits;            /* coroutines (or main) in a wait a remote may end */
 	uint64_t delivered;      /* nodes run (corun_stats) */

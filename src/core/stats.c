@@ -151,6 +151,8 @@ int corun_stats(struct corun_stats *out)
 		v.pool_misses = s->carved;
 		v.pool_hits = v.spawned + rt->stats.unwound - s->carved;
 		v.stacks_purged = s->purged;
+		v.remote_wakes = rt->remote.delivered;
+		v.wake_writes = atomic_load_explicit(&rt->remote.kicks, memory_order_relaxed);
 		for (size_t i = 0; i < s->nslabs; i++) {
 			v.stack_bytes_reserved += s->slabs[i].len;
 			v.stack_bytes_resident +=

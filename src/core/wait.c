@@ -160,6 +160,11 @@ int corun__wait_shared(struct corun__rt *rt, int *err)
 	struct corun__co *self = rt->current;
 	int id;
 	rt->remote.waits++;
+	/* Main, waiting aside in corun__drive, must take turns in the ring
+	 * now to drain the inbox, or busy coroutines could keep this wait's
+	 * wake from ever arriving (as a deadline's: time.c). */
+	if (self != &rt->main && rt->main.state == CORUN__BLOCKED)
+		corun__make_ready(&rt->sched, &rt->main);
 	if (self == &rt->main) {
 		id = corun__wait_main(rt, err);
 	} else {
