@@ -424,7 +424,9 @@ CORUN_API int corun_sleep(int64_t ns);
  *    no system call while that runtime is busy; a runtime asleep in the
  *    kernel is woken by one write to its eventfd, once per sleep (and
  *    before it sleeps, a runtime with such waits pending spins for up to
- *    50 µs: bench/threads/ measures what each costs);
+ *    50 µs, or CORUN_SPIN_NS nanoseconds from the environment when the
+ *    runtime is made, 0 for none: bench/threads/ measures what each
+ *    costs);
  *  - coroutines that have not started yet (the worker group), and plain
  *    function calls (the blocking pool).
  * A runtime whose coroutines wait only on shared objects is never

@@ -345,12 +345,56 @@ static void waiting(void)
 	still_works();
 }
 
+static void *unlock_without_runtime(void *mu)
+{
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM);
+	return NULL;
+}
+
+/* The shared objects' rows: their own, and what they do not fail with. */
+static void shared(void)
+{
+	CHECK_NULL_ERRNO(corun_chan_make_shared(SIZE_MAX, 2), EINVAL);
+	CHECK_NULL_ERRNO(corun_chan_make_shared(1, (size_t)PTRDIFF_MAX), EINVAL);
+	corun_chan *ch = corun_chan_make_shared(sizeof(int), 0);
+	int v = 0;
+	CHECK_ERRNO(corun_chan_send(ch, &v, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, corun_now() + MS), ETIMEDOUT);
+	CHECK_ERRNO(corun_chan_send(ch, NULL, 0), EINVAL);
+	CHECK_ERRNO(corun_chan_recv(ch, &v, -2), EINVAL);
+	corun_case c[1] = { { ch, 99, &v, 0 } };
+	CHECK_ERRNO(corun_select(c, 1, 0), EINVAL);
+	CHECK_EQ(corun_chan_close(ch), 0);
+	CHECK_ERRNO(corun_chan_close(ch), EPIPE);
+	CHECK_ERRNO(corun_chan_send(ch, &v, -1), EPIPE);
+	CHECK_EQ(corun_chan_free(ch), 0);
+
+	corun_wg *wg = corun_wg_make_shared();
+	CHECK_ERRNO(corun_wg_done(wg), EINVAL);
+	CHECK_EQ(corun_wg_add(wg, 1), 0);
+	CHECK_ERRNO(corun_wg_wait(wg, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_wg_wait(wg, -2), EINVAL);
+	CHECK_EQ(corun_wg_done(wg), 0);
+	CHECK_EQ(corun_wg_free(wg), 0);
+	corun_mutex *mu = corun_mutex_make_shared();
+	CHECK_ERRNO(corun_mutex_unlock(mu), EPERM);
+	CHECK_EQ(corun_mutex_lock(mu, 0), 0);
+	CHECK_ERRNO(corun_mutex_lock(mu, 0), EDEADLK);
+	CHECK_ERRNO(corun_mutex_lock(mu, -2), EINVAL);
+	CHECK_ERRNO(corun_mutex_free(mu), EBUSY);
+	CHECK(on_thread(unlock_without_runtime, mu) == NULL);
+	CHECK_EQ(corun_mutex_unlock(mu), 0);
+	CHECK_EQ(corun_mutex_free(mu), 0);
+	still_works();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(attr_init), TEST(go), TEST(go_attr), TEST(run),
 		TEST(join), TEST(detach), TEST(self), TEST(id),
 		TEST(name), TEST(shutdown_errors), TEST(trim_and_decay), TEST(waiting),
+		TEST(shared),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -7,6 +7,7 @@
 #include "../failpoint.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -15,6 +16,14 @@
 void corun__remote_init(struct corun__remote *r)
 {
 	r->efd = -1;
+	r->spin_ns = CORUN__SPIN_NS;
+	const char *env = getenv("CORUN_SPIN_NS");
+	if (env && *env) {
+		char *end;
+		long long v = strtoll(env, &end, 10);
+		if (!*end && v >= 0 && v <= 1000000000)
+			r->spin_ns = v;
+	}
 }
 
 void corun__remote_fini(struct corun__remote *r)
@@ -99,9 +108,9 @@ int corun__remote_before_sleep(struct corun__rt *rt, int64_t timeout_ns)
 	struct corun__remote *r = &rt->remote;
 	/* Spin, reading the clock only every 64 steps; not past the nearest
 	 * deadline, nor at all when there is none to wait for (timeout 0). */
-	int64_t spin = timeout_ns >= 0 && timeout_ns < CORUN__SPIN_NS ? timeout_ns : CORUN__SPIN_NS;
-	int64_t until = corun_now() + spin;
-	for (;;) {
+	int64_t spin = timeout_ns >= 0 && timeout_ns < r->spin_ns ? timeout_ns : r->spin_ns;
+	int64_t until = spin ? corun_now() + spin : 0;
+	while (spin) {
 		for (int i = 0; i < 64; i++) {
 			if (atomic_load_explicit(&r->inbox, memory_order_relaxed))
 				return corun__remote_drain_slow(rt) > 0;

@@ -48,7 +48,9 @@ struct corun__rnode {
 	void (*run)(struct corun__rt *rt, struct corun__rnode *n);
 };
 
-/* How long a runtime with remote waits pending spins before it sleeps. */
+/* How long a runtime with remote waits pending spins before it sleeps,
+ * unless CORUN_SPIN_NS in the environment says otherwise (read when the
+ * runtime is made; 0: never spin). */
 #define CORUN__SPIN_NS 50000
 
 /* The runtime's part. Other threads write its first fields; padding keeps
@@ -66,6 +68,7 @@ struct corun__remote {
 	_Atomic uint64_t kicks;  /* wake descriptor writes (corun_stats) */
 	char pad2_[64 - sizeof(int) - sizeof(uint64_t)];
 	int efd;                 /* the wake descriptor, -1 until needed */
+	int64_t spin_ns;         /* CORUN__SPIN_NS or CORUN_SPIN_NS */
 	size_t waits;            /* coroutines (or main) in a wait a remote may end */
 	uint64_t delivered;      /* nodes run (corun_stats) */
 };
