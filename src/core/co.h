@@ -108,7 +108,9 @@ struct corun__co {
 	struct corun_mutex *held; /* with F_HOLDS: the mutexes it holds (sync.c) */
 	char name[CORUN_NAME_MAX];
 	/* line 3: only waits on objects shared between threads touch it */
-	_Atomic uint32_t claim;   /* with F_SHARED: 1 once a firer won its wait */
+	_Atomic uint32_t *claim;  /* with F_SHARED: the wait's claim, on the
+				   * waiter's stack beside what a firer
+				   * writes (shared.h); 1 once one won */
 #ifdef CORUN__ASAN
 	void *asan_fake;          /* its fake stack while suspended (hooks.c) */
 #endif

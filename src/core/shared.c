@@ -46,9 +46,11 @@ void corun__arm_shared(struct corun__rt *rt, struct corun__swait *sw, struct cor
 	if (!(co->flags & CORUN__F_SHARED)) {
 		/* Published by the lock's release, before any firer can see
 		 * the waiter. */
-		atomic_store_explicit(&co->claim, 0, memory_order_relaxed);
+		atomic_store_explicit(&sw->claim_, 0, memory_order_relaxed);
+		co->claim = &sw->claim_;
 		co->flags |= CORUN__F_SHARED;
 	}
+	sw->claim = co->claim;
 	corun__arm(rt, &sw->w, id, withdraw_shared);
 	sw->w.ptr = ptr;
 	sw->obj = obj;
@@ -68,7 +70,7 @@ struct corun__swait *corun__sq_take(struct corun__shobj *obj, struct corun__wq *
 		struct corun__swait *sw = (struct corun__swait *)w;
 		sw->queued = 0;
 		uint32_t open = 0;
-		if (atomic_compare_exchange_strong_explicit(&w->co->claim, &open, 1,
+		if (atomic_compare_exchange_strong_explicit(sw->claim, &open, 1,
 							    memory_order_acq_rel,
 							    memory_order_relaxed)) {
 			/* Fired: its owner will not withdraw it (withdraw =

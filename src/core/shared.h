@@ -52,6 +52,11 @@ struct corun__swait {
 	struct corun__wq *q;
 	struct corun__rt *rt;      /* its coroutine's runtime */
 	struct corun__rnode node;  /* its wake, when fired from elsewhere */
+	_Atomic uint32_t *claim;   /* its wait's claim: */
+	_Atomic uint32_t claim_;   /* in the wait's first shared waiter, so
+				    * that a firer writes one line of the
+				    * waiter's stack for the claim, the wake
+				    * and (often) the element */
 	int err;                   /* fired with */
 	uint8_t queued;            /* on q (under obj's lock) */
 };

@@ -93,7 +93,7 @@ static inline int corun__claim(struct corun__co *co)
 	if (__builtin_expect(!(co->flags & CORUN__F_SHARED), 1))
 		return 1;
 	uint32_t open = 0;
-	return atomic_compare_exchange_strong_explicit(&co->claim, &open, 1, memory_order_acq_rel,
+	return atomic_compare_exchange_strong_explicit(co->claim, &open, 1, memory_order_acq_rel,
 						       memory_order_relaxed);
 }
 
