@@ -537,6 +537,89 @@ static void mutex_errors(void)
 	CHECK_EQ(corun_wg_free(wg), 0);
 }
 
+/* ---- every shared wait ends at its deadline and on cancel, with the
+ * object held by another thread meanwhile */
+
+struct held {
+	corun_mutex *mu;
+	corun_wg *wg;
+	corun_chan *ch;
+	pthread_barrier_t locked, release;
+};
+
+static void *hold_on_thread(void *arg)
+{
+	struct held *h = arg;
+	CHECK_EQ(corun_mutex_lock(h->mu, -1), 0);
+	pthread_barrier_wait(&h->locked);
+	pthread_barrier_wait(&h->release);
+	CHECK_EQ(corun_mutex_unlock(h->mu), 0);
+	return NULL;
+}
+
+static void *lock_canceled(void *arg)
+{
+	CHECK_ERRNO(corun_mutex_lock(((struct held *)arg)->mu, -1), ECANCELED);
+	return NULL;
+}
+
+static void *wg_canceled(void *arg)
+{
+	CHECK_ERRNO(corun_wg_wait(((struct held *)arg)->wg, -1), ECANCELED);
+	return NULL;
+}
+
+static void *select_canceled(void *arg)
+{
+	struct held *h = arg;
+	long v;
+	corun_case c[2] = { { .chan = h->ch, .op = CORUN_RECV, .elem = &v },
+			    { .chan = h->ch, .op = CORUN_SEND, .elem = &v } };
+	/* Both directions on one unbuffered channel: neither can go. */
+	CHECK_ERRNO(corun_select(c, 2, -1), ECANCELED);
+	return NULL;
+}
+
+static void *send_canceled(void *arg)
+{
+	long v = 1;
+	CHECK_ERRNO(corun_chan_send(((struct held *)arg)->ch, &v, -1), ECANCELED);
+	return NULL;
+}
+
+static void every_wait_ends(void)
+{
+	struct held h = { .mu = corun_mutex_make_shared(),
+			  .wg = corun_wg_make_shared(),
+			  .ch = corun_chan_make_shared(sizeof(long), 0) };
+	pthread_barrier_init(&h.locked, NULL, 2);
+	pthread_barrier_init(&h.release, NULL, 2);
+	pthread_t t = thread_start(hold_on_thread, &h);
+	pthread_barrier_wait(&h.locked);
+	CHECK_ERRNO(corun_mutex_lock(h.mu, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_mutex_lock(h.mu, corun_now() + 5 * MS), ETIMEDOUT);
+	(void)cancel_waiting(lock_canceled, &h);
+	CHECK_EQ(corun_wg_add(h.wg, 1), 0);
+	(void)cancel_waiting(wg_canceled, &h);
+	(void)cancel_waiting(select_canceled, &h);
+	(void)cancel_waiting(send_canceled, &h);
+	long v;
+	corun_case c[2] = { { .chan = h.ch, .op = CORUN_RECV, .elem = &v },
+			    { .chan = h.ch, .op = CORUN_SEND, .elem = &v } };
+	CHECK_ERRNO(corun_select(c, 2, corun_now() + 5 * MS), ETIMEDOUT);
+	pthread_barrier_wait(&h.release);
+	thread_join(t);
+	/* Nothing is left queued: the mutex is free and takes at once. */
+	CHECK_EQ(corun_mutex_lock(h.mu, 0), 0);
+	CHECK_EQ(corun_mutex_unlock(h.mu), 0);
+	CHECK_EQ(corun_wg_done(h.wg), 0);
+	CHECK_EQ(corun_mutex_free(h.mu), 0);
+	CHECK_EQ(corun_wg_free(h.wg), 0);
+	CHECK_EQ(corun_chan_free(h.ch), 0);
+	pthread_barrier_destroy(&h.locked);
+	pthread_barrier_destroy(&h.release);
+}
+
 /* ---- the thread-local rule stays */
 
 static void *use_foreign(void *arg)
@@ -564,7 +647,7 @@ int main(int argc, char **argv)
 		TEST(plain_thread_wakes), TEST(ping_pong), TEST(main_waits),
 		TEST(many_to_many), TEST(select_mixed), TEST(select_race),
 		TEST(deadlines_and_cancel), TEST(close_and_free_elsewhere),
-		TEST(outlive_threads), TEST(mutex_across), TEST(mutex_errors),
+		TEST(outlive_threads), TEST(mutex_across), TEST(mutex_errors), TEST(every_wait_ends),
 		TEST(local_stays_local),
 	};
 	return RUN_TESTS(argc, argv, tests);
