@@ -4,7 +4,11 @@
  * closes. Thousands of connections cost thousands of 16 KiB stacks and one
  * thread (or -t N threads).
  *
- *   echo_server [-t THREADS] PORT      (PORT 0: pick a free one)
+ *   echo_server [-t THREADS] [-g] PORT      (PORT 0: pick a free one)
+ *
+ * -t: THREADS threads, each accepting on its own SO_REUSEPORT socket;
+ * with -g, the main thread accepts and hands each connection to a worker
+ * group of THREADS threads instead.
  *
  * It prints "listening on PORT" once it accepts, then serves until killed.
  * Try it with echo_client, or `nc localhost PORT`.

@@ -3,7 +3,11 @@
  * coroutine per connection, keep-alive, pipelining, written as plain
  * sequential code.
  *
- *   http_hello [-t THREADS] PORT      (PORT 0: pick a free one)
+ *   http_hello [-t THREADS] [-g] PORT      (PORT 0: pick a free one)
+ *
+ * -t: THREADS threads, each accepting on its own SO_REUSEPORT socket;
+ * with -g, the main thread accepts and hands each connection to a worker
+ * group of THREADS threads instead.
  *
  * It prints "listening on PORT" once it accepts, then serves until killed.
  * Try `curl localhost:PORT/` or `wrk -c 100 -d 5s http://localhost:PORT/`.

@@ -1,13 +1,22 @@
 /*
- * The servers' common part (see serve.h).
+ * The servers' common part (see serve.h), in two modes.
  *
- * Every thread has a listening socket of its own on the same port
- * (SO_REUSEPORT): the kernel spreads incoming connections over them, so
- * the threads share nothing, not even an accept queue, and each runtime
- * only ever sees its own descriptors. All the sockets are bound and
- * listening before the ready line is printed, so a client that connects
- * as soon as it reads it lands in some backlog even before that thread
- * reaches its first corun_accept.
+ * SO_REUSEPORT (the default): every thread has a listening socket of its
+ * own on the same port: the kernel spreads incoming connections over
+ * them, so the threads share nothing, not even an accept queue, and each
+ * runtime only ever sees its own descriptors. All the sockets are bound
+ * and listening before the ready line is printed, so a client that
+ * connects as soon as it reads it lands in some backlog even before that
+ * thread reaches its first corun_accept.
+ *
+ * Hand-off (-g): one socket, and one thread (main) that accepts; each
+ * connection goes to a worker group (corun_group_go with the descriptor),
+ * where an idle worker takes it, or else the first to come round. The
+ * accepting runtime never waits on a connection's descriptor, so the
+ * worker that serves it is the only runtime that knows it. What this mode
+ * buys over SO_REUSEPORT: a connection goes to a worker that has time for
+ * it, where the kernel's hash may pile long connections onto one thread;
+ * what it costs: a hand-off per connection, and one accepting thread.
  */
 #define _GNU_SOURCE
 #include "serve.h"
@@ -32,6 +41,7 @@ enum { MAX_THREADS = 256 };
 #define BACKOFF_NS ((int64_t)5 * 1000 * 1000)
 
 static serve_conn_fn conn_fn;
+static corun_group *group; /* hand-off mode */
 
 void raise_nofile_limit(void)
 {
@@ -78,6 +88,25 @@ static int connection_failed(int err)
 	}
 }
 
+/* Hand-off mode: a connection, as a task on a worker of the group. */
+static void *conn_task(void *arg)
+{
+	conn_fn((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* Hand fd to the group, or spawn it here: 0, or -1 with errno. */
+static int serve_fd(int fd, const corun_attr *attr)
+{
+	if (group) {
+		corun_task *t = corun_group_go(group, -1, conn_task, (void *)(intptr_t)fd);
+		if (!t)
+			return -1;
+		return corun_task_detach(t); /* nobody joins a connection */
+	}
+	return corun_go_attr(conn_main, (void *)(intptr_t)fd, attr) < 0 ? -1 : 0;
+}
+
 /*
  * Accept forever. Running out of descriptors must not end the server: the
  * pending connections stay in the backlog, and the loop sleeps a little
@@ -105,9 +134,12 @@ static void *accept_loop(void *arg)
 			perror("corun_accept");
 			exit(1);
 		}
-		if (corun_go_attr(conn_main, (void *)(intptr_t)fd, &attr) < 0) {
-			/* No memory for one more coroutine: turn this client
-			 * away rather than stop serving the others. */
+		if (serve_fd(fd, &attr) < 0) {
+			/* No memory for one more coroutine or task: turn this
+			 * client away rather than stop serving the others. The
+			 * connection is not this runtime's in hand-off mode
+			 * (never waited on here): close(2) is enough, and
+			 * corun_close does no more. */
 			corun_close(fd);
 			corun_sleep(BACKOFF_NS);
 		}
@@ -156,16 +188,20 @@ error:;
 
 static int usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-t THREADS] PORT\n", prog);
+	fprintf(stderr, "usage: %s [-t THREADS] [-g] PORT\n", prog);
 	return 2;
 }
 
 int serve_main(const char *prog, int argc, char **argv, serve_conn_fn conn)
 {
 	long threads = 1;
-	int opt;
-	while ((opt = getopt(argc, argv, "t:")) != -1) {
+	int handoff = 0, opt;
+	while ((opt = getopt(argc, argv, "t:g")) != -1) {
 		char *end;
+		if (opt == 'g') {
+			handoff = 1;
+			continue;
+		}
 		if (opt != 't')
 			return usage(prog);
 		threads = strtol(optarg, &end, 10);
@@ -183,9 +219,18 @@ int serve_main(const char *prog, int argc, char **argv, serve_conn_fn conn)
 
 	raise_nofile_limit();
 	conn_fn = conn;
+	if (handoff) {
+		/* THREADS workers, and main to accept on one socket. */
+		group = corun_group_start((size_t)threads, 0);
+		if (!group) {
+			fprintf(stderr, "%s: corun_group_start: %s\n", prog, strerror(errno));
+			return 1;
+		}
+	}
 	/* The first socket picks the port when asked for 0; the others join it. */
 	int port = (int)want, fds[MAX_THREADS];
-	for (long i = 0; i < threads; i++) {
+	long sockets = handoff ? 1 : threads;
+	for (long i = 0; i < sockets; i++) {
 		fds[i] = listen_on(&port);
 		if (fds[i] < 0) {
 			fprintf(stderr, "%s: port %d: %s\n", prog, port, strerror(errno));
@@ -195,7 +240,7 @@ int serve_main(const char *prog, int argc, char **argv, serve_conn_fn conn)
 	printf("listening on %d\n", port);
 	fflush(stdout);
 
-	for (long i = 1; i < threads; i++) {
+	for (long i = 1; i < sockets; i++) {
 		pthread_t t;
 		int err = pthread_create(&t, NULL, serve_thread, (void *)(intptr_t)fds[i]);
 		if (err) {

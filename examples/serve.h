@@ -1,24 +1,26 @@
 /*
  * What the example servers (echo_server, http_hello) share: the command
- * line `[-t N] PORT`, the listening sockets, one runtime per thread, and
- * the accept loop. A server only says what to do with one connection.
+ * line `[-t N] [-g] PORT`, the listening sockets, one runtime per thread,
+ * and the accept loop. A server only says what to do with one connection.
  */
 #ifndef CORUN_EXAMPLE_SERVE_H
 #define CORUN_EXAMPLE_SERVE_H
 
 /*
  * Serve one connection: runs in a coroutine of its own (detached, on a
- * CORUN_STACK_MIN stack, so big buffers belong on the heap), owns fd and
- * must corun_close it before it returns.
+ * CORUN_STACK_MIN stack in SO_REUSEPORT mode, so big buffers belong on the
+ * heap; a group task's default stack in hand-off mode), owns fd and must
+ * corun_close it before it returns.
  */
 typedef void (*serve_conn_fn)(int fd);
 
 /*
- * Parse `[-t N] PORT`, listen on PORT (0: a free one) from N threads, each
- * with its own socket bound with SO_REUSEPORT and its own runtime, print
- * "listening on PORT" with the real port, and hand every accepted
- * connection to conn. Returns only on a usage or setup error, with the
- * program's exit status.
+ * Parse `[-t N] [-g] PORT`, listen on PORT (0: a free one) from N threads,
+ * each with its own socket bound with SO_REUSEPORT and its own runtime
+ * (or, with -g, from the main thread alone, which hands each connection
+ * to a worker group of N threads), print "listening on PORT" with the real
+ * port, and hand every accepted connection to conn. Returns only on a
+ * usage or setup error, with the program's exit status.
  */
 int serve_main(const char *prog, int argc, char **argv, serve_conn_fn conn);
 

@@ -303,10 +303,13 @@ CORUN_API int corun_join(corun_t h, void **result);
 CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
 
 /*
- * Blocking calls. These fourteen may wait, and only these: corun_join,
+ * Blocking calls. These fifteen may wait, and only these: corun_join,
  * corun_join_until, corun_sleep, corun_sleep_until, corun_chan_send,
  * corun_chan_recv, corun_select, corun_wg_wait, corun_mutex_lock,
- * corun_wait_fd, corun_read, corun_write, corun_accept, corun_connect.
+ * corun_wait_fd, corun_read, corun_write, corun_accept, corun_connect,
+ * corun_task_join. (corun_group_start and corun_group_stop wait too, but
+ * to the end, whatever comes: they take no deadline and are no
+ * cancellation points.)
  * Each takes a deadline, is a cancellation point (below), and counts
  * against the operation budget (below). Every other call returns without
  * waiting and is neither: corun_park, corun_go, corun_chan_close,
@@ -693,6 +696,166 @@ CORUN_API int corun_connect(int fd, const struct sockaddr *addr, socklen_t len,
 CORUN_API int corun_close(int fd);
 
 /*
+ * Worker groups: coroutines started on other threads.
+ *
+ * A group is a set of worker threads, each with its own runtime, started
+ * and stopped as one. corun_group_go hands a function to the group, for a
+ * chosen worker or for any; the worker that takes it spawns it as a
+ * coroutine of its runtime, where it runs among that worker's other
+ * coroutines. Its result comes back through the task (corun_task_join),
+ * to any thread, a coroutine or main.
+ *
+ * The rule: a coroutine that has started never changes thread. C code may
+ * keep the address of errno, or of any __thread variable, across a call
+ * (glibc declares __errno_location const, so compilers reuse its result),
+ * and a coroutine that moved would go on reading and writing the first
+ * thread's. So only tasks that have not started move: one spawned for any
+ * worker goes to a worker that is idle (nothing ready to run) when there
+ * is one, and otherwise waits in the group's queue for the first worker
+ * that comes round to it; once started, it stays. Within a task, the
+ * corun calls act on its worker's runtime: corun_go spawns a coroutine
+ * there, and channels, wait groups and mutexes made with corun_*_make are
+ * that worker's; the shared ones (corun_*_make_shared) cross threads.
+ * corun_group_worker() says which worker runs the caller.
+ *
+ * Workers are cooperative like every coroutine: a task that runs without
+ * ever parking or waiting holds up its worker's other coroutines, and the
+ * tasks already handed to that worker, but not the rest of the group.
+ *
+ * The worker threads are named "corun-w<i>" (i from 0). A worker runs
+ * until the group stops and its tasks, and any coroutine they spawned on
+ * it, have ended.
+ *
+ * fork: a child of fork(2) has none of the workers (only the forking
+ * thread goes on in the child). The groups of its parent are left in its
+ * memory, unusable: every call on such a group or on its tasks fails with
+ * EPERM, without waiting and without freeing anything (a worker may have
+ * held the group's lock at the fork); corun_group_worker() returns -1 in
+ * the child, even where a worker forked. A wait on one of its tasks that
+ * had begun before the fork (the forking thread's coroutines are copied
+ * with it) never ends in the child but by its deadline or a cancel. A
+ * child may start groups of its own.
+ */
+typedef struct corun_group corun_group;
+typedef struct corun_task corun_task;
+
+#define CORUN_GROUP_PIN 0x1u  /* corun_group_start: pin worker i to the i-th allowed CPU */
+#define CORUN_GROUP_DRAIN 1   /* corun_group_stop: let every task run to its end */
+#define CORUN_GROUP_CANCEL 2  /* corun_group_stop: cancel them */
+
+/*
+ * Start a group of `threads` workers (0: one per CPU the process may run
+ * on, sched_getaffinity(2)). With CORUN_GROUP_PIN, worker i runs only on
+ * the (i mod n)-th of those n CPUs. Returns once every worker has its
+ * runtime and waits for tasks; meanwhile a caller that is a coroutine lets
+ * the others of its thread run, as a blocking call does (but this is not
+ * a cancellation point). The caller's thread gets a runtime if it had
+ * none. Returns the group, or NULL with errno, no thread left behind:
+ *   EINVAL  flags has unknown bits; threads above 4,096; pinning refused
+ *           (pthread_attr_setaffinity_np)
+ *   EAGAIN  a thread could not be made (pthread_create)
+ *   ENOMEM  no memory for the group, or for a worker's runtime or the
+ *           caller's
+ *   EMFILE, ENFILE  a wake descriptor (an eventfd) for a worker's runtime
+ *           or the caller's could not be made
+ *   and the errors of sched_getaffinity(2)
+ */
+CORUN_API corun_group *corun_group_start(size_t threads, unsigned flags);
+
+/*
+ * Spawn fn(arg) on worker `worker` of g (0 to threads - 1), or on any (-1):
+ * see above for which. From any thread, a coroutine, main or a plain
+ * thread, a worker of g too. fn runs as a coroutine of the worker's
+ * runtime with the default attributes. It first runs when that worker
+ * gets to it, never inside this call. Returns the task: join it or detach
+ * it, or it (a few dozen bytes) and the group's memory are kept for it.
+ * NULL with errno:
+ *   EINVAL  g or fn is NULL; worker below -1, or not a worker of g
+ *   ENOMEM  no memory for the task
+ *   EPIPE   g is being stopped (corun_group_stop has begun, on another
+ *           thread): it takes no more tasks
+ *   EPERM   g was started by the parent of this process (see fork above)
+ * Once corun_group_stop has returned, g is gone: no call may name it.
+ */
+CORUN_API corun_task *corun_group_go(corun_group *g, int worker, corun_fn fn, void *arg);
+
+/*
+ * Wait until task t has ended and store fn's return value in *result (if
+ * result is not NULL); t is freed then. A blocking call (see "Blocking
+ * calls": deadline, cancellation point, budget), from any thread: a
+ * coroutine lets the others of its thread run meanwhile, main drives its
+ * scheduler, a plain thread gets a runtime if it had none. One join at a
+ * time per task. After any failure t is still the caller's: join again,
+ * or detach it. Returns 0, or -1 with errno:
+ *   ETIMEDOUT  the deadline passed first (0: it had not ended)
+ *   ECANCELED  the caller was canceled; or t was canceled before it
+ *              started (corun_task_cancel, or the group's stop with
+ *              CORUN_GROUP_CANCEL), so it never ran: every join of it
+ *              fails so. Either way, to let it go: corun_task_detach
+ *   ENOMEM     no memory to arm the deadline, or for the caller's runtime;
+ *              or the worker had no memory for t's coroutine, so it never
+ *              ran: every join of it fails so
+ *   EAGAIN     the worker had 2^24 - 1 coroutines: t never ran, as above
+ *   EMFILE, ENFILE  the caller's thread had no runtime and could not make
+ *              its wake descriptor
+ *   EBUSY      another join waits on t
+ *   EDEADLK    t is the caller (a task joining itself)
+ *   EINVAL     t is NULL; deadline < -1
+ *   EPERM      t is of a group of the parent of this process (fork)
+ * A task joined or detached is gone: naming it again is undefined.
+ */
+CORUN_API int corun_task_join(corun_task *t, void **result, int64_t deadline);
+
+/*
+ * Cancel task t. If it has not started, it never will: its join fails
+ * with ECANCELED. If it runs, its coroutine is canceled as corun_cancel
+ * does, on its worker's thread, soon after this returns (the worker's next
+ * turn at its scheduler): its blocking calls fail with ECANCELED, and it
+ * ends as it chooses; its join then returns its result. Canceling twice,
+ * or a task that has ended, does nothing. Not a blocking call. Returns 0,
+ * or -1 with errno EINVAL (t NULL) or EPERM (fork, as for join).
+ */
+CORUN_API int corun_task_cancel(corun_task *t);
+
+/*
+ * Let t go: nobody will join it; it is freed when it ends (now if it has).
+ * It still runs (cancel it first to stop it). Returns 0, or -1 with errno:
+ *   EINVAL  t is NULL, or a join waits on it
+ *   EPERM   fork, as for join
+ */
+CORUN_API int corun_task_detach(corun_task *t);
+
+/*
+ * Stop g and free it. It takes no new task from then on (corun_group_go
+ * fails with EPIPE). CORUN_GROUP_DRAIN lets every task run to its end,
+ * those still queued included; CORUN_GROUP_CANCEL cancels them all: the
+ * queued ones never start (their joins fail with ECANCELED), the running
+ * ones are canceled as corun_task_cancel does. Then it waits until every
+ * worker has ended (each once its tasks, and the coroutines they spawned
+ * on it, have ended: one that ignores its cancel and never ends keeps
+ * this waiting) and joins their threads. The caller waits as for
+ * corun_group_start: a coroutine lets the others of its thread run, and a
+ * cancel does not end the wait. Tasks not yet joined stay valid: join or
+ * detach them after. From any thread but g's own workers. Returns 0, or
+ * -1 with errno (g is then left as it was):
+ *   EINVAL   g is NULL; how is neither CORUN_GROUP_DRAIN nor
+ *            CORUN_GROUP_CANCEL
+ *   EDEADLK  called from a worker of g (it would wait for itself)
+ *   EALREADY another thread's stop of g is under way
+ *   ENOMEM, EMFILE, ENFILE  the caller's thread had no runtime and could
+ *            not make one (as for corun_task_join)
+ *   EPERM    g was started by the parent of this process (fork)
+ */
+CORUN_API int corun_group_stop(corun_group *g, int how);
+
+/*
+ * The index of the worker running the caller in its group (0 to threads -
+ * 1), or -1 when the caller's thread is no group's worker. It has no
+ * error.
+ */
+CORUN_API int corun_group_worker(void);
+
+/*
  * Declare that nobody will join h: when it ends, its result is dropped and
  * its handle goes stale at once. If it has already ended, the result is
  * dropped now.
@@ -794,7 +957,9 @@ struct corun_stats {
 	 * for ETIMEDOUT with deadline 0, say, is not counted), by kind: */
 	uint64_t waits_sleep;     /* corun_sleep, corun_sleep_until */
 	uint64_t waits_chan;      /* corun_chan_send, _recv, corun_select */
-	uint64_t waits_join;      /* corun_join, corun_join_until */
+	uint64_t waits_join;      /* corun_join, corun_join_until,
+				   * corun_task_join; a group's start and
+				   * stop; a worker waiting for tasks */
 	uint64_t waits_sync;      /* corun_wg_wait, corun_mutex_lock */
 	uint64_t waits_fd;        /* corun_wait_fd, _read, _write, _accept,
 				   * _connect */
@@ -977,6 +1142,36 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     EISCONN  connect: fd is connected already
  *                     and the errors of the system call each wraps
  *   corun_close       those of close(2)
+ *   corun_group_start EINVAL   unknown flags, threads > 4,096, pinning refused
+ *                     EAGAIN   a thread could not be made
+ *                     ENOMEM   no memory for the group or a runtime
+ *                     EMFILE, ENFILE  no wake descriptor for a runtime
+ *   corun_group_go    EINVAL   g or fn NULL, worker < -1 or >= threads
+ *                     ENOMEM   no memory for the task
+ *                     EPIPE    the group is being stopped
+ *                     EPERM    the parent's group, in a child of fork
+ *   corun_task_join   ETIMEDOUT the deadline passed first
+ *                     ECANCELED the caller was canceled, or the task was
+ *                              canceled before it started
+ *                     ENOMEM   no memory to arm the deadline (or for a
+ *                              runtime), or the task's coroutine could
+ *                              not be made on its worker
+ *                     EAGAIN   its worker had 2^24 - 1 coroutines
+ *                     EMFILE, ENFILE  no wake descriptor for the caller
+ *                     EBUSY    another join waits on it
+ *                     EDEADLK  a task joining itself
+ *                     EINVAL   t NULL, deadline < -1
+ *                     EPERM    the parent's task, in a child of fork
+ *   corun_task_cancel EINVAL   t NULL
+ *                     EPERM    the parent's task, in a child of fork
+ *   corun_task_detach EINVAL   t NULL, or a join waits on it
+ *                     EPERM    the parent's task, in a child of fork
+ *   corun_group_stop  EINVAL   g NULL, unknown how
+ *                     EDEADLK  called from one of g's workers
+ *                     EALREADY a stop of g is under way
+ *                     ENOMEM, EMFILE, ENFILE  no runtime for the caller
+ *                     EPERM    the parent's group, in a child of fork
+ *   corun_group_worker (none)
  *   corun_stats       EINVAL   s NULL, or s->size too small
  *   corun_stack_used  ESRCH    stale, foreign, invalid or ended handle
  *                     EPERM    h == 0 from the main context

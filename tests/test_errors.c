@@ -388,13 +388,91 @@ static void shared(void)
 	still_works();
 }
 
+/* ---- worker groups: the rows provoked here; EPIPE, EALREADY and EPERM
+ * (fork) in test_group.c, ENOMEM, EAGAIN and EMFILE in test_failpoints.c */
+
+static void *group_ret(void *arg)
+{
+	return arg;
+}
+
+static void *group_stop_self(void *g)
+{
+	errno = 0;
+	int r = corun_group_stop(g, CORUN_GROUP_DRAIN);
+	return (void *)(intptr_t)(r < 0 ? errno : 0);
+}
+
+static void *join_canceled(void *t)
+{
+	corun_cancel(corun_self());
+	errno = 0;
+	int r = corun_task_join(t, NULL, -1);
+	return (void *)(intptr_t)(r < 0 ? errno : 0);
+}
+
+static void *join_task(void *t)
+{
+	return (void *)(intptr_t)corun_task_join(t, NULL, -1);
+}
+
+static void *group_gated(void *ch)
+{
+	return (void *)(intptr_t)corun_chan_recv(ch, NULL, -1);
+}
+
+static void groups(void)
+{
+	CHECK_NULL_ERRNO(corun_group_start(1, 0x80), EINVAL);
+	CHECK_NULL_ERRNO(corun_group_start(5000, 0), EINVAL);
+	corun_group *g = corun_group_start(1, 0);
+	CHECK(g != NULL);
+	CHECK_NULL_ERRNO(corun_group_go(NULL, -1, group_ret, NULL), EINVAL);
+	CHECK_NULL_ERRNO(corun_group_go(g, -1, NULL, NULL), EINVAL);
+	CHECK_NULL_ERRNO(corun_group_go(g, -2, group_ret, NULL), EINVAL);
+	CHECK_NULL_ERRNO(corun_group_go(g, 1, group_ret, NULL), EINVAL);
+	/* A task that waits for main: ETIMEDOUT, ECANCELED, EBUSY, EINVAL. */
+	corun_chan *ch = corun_chan_make_shared(0, 0);
+	CHECK(ch != NULL);
+	corun_task *t = corun_group_go(g, -1, group_gated, ch);
+	CHECK(t != NULL);
+	CHECK_ERRNO(corun_task_join(t, NULL, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_task_join(t, NULL, corun_now() + MS), ETIMEDOUT);
+	CHECK_ERRNO(corun_task_join(t, NULL, -2), EINVAL);
+	void *r;
+	CHECK_EQ(corun_join(corun_go(join_canceled, t), &r), 0);
+	CHECK_EQ((intptr_t)r, ECANCELED);
+	corun_t j = corun_go(join_task, t);
+	CHECK_EQ(corun_park(), 0); /* j waits on t */
+	CHECK_ERRNO(corun_task_join(t, NULL, 0), EBUSY);
+	CHECK_ERRNO(corun_task_detach(t), EINVAL);
+	CHECK_EQ(corun_chan_send(ch, NULL, -1), 0);
+	CHECK_EQ(corun_join(j, &r), 0);
+	CHECK_EQ((intptr_t)r, 0);
+	/* ECANCELED for a task canceled before it started is in
+	 * test_group.c (it needs a worker held up). */
+	CHECK_ERRNO(corun_task_join(NULL, NULL, -1), EINVAL);
+	CHECK_ERRNO(corun_task_cancel(NULL), EINVAL);
+	CHECK_ERRNO(corun_task_detach(NULL), EINVAL);
+	CHECK_ERRNO(corun_group_stop(NULL, CORUN_GROUP_DRAIN), EINVAL);
+	CHECK_ERRNO(corun_group_stop(g, 3), EINVAL);
+	/* EDEADLK: a stop from one of its workers. */
+	t = corun_group_go(g, 0, group_stop_self, g);
+	CHECK_EQ(corun_task_join(t, &r, -1), 0);
+	CHECK_EQ((intptr_t)r, EDEADLK);
+	CHECK_EQ(corun_group_worker(), -1);
+	CHECK_EQ(corun_chan_free(ch), 0);
+	CHECK_EQ(corun_group_stop(g, CORUN_GROUP_DRAIN), 0);
+	still_works();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(attr_init), TEST(go), TEST(go_attr), TEST(run),
 		TEST(join), TEST(detach), TEST(self), TEST(id),
 		TEST(name), TEST(shutdown_errors), TEST(trim_and_decay), TEST(waiting),
-		TEST(shared),
+		TEST(shared), TEST(groups),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -356,6 +356,65 @@ static void descriptors(int must_work)
 	CHECK_EQ(corun_close(p[1]), 0);
 }
 
+/* A worker group: its record, its threads (EAGAIN), the tasks, the
+ * wake descriptor of the thread that waits for them. A start that fails
+ * leaves no thread behind. */
+static void *plus_one(void *arg)
+{
+	return (void *)((intptr_t)arg + 1);
+}
+
+static long count_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	CHECK(f != NULL);
+	char line[256];
+	long n = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static void groups(int must_work)
+{
+	long threads = count_threads();
+	errno = 0;
+	corun_group *g = corun_group_start(2, 0);
+	if (!g) {
+		int e = errno;
+		CHECK(!must_work);
+		if (e != ENOMEM && e != EAGAIN && e != EMFILE)
+			CHECK_FAIL("corun_group_start failed with errno %d (%s)", e, strerror(e));
+		refused++;
+		CHECK_EQ(count_threads(), threads);
+		return;
+	}
+	static const int on[] = { -1, 0, 1 };
+	corun_task *t[3];
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		t[i] = corun_group_go(g, on[i], plus_one, (void *)(intptr_t)i);
+		CHECK(t[i] || !must_work);
+		MAY_FAIL(!t[i], ENOMEM, "corun_group_go");
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!t[i])
+			continue;
+		void *r;
+		errno = 0;
+		int rc = corun_task_join(t[i], &r, corun_now() + 10000 * MS);
+		CHECK(rc == 0 || !must_work);
+		MAY_FAIL(rc < 0, ENOMEM, "corun_task_join"); /* the deadline; t kept */
+		if (rc < 0)
+			CHECK_EQ(corun_task_join(t[i], &r, -1), 0);
+		CHECK_EQ((intptr_t)r, i + 1);
+	}
+	CHECK_EQ(corun_group_stop(g, CORUN_GROUP_DRAIN), 0);
+	CHECK_EQ(count_threads(), threads);
+}
+
 static corun_t handles[BURST];
 static unsigned long armed_times; /* of the current trial */
 
@@ -384,6 +443,7 @@ static void scenario(void)
 	descriptors(0);
 	timers();
 	sync_objects();
+	groups(0);
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_count(), 0);
 }
@@ -427,6 +487,7 @@ static void still_works(void)
 	CHECK_EQ(l.count, 2);
 	CHECK_EQ(corun_wg_free(l.wg), 0);
 	CHECK_EQ(corun_mutex_free(l.mu), 0);
+	groups(1);
 
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_count(), 0);
@@ -537,7 +598,8 @@ int main(void)
 	      OPS("timer heap") >= 2 && OPS("free list") >= 5 && OPS("free list shrink") >= 1 &&
 	      OPS("spans") >= 2 && OPS("handles shrink") >= 1 && OPS("epoll") >= 1 &&
 	      OPS("channel") == 1 + SELECT_N && OPS("select") == 1 && OPS("sync") == 2 &&
-	      OPS("exit key") == 2 && OPS("fds") >= 1);
+	      OPS("exit key") == 2 && OPS("fds") >= 1 && OPS("thread") == 2 && OPS("group") == 4 &&
+	      OPS("wake") == 1);
 #undef OPS
 
 	unsigned long trials = 0;

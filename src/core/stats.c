@@ -112,6 +112,8 @@ static uint64_t *public_count(struct corun_stats *v, enum corun__wait_reason r)
 	case CORUN__WAIT_SELECT:
 		return &v->waits_chan;
 	case CORUN__WAIT_JOIN:
+	case CORUN__WAIT_TASK:
+	case CORUN__WAIT_GROUP:
 		return &v->waits_join;
 	case CORUN__WAIT_WG:
 	case CORUN__WAIT_MUTEX:

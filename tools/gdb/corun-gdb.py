@@ -649,6 +649,8 @@ _REASON_TEXT = {
     "fd_read": lambda c: "fd %d (read)" % _signed(c.obj),
     "fd_write": lambda c: "fd %d (write)" % _signed(c.obj),
     "fd_either": lambda c: "fd %d (read or write)" % _signed(c.obj),
+    "task": lambda c: "task %#x (join)" % c.obj,
+    "group": lambda c: "group %#x" % c.obj,
 }
 
 
