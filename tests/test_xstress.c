@@ -100,7 +100,19 @@ struct counters {
 	_Atomic uint64_t timeouts; /* deadlines that expired, retried */
 	_Atomic uint64_t sleeps, parks;
 	_Atomic int roles, done;   /* roles it runs, and those ended */
+	_Atomic int phase;         /* enum phase: how far the thread got */
 };
+
+/* For the report: a thread that never got to run its coroutines is told
+ * apart from one whose coroutines wait. */
+enum phase { P_CREATED, P_STARTED, P_SPAWNED, P_RUNNING, P_FINISHED };
+static const char *const phase_names[] = { "created", "started", "spawned", "running",
+					   "finished" };
+
+static void set_phase(struct counters *c, enum phase p)
+{
+	atomic_store_explicit(&c->phase, (int)p, memory_order_relaxed);
+}
 
 static void bump(_Atomic uint64_t *c)
 {
@@ -412,6 +424,7 @@ static void *round_thread(void *arg)
 	struct thread_arg *ta = arg;
 	struct round *rd = ta->state;
 	struct role *mine = NULL;
+	set_phase(&rd->th[ta->idx], P_STARTED);
 	for (int i = 0; i < rd->roles; i++) {
 		struct role *ro = &rd->role[i];
 		if (ro->thread != ta->idx)
@@ -421,9 +434,12 @@ static void *round_thread(void *arg)
 		else
 			CHECK(corun_go(run_role, ro) > 0);
 	}
+	set_phase(&rd->th[ta->idx], P_SPAWNED);
 	if (mine)
 		run_role(mine); /* main's blocking calls run the others meanwhile */
+	set_phase(&rd->th[ta->idx], P_RUNNING);
 	CHECK_EQ(corun_run(), 0);
+	set_phase(&rd->th[ta->idx], P_FINISHED);
 	atomic_fetch_add(&rd->finished, 1);
 	return NULL;
 }
@@ -444,11 +460,12 @@ static void dump_threads(const struct counters *th, int n)
 {
 	for (int i = 0; i < n; i++)
 		fprintf(stderr,
-			"   thread %d: moved %" PRIu64 ", timeouts %" PRIu64 ", sleeps %" PRIu64
-			", parks %" PRIu64 ", roles %d of %d done\n",
-			i, atomic_load(&th[i].moved), atomic_load(&th[i].timeouts),
-			atomic_load(&th[i].sleeps), atomic_load(&th[i].parks),
-			atomic_load(&th[i].done), atomic_load(&th[i].roles));
+			"   thread %d (%s): moved %" PRIu64 ", timeouts %" PRIu64
+			", sleeps %" PRIu64 ", parks %" PRIu64 ", roles %d of %d done\n",
+			i, phase_names[atomic_load(&th[i].phase)], atomic_load(&th[i].moved),
+			atomic_load(&th[i].timeouts), atomic_load(&th[i].sleeps),
+			atomic_load(&th[i].parks), atomic_load(&th[i].done),
+			atomic_load(&th[i].roles));
 }
 
 /* Start `n` threads running fn(args[i]) and watch them: fail, with the
@@ -478,6 +495,9 @@ static void watch(int n, void *(*fn)(void *), struct thread_arg *args, struct co
 			dump_threads(th, n);
 			dump(state);
 			fflush(stderr);
+			if (getenv("CORUN_XSTRESS_HOLD")) /* for a debugger to attach */
+				for (;;)
+					pause();
 			_exit(1);
 		}
 	}
@@ -753,6 +773,7 @@ static void *sync_thread(void *arg)
 	struct sround *sr = ta->state;
 	struct part p[MAX_THREADS];
 	int on_main = 0;
+	set_phase(&sr->th[ta->idx], P_STARTED);
 	for (int i = 0; i < sr->per_thread; i++) {
 		p[i] = (struct part){ sr, ta->idx, ta->idx * sr->per_thread + i,
 				      sr->seed ^ (uint64_t)(ta->idx * 131 + i) };
@@ -762,9 +783,12 @@ static void *sync_thread(void *arg)
 		else
 			CHECK(corun_go(participate, &p[i]) > 0);
 	}
+	set_phase(&sr->th[ta->idx], P_SPAWNED);
 	if (on_main)
 		participate(&p[0]);
+	set_phase(&sr->th[ta->idx], P_RUNNING);
 	CHECK_EQ(corun_run(), 0);
+	set_phase(&sr->th[ta->idx], P_FINISHED);
 	atomic_fetch_add(&sr->finished, 1);
 	return NULL;
 }
