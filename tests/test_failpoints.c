@@ -4,14 +4,19 @@
  * structure (a burst of thousands of small stacks over several slabs, a
  * second size class, a trim that shrinks it all and a burst after it, a
  * buffered channel, a select over many channels, a coroutine waiting to
- * read a pipe, a heap of deadlines, an idle sleep, a wait group and a mutex, a runtime shut down and made anew)
- * runs once to count the operations of each kind, then once more for each
- * n with the n-th operation of one kind failing (all n, or a sample when
- * there are many). Every public call it makes must either do its job or
- * fail as include/corun.h documents. Then, with nothing armed, the same
- * runtime must spawn, park, join, pass messages, sleep, lock, trim and shut
- * down, and leave the thread's alternate signal stack as it found it. A
- * second walk makes every operation of the kind fail from the n-th on.
+ * read a pipe, a heap of deadlines, an idle sleep, a wait group and a
+ * mutex, a runtime shut down and made anew, and objects shared between
+ * threads: a receive that must wait, which makes the wake descriptor, an
+ * eventfd, whose failure is EMFILE; a select over more than 16 with a
+ * shared channel; a shared mutex and wait group) runs once to count the
+ * operations of each kind, then once more for each n with the n-th
+ * operation of one kind failing (all n, or a sample when there are many).
+ * Every public call it makes must either do its job or fail as
+ * include/corun.h documents. Then, with nothing armed, the same runtime
+ * must spawn, park, join, pass messages (shared ones from another thread
+ * too), sleep, lock, trim and shut down, and leave the thread's alternate
+ * signal stack as it found it. A second walk makes every operation of the
+ * kind fail from the n-th on.
  * Leaks are left to the ASan (LeakSanitizer) and valgrind passes.
  *
  * Some failures no public call reports, by design: the alternate signal
@@ -112,6 +117,18 @@ static void join_ok(corun_t h, intptr_t want)
 	CHECK_EQ((intptr_t)r, want);
 }
 
+/* The kind armed in the current trial, -1 for none. */
+static int armed_kind = -1;
+
+/* What a call on a shared object fails with under injection: EMFILE when
+ * the wake descriptor (an eventfd, remote.c) could not be made, else
+ * ENOMEM. (Thread-local objects fail only with ENOMEM, and never under
+ * the wake's kind.) */
+static int shared_err(void)
+{
+	return armed_kind >= 0 && armed_kind == kind("wake") ? EMFILE : ENOMEM;
+}
+
 /* ---- coroutine bodies ---- */
 
 static void *parker(void *arg)
@@ -189,7 +206,7 @@ static void *locker(void *arg)
 	struct locking *l = arg;
 	errno = 0;
 	int r = corun_mutex_lock(l->mu, corun_now() + 10000 * MS);
-	MAY_FAIL(r < 0, ENOMEM, "corun_mutex_lock");
+	MAY_FAIL(r < 0, shared_err(), "corun_mutex_lock");
 	if (r == 0) {
 		CHECK_EQ(l->inside, 0);
 		l->inside = 1;
@@ -328,6 +345,147 @@ static void sync_objects(void)
 	CHECK_EQ(corun_mutex_free(l.mu), 0);
 }
 
+/* ---- objects shared between threads, under injection ---- */
+
+/* A receive on a shared channel that must wait, with a deadline: on a
+ * fresh runtime, the first call to need the wake descriptor, the epoll
+ * instance it goes in, and the deadline heap. The value, or -1. */
+static void *shared_receiver(void *arg)
+{
+	int v = 0;
+	errno = 0;
+	int r = corun_chan_recv(arg, &v, corun_now() + 10000 * MS);
+	MAY_FAIL(r < 0, shared_err(), "corun_chan_recv (shared)");
+	return (void *)(intptr_t)(r < 0 ? -1 : v);
+}
+
+struct sselecting {
+	corun_chan *ch[SELECT_N]; /* the last one shared, the others not */
+	int sent;
+};
+
+/* A select over SELECT_N with a shared channel among them: chan_shared.c
+ * allocates its waiters. The index taken, or -1. */
+static void *shared_selector(void *arg)
+{
+	struct sselecting *s = arg;
+	corun_case cases[SELECT_N];
+	int v[SELECT_N];
+	for (int i = 0; i < SELECT_N; i++)
+		cases[i] = (corun_case){ s->ch[i], CORUN_RECV, &v[i], -1 };
+	errno = 0;
+	int i = corun_select(cases, SELECT_N, corun_now() + 10000 * MS);
+	if (i < 0 && errno == ECANCELED)
+		CHECK(!s->sent); /* main's, below */
+	else
+		MAY_FAIL(i < 0, shared_err(), "corun_select (shared)");
+	if (i >= 0) {
+		CHECK_EQ(i, SELECT_N - 1);
+		CHECK_EQ(cases[i].err, 0);
+		CHECK_EQ(v[i], 78);
+	}
+	return (void *)(intptr_t)i;
+}
+
+static void *shared_sender(void *arg)
+{
+	struct sselecting *s = arg;
+	int v = 78;
+	errno = 0;
+	int r = corun_chan_send(s->ch[SELECT_N - 1], &v, 0); /* buffered */
+	MAY_FAIL(r < 0, shared_err(), "corun_chan_send (shared)");
+	s->sent = r == 0;
+	return NULL;
+}
+
+static void shared_objects(void)
+{
+	corun_chan *ch = corun_chan_make_shared(sizeof(int), 0);
+	MAY_FAIL(!ch, ENOMEM, "corun_chan_make_shared");
+	if (ch) {
+		corun_t h = go(shared_receiver, ch, SMALL);
+		if (h > 0) {
+			CHECK_EQ(corun_park(), 0); /* it waits, or has failed */
+			int v = 31;
+			errno = 0;
+			int r = corun_chan_send(ch, &v, 0);
+			int e = errno;
+			void *got;
+			CHECK_EQ(corun_join(h, &got), 0);
+			if (r == 0) {
+				CHECK_EQ((intptr_t)got, 31);
+			} else {
+				/* Nobody waited (the receiver failed), or this
+				 * call failed for the same reason. */
+				CHECK_EQ((intptr_t)got, -1);
+				errno = e;
+				if (e != ETIMEDOUT)
+					MAY_FAIL(1, shared_err(), "corun_chan_send (shared)");
+			}
+		}
+		CHECK_EQ(corun_chan_free(ch), 0);
+	}
+
+	struct sselecting s = { .sent = 0 };
+	int made = 0;
+	for (; made < SELECT_N; made++) {
+		s.ch[made] = made == SELECT_N - 1 ? corun_chan_make_shared(sizeof(int), 1)
+						  : corun_chan_make(sizeof(int), 1);
+		MAY_FAIL(!s.ch[made], ENOMEM, "corun_chan_make");
+		if (!s.ch[made])
+			break;
+	}
+	if (made == SELECT_N) {
+		corun_t hs = go(shared_selector, &s, SMALL);
+		corun_t ht = hs > 0 ? go(shared_sender, &s, SMALL) : -1;
+		CHECK_EQ(corun_park(), 0); /* the selector waits, the sender sends */
+		if (hs > 0 && !s.sent)
+			CHECK_EQ(corun_cancel(hs), 0); /* nothing will come */
+		CHECK_EQ(corun_run(), 0);
+		if (hs > 0) {
+			void *r;
+			CHECK_EQ(corun_join(hs, &r), 0);
+			CHECK((intptr_t)r == SELECT_N - 1 || (intptr_t)r == -1);
+		}
+		if (ht > 0)
+			join_ok(ht, 0);
+	}
+	for (int i = 0; i < made; i++)
+		CHECK_EQ(corun_chan_free(s.ch[i]), 0);
+
+	/* Lockers of this thread on a shared mutex, counted by a shared wait
+	 * group that main waits on. */
+	struct locking l = { 0 };
+	l.wg = corun_wg_make_shared();
+	MAY_FAIL(!l.wg, ENOMEM, "corun_wg_make_shared");
+	l.mu = corun_mutex_make_shared();
+	MAY_FAIL(!l.mu, ENOMEM, "corun_mutex_make_shared");
+	if (l.wg && l.mu) {
+		corun_t h[LOCKERS];
+		int in = 0;
+		CHECK_EQ(corun_wg_add(l.wg, LOCKERS), 0);
+		for (int i = 0; i < LOCKERS; i++) {
+			h[i] = go(locker, &l, SMALL);
+			if (h[i] < 0)
+				CHECK_EQ(corun_wg_done(l.wg), 0);
+		}
+		errno = 0;
+		int r = corun_wg_wait(l.wg, -1);
+		MAY_FAIL(r < 0, shared_err(), "corun_wg_wait (shared)");
+		CHECK_EQ(corun_run(), 0); /* after a failed wait: the rest */
+		for (int i = 0; i < LOCKERS; i++) {
+			void *res;
+			if (h[i] > 0) {
+				CHECK_EQ(corun_join(h[i], &res), 0);
+				in += (int)(intptr_t)res;
+			}
+		}
+		CHECK_EQ(l.count, in);
+	}
+	CHECK_EQ(corun_wg_free(l.wg), 0);
+	CHECK_EQ(corun_mutex_free(l.mu), 0);
+}
+
 /* A coroutine waits to read a pipe that main then writes: the table of
  * descriptors grows, and the runtime's epoll instance is made. */
 static void *pipe_reader(void *arg)
@@ -440,6 +598,10 @@ static void scenario(void)
 		join_ok(h, 2);
 	CHECK_EQ(corun_shutdown(), 0);
 
+	/* On the fresh runtime, so that a shared wait is the first to need
+	 * the wake descriptor, the epoll instance and the deadline heap. */
+	shared_objects();
+
 	burst(handles, BURST, SMALL);
 	burst(handles, LARGES, LARGE);
 	/* Everything is idle: the slabs are unmapped, the tables shrink. A
@@ -463,6 +625,52 @@ static void scenario(void)
 }
 
 /* ---- afterwards, with nothing armed: the same runtime works ---- */
+
+/* Another thread, a moment later (the receiver's thread is asleep by
+ * then): a send on a shared channel, which wakes it. */
+static void *send_later(void *arg)
+{
+	usleep(10000);
+	int v = 55;
+	CHECK_EQ(corun_chan_send(arg, &v, corun_now() + 10000 * MS), 0);
+	return NULL;
+}
+
+/* With nothing armed: shared objects work, across threads too. */
+static void shared_still_works(void)
+{
+	corun_chan *ch = corun_chan_make_shared(sizeof(int), 0);
+	CHECK(ch != NULL);
+	corun_t h = go_ok(shared_receiver, ch, SMALL);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, send_later, ch), 0);
+	join_ok(h, 55);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(corun_chan_free(ch), 0);
+
+	struct sselecting s = { .sent = 0 };
+	for (int i = 0; i < SELECT_N; i++)
+		CHECK((s.ch[i] = i == SELECT_N - 1 ? corun_chan_make_shared(sizeof(int), 1)
+						   : corun_chan_make(sizeof(int), 1)) != NULL);
+	corun_t hs = go_ok(shared_selector, &s, SMALL), ht = go_ok(shared_sender, &s, SMALL);
+	join_ok(hs, SELECT_N - 1);
+	join_ok(ht, 0);
+	for (int i = 0; i < SELECT_N; i++)
+		CHECK_EQ(corun_chan_free(s.ch[i]), 0);
+
+	struct locking l = { 0 };
+	CHECK((l.wg = corun_wg_make_shared()) != NULL);
+	CHECK((l.mu = corun_mutex_make_shared()) != NULL);
+	CHECK_EQ(corun_wg_add(l.wg, 2), 0);
+	corun_t a = go_ok(locker, &l, SMALL), b = go_ok(locker, &l, SMALL);
+	CHECK_EQ(corun_wg_wait(l.wg, corun_now() + 10000 * MS), 0);
+	join_ok(a, 1);
+	join_ok(b, 1);
+	CHECK_EQ(l.count, 2);
+	CHECK_EQ(corun_wg_free(l.wg), 0);
+	CHECK_EQ(corun_mutex_free(l.mu), 0);
+}
+
 
 static void still_works(void)
 {
@@ -502,6 +710,7 @@ static void still_works(void)
 	CHECK_EQ(corun_wg_free(l.wg), 0);
 	CHECK_EQ(corun_mutex_free(l.mu), 0);
 	groups(1);
+	shared_still_works();
 
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_count(), 0);
@@ -525,6 +734,7 @@ static void *trial_thread(void *arg)
 	corun_priv_fail_reset();
 	refused = 0;
 	armed_times = t->times;
+	armed_kind = t->times ? t->kind : -1;
 	if (t->times)
 		corun_priv_fail_arm(t->kind, t->n, t->times);
 	scenario();
@@ -533,6 +743,7 @@ static void *trial_thread(void *arg)
 	t->failed = corun_priv_fail_failed(t->kind);
 	t->refused = refused;
 	corun_priv_fail_reset();
+	armed_kind = -1;
 
 	still_works();
 	CHECK_EQ(corun_shutdown(), 0);
@@ -597,6 +808,12 @@ int main(void)
 	 * (an epoll descriptor) only if its deadline has not passed by the
 	 * time it is armed, which a loaded machine can delay. */
 	struct trial base;
+	if (getenv("CORUN_FAILPOINTS_COUNTS")) { /* to see the counts of a changed scenario */
+		base = (struct trial){ .times = 0 };
+		run_trial(&base);
+		for (int k = 0; k < corun_priv_fail_kinds(); k++)
+			fprintf(stderr, "%s %lu\n", corun_priv_fail_name(k), base.ops[k]);
+	}
 	for (int tries = 0; tries < 3; tries++) {
 		base = (struct trial){ .times = 0 };
 		run_trial(&base);
@@ -611,7 +828,7 @@ int main(void)
 	      OPS("class") >= 3 && OPS("slab array") >= 2 && OPS("guard") >= BURST &&
 	      OPS("timer heap") >= 2 && OPS("free list") >= 5 && OPS("free list shrink") >= 1 &&
 	      OPS("spans") >= 2 && OPS("handles shrink") >= 1 && OPS("epoll") >= 1 &&
-	      OPS("channel") == 1 + SELECT_N && OPS("select") == 1 && OPS("sync") == 2 &&
+	      OPS("channel") == 2 + 2 * SELECT_N && OPS("select") == 2 && OPS("sync") == 4 &&
 	      OPS("exit key") == 2 && OPS("fds") >= 1 && OPS("thread") == 2 && OPS("group") == 4 &&
 	      OPS("wake") == 1);
 #undef OPS

@@ -344,6 +344,161 @@ static void waiters_in_child(void)
 	}
 }
 
+/* ---- shared channels: what the child gets
+ *
+ * At the fork, a coroutine of another thread waits on a shared channel,
+ * and one of the forking thread waits on another, which only it uses. In
+ * the child, the other thread is gone: its waiter is still queued on the
+ * first channel, pointing into a runtime no thread runs, so the child
+ * leaves that channel alone. The forking thread's own waiter is whole: a
+ * thread the child starts sends to it, and the remote wake reaches the
+ * child's thread asleep in the kernel (its wake descriptor is made anew:
+ * the parent's is not in the child's epoll instance). Then the child
+ * makes new shared channels and passes messages both ways between its
+ * coroutines and its new thread's. The parent goes on as if nothing
+ * happened. */
+enum { XROUNDS = 200 };
+
+static corun_chan *others_ch, *own_ch;
+static pthread_barrier_t others_ready;
+
+static void *recv_until_closed(void *arg)
+{
+	long v, n = 0;
+	while (corun_chan_recv(arg, &v, -1) == 0) /* the parent waits for the child */
+		n += v;
+	CHECK_EQ(errno, EPIPE);
+	return (void *)n;
+}
+
+static void *others_wait(void *arg)
+{
+	(void)arg;
+	corun_t h[3];
+	for (int i = 0; i < 3; i++)
+		CHECK((h[i] = corun_go(recv_until_closed, others_ch)) > 0);
+	CHECK_EQ(corun_park(), 0); /* all three wait */
+	pthread_barrier_wait(&others_ready);
+	long sum = 0;
+	for (int i = 0; i < 3; i++) {
+		void *r;
+		CHECK_EQ(corun_join(h[i], &r), 0);
+		sum += (long)r;
+	}
+	return (void *)sum;
+}
+
+static void *recv_one_shared(void *arg)
+{
+	long v = 0;
+	if (corun_chan_recv(arg, &v, corun_now() + PATIENCE) < 0)
+		CHECK_FAIL("recv: %s", strerror(errno));
+	return (void *)v;
+}
+
+static void *send_later(void *arg)
+{
+	usleep(20000); /* the receiving thread sleeps in the kernel by then */
+	long v = 99;
+	CHECK_EQ(corun_chan_send(arg, &v, corun_now() + PATIENCE), 0);
+	return NULL;
+}
+
+struct xpp {
+	corun_chan *ping, *pong;
+};
+
+static void *xpong(void *arg)
+{
+	struct xpp *p = arg;
+	for (long i = 0; i < XROUNDS; i++) {
+		long v;
+		CHECK_EQ(corun_chan_recv(p->ping, &v, corun_now() + PATIENCE), 0);
+		CHECK_EQ(v, i);
+		v = -i;
+		CHECK_EQ(corun_chan_send(p->pong, &v, corun_now() + PATIENCE), 0);
+	}
+	return NULL;
+}
+
+static void *xpong_thread(void *arg)
+{
+	CHECK(corun_go(xpong, arg) > 0);
+	CHECK_EQ(corun_run(), 0);
+	return NULL;
+}
+
+static corun_t own_waiter;
+
+static void shared_child(void)
+{
+	alarm(60); /* a lost wake hangs: die of SIGALRM instead */
+	/* The forking thread's waiter, woken from a thread of the child's. */
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, send_later, own_ch), 0);
+	void *r;
+	CHECK_EQ(corun_join(own_waiter, &r), 0);
+	CHECK_EQ((long)r, 99);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+
+	/* New shared channels, between this thread's coroutine and main and
+	 * a new thread's coroutine, unbuffered and buffered. */
+	for (int cap = 0; cap <= 1; cap++) {
+		struct xpp p = { corun_chan_make_shared(sizeof(long), (size_t)cap),
+				 corun_chan_make_shared(sizeof(long), (size_t)cap) };
+		CHECK(p.ping && p.pong);
+		CHECK_EQ(pthread_create(&t, NULL, xpong_thread, &p), 0);
+		for (long i = 0; i < XROUNDS; i++) {
+			long v;
+			CHECK_EQ(corun_chan_send(p.ping, &i, corun_now() + PATIENCE), 0);
+			CHECK_EQ(corun_chan_recv(p.pong, &v, corun_now() + PATIENCE), 0);
+			CHECK_EQ(v, -i);
+		}
+		CHECK_EQ(pthread_join(t, NULL), 0);
+		CHECK_EQ(corun_chan_free(p.ping), 0);
+		CHECK_EQ(corun_chan_free(p.pong), 0);
+	}
+	/* A coroutine of this thread waits; the child's new thread wakes it. */
+	corun_chan *ch = corun_chan_make_shared(sizeof(long), 0);
+	corun_t h = corun_go(recv_one_shared, ch);
+	CHECK_EQ(pthread_create(&t, NULL, send_later, ch), 0);
+	CHECK_EQ(corun_join(h, &r), 0);
+	CHECK_EQ((long)r, 99);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(corun_chan_free(ch), 0);
+}
+
+static void shared_across_fork(void)
+{
+	if (tsan_skips()) /* no threads in a child of a threaded process */
+		return;
+	others_ch = corun_chan_make_shared(sizeof(long), 0);
+	own_ch = corun_chan_make_shared(sizeof(long), 0);
+	CHECK(others_ch && own_ch);
+	CHECK_EQ(pthread_barrier_init(&others_ready, NULL, 2), 0);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, others_wait, NULL), 0);
+	pthread_barrier_wait(&others_ready);
+	own_waiter = corun_go(recv_one_shared, own_ch);
+	CHECK_EQ(corun_park(), 0); /* it waits: this thread has its wake descriptor */
+	in_child(shared_child);
+
+	/* The parent's waiters were not disturbed, and are served. */
+	for (long v = 1; v <= 3; v++)
+		CHECK_EQ(corun_chan_send(others_ch, &v, corun_now() + PATIENCE), 0);
+	CHECK_EQ(corun_chan_close(others_ch), 0);
+	void *r;
+	CHECK_EQ(pthread_join(t, &r), 0);
+	CHECK_EQ((long)r, 6);
+	CHECK_EQ(pthread_create(&t, NULL, send_later, own_ch), 0);
+	CHECK_EQ(corun_join(own_waiter, &r), 0);
+	CHECK_EQ((long)r, 99);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(corun_chan_free(others_ch), 0);
+	CHECK_EQ(corun_chan_free(own_ch), 0);
+	CHECK_EQ(pthread_barrier_destroy(&others_ready), 0);
+}
+
 /* ---- the registry: the child lists its own runtime, or none */
 static pthread_barrier_t hold;
 
@@ -406,6 +561,7 @@ int main(int argc, char **argv)
 	static const struct test tests[] = {
 		TEST(child_sleeping), TEST(child_reading), TEST(from_coroutine),
 		TEST(child_exec), TEST(waiters_in_child), TEST(registry),
+		TEST(shared_across_fork),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

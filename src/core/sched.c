@@ -311,6 +311,15 @@ int corun__idle(struct corun__rt *rt)
 				break;
 			timeout = corun__timers_next(&rt->timers) - now;
 		}
+		/* A child of fork keeps the waits its thread had, but not the
+		 * parent's wake descriptor (corun__remote_fork_child): until
+		 * it has its own, a thread it starts that ends one of those
+		 * waits pushes and writes nowhere, and this sleep would never
+		 * end. So make it before sleeping; without one (EMFILE), nap,
+		 * looking at the inbox every millisecond. */
+		if (remote && rt->remote.efd < 0 && corun__remote_prepare(rt) < 0 &&
+		    (timeout < 0 || timeout > 1000000))
+			timeout = 1000000;
 		/* Another thread may end a wait: spin on the inbox a while,
 		 * then sleep with `sleeping` published (remote.h). */
 		if (remote && (corun__remote_drain(rt, &rt->remote) ||
