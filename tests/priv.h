@@ -99,6 +99,7 @@ enum {
 	CORUN_PRIV_WAIT_FD_READ,   /* the descriptor number */
 	CORUN_PRIV_WAIT_FD_WRITE,  /* the descriptor number */
 	CORUN_PRIV_WAIT_FD_EITHER, /* the descriptor number */
+	CORUN_PRIV_WAIT_BLOCKING,  /* the job (corun_blocking) */
 	CORUN_PRIV_WAIT_REASONS
 };
 /* Why h (0: main) waits, CORUN_PRIV_WAIT_*, with its object in *obj; -1

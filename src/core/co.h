@@ -41,7 +41,8 @@ enum corun__state {
 	X(MUTEX, mutex)         /* corun_mutex_lock: the mutex */                           \
 	X(FD_READ, fd_read)     /* corun_read, _accept, _wait_fd(POLLIN): the number */    \
 	X(FD_WRITE, fd_write)   /* corun_write, _connect, _wait_fd(POLLOUT): the number */ \
-	X(FD_EITHER, fd_either) /* corun_wait_fd(POLLIN | POLLOUT): the number */
+	X(FD_EITHER, fd_either) /* corun_wait_fd(POLLIN | POLLOUT): the number */  \
+	X(BLOCKING, blocking)   /* corun_blocking, _getaddrinfo, _dial: the job */
 
 enum corun__wait_reason {
 #define CORUN__WAIT_ENUM(NAME, name) CORUN__WAIT_##NAME,

@@ -649,6 +649,7 @@ _REASON_TEXT = {
     "fd_read": lambda c: "fd %d (read)" % _signed(c.obj),
     "fd_write": lambda c: "fd %d (write)" % _signed(c.obj),
     "fd_either": lambda c: "fd %d (read or write)" % _signed(c.obj),
+    "blocking": lambda c: "blocking call (job %#x)" % c.obj,
 }
 
 
