@@ -2,21 +2,22 @@
  * Blocking calls offloaded (blocking.h): the jobs, and the pool of threads
  * that runs them.
  *
- * The pool's state is under one pthread mutex, with a condition variable
- * its idle threads sleep on (a pthread one: they sleep for seconds, and
- * need a timed wait for the keep-alive). Who runs a queued job is decided
- * by counts, so that a submit wakes one sleeper per job that no thread is
- * already going to look at, and never more:
+ * The pool's state is under one pthread mutex (adaptive where glibc has
+ * it: the holds are short, and a holder is often running on another CPU).
+ * Who runs a queued job is decided by a count and a list, so that a
+ * submit wakes one thread per job that no thread is already going to look
+ * at, and never more:
  *   lookers   threads that will look at the queue (under the lock) before
  *             they next sleep: one that just finished a job or is spinning,
- *             one just started, one woken
- *   sleepers  threads asleep on the condition and not yet signaled
- *   signals   signals sent and not yet taken by a thread that woke
- * A submit that finds more jobs queued than lookers moves a sleeper to the
- * lookers and signals, or else starts a thread (it counts as a looker from
- * its creation). A thread that wakes takes a signal if one is pending (the
- * signaler has counted it already), or else counts itself: whichever
- * thread the signal reached, every thread awake is counted once.
+ *             one just started, one just woken
+ *   idle      threads asleep, each on a condition of its own, most
+ *             recently idle first
+ * A submit that finds more jobs queued than lookers wakes the most recently
+ * idle thread, or else starts one (a looker from its creation). Waking the
+ * most recent (LIFO) leaves the others idle long enough to reach their
+ * keep-alive and leave, so that a trickle of jobs keeps as many threads as
+ * it needs rather than every thread it ever had (a shared condition
+ * variable would wake them in turn).
  *
  * A thread that has finished a job spins on the queue's length for a while
  * before it sleeps (CORUN__SPIN_NS, as a runtime spins on its inbox): a
@@ -59,38 +60,36 @@ struct corun__job {
 	alignas(max_align_t) unsigned char extra[];
 };
 
+/* An idle thread, on its own stack. */
+struct sleeper {
+	pthread_cond_t cond;
+	struct sleeper *prev, *next;
+	int woken; /* taken off the list by a waker */
+};
+
 #define DEFAULT_MAX 512
 #define DEFAULT_IDLE_NS ((int64_t)10 * 1000000000)
 
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#define POOL_LOCK_INIT PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#else
+#define POOL_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+#endif
+
 static struct pool {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct corun__job *head, *tail; /* queued, oldest first */
 	struct corun__job *running;     /* taken by a thread, fn not returned */
+	struct sleeper *idle;           /* most recently idle first */
 	_Atomic size_t queued;          /* read by spinning threads unlocked */
-	size_t threads, lookers, sleepers, signals;
+	size_t threads, lookers;
 	size_t max;
 	int64_t idle_ns; /* -1: threads never leave */
 } pool = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.lock = POOL_LOCK_INIT,
 	.max = DEFAULT_MAX,
 	.idle_ns = DEFAULT_IDLE_NS,
 };
-
-static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
-static int cond_ready; /* cond_init has run (read in a fork's child) */
-
-/* The keep-alive is measured on the monotonic clock, not the default
- * (wall) one a change of date would move. */
-static void cond_init(void)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool.cond, &a);
-	pthread_condattr_destroy(&a);
-	cond_ready = 1;
-}
 
 static int64_t mono_now(void)
 {
@@ -113,40 +112,93 @@ static void unlink_job(struct corun__job **head, struct corun__job **tail, struc
 		*tail = j->prev;
 }
 
-/* fn has returned r: hand it to the caller, or to the discard hook if the
- * caller has left. Called without the pool's lock. */
-static void finish(struct corun__job *j, void *r)
+/* Under the pool's lock: the oldest queued job, now the calling thread's
+ * to run; NULL when none, or when the thread is above a lowered limit
+ * (it must leave, so that no more than the limit run at once). */
+static struct corun__job *take(void)
 {
-	pthread_mutex_lock(&pool.lock);
+	struct corun__job *j = pool.head;
+	if (!j || pool.threads > pool.max)
+		return NULL;
+	unlink_job(&pool.head, &pool.tail, j);
+	atomic_store_explicit(&pool.queued, pool.queued - 1, memory_order_relaxed);
+	j->prev = NULL;
+	j->next = pool.running;
+	if (pool.running)
+		pool.running->prev = j;
+	pool.running = j;
+	pool.lookers--;
+	return j;
+}
+
+/* Under the pool's lock: fn has returned r. The caller's waiter to fire
+ * (after the lock) into *sw; 1 if the caller has left, and the result is
+ * to be discarded and the job freed (after the lock). */
+static int complete(struct corun__job *j, void *r, struct corun__swait **sw)
+{
 	unlink_job(&pool.running, NULL, j);
 	corun__lock(&j->sh.lock);
 	j->done = 1;
 	j->result = r;
-	struct corun__swait *sw = corun__sq_take(&j->sh, &j->q);
+	*sw = corun__sq_take(&j->sh, &j->q);
 	int last = --j->refs == 0;
 	corun__unlock(&j->sh.lock);
 	pool.lookers++;
-	pthread_mutex_unlock(&pool.lock);
-	if (sw)
-		corun__sq_fire(sw, 0);
-	if (last) { /* the caller left: the result is no one's */
-		if (j->discard)
-			j->discard(r, j->arg);
-		free(j);
-	}
+	return last;
+}
+
+/* Under the pool's lock: wake the most recently idle thread, if any. */
+static int wake_one(void)
+{
+	struct sleeper *s = pool.idle;
+	if (!s)
+		return 0;
+	pool.idle = s->next;
+	if (s->next)
+		s->next->prev = NULL;
+	s->woken = 1;
+	pool.lookers++;
+	pthread_cond_signal(&s->cond);
+	return 1;
 }
 
 static int cover(void);
 
-/* Spin until a job is queued or `until` passes; 1 if one came. */
-static int spin(int64_t until)
+/* Spin until a job is queued or `until` passes. */
+static void spin(int64_t until)
 {
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(&pool.queued, memory_order_relaxed))
-			return 1;
+			return;
 		if (!(i & 63) && mono_now() >= until)
-			return 0;
+			return;
 		corun__cpu_relax();
+	}
+}
+
+/* Under the pool's lock: sleep until woken or `end` (-1: none). */
+static void sleep_idle(struct sleeper *me, int64_t end)
+{
+	me->woken = 0;
+	me->prev = NULL;
+	me->next = pool.idle;
+	if (pool.idle)
+		pool.idle->prev = me;
+	pool.idle = me;
+	pool.lookers--;
+	struct timespec ts = { end / 1000000000, end % 1000000000 };
+	int r = 0;
+	while (!me->woken && r != ETIMEDOUT)
+		r = end < 0 ? pthread_cond_wait(&me->cond, &pool.lock)
+			    : pthread_cond_timedwait(&me->cond, &pool.lock, &ts);
+	if (!me->woken) { /* its keep-alive passed: off the list itself */
+		if (me->prev)
+			me->prev->next = me->next;
+		else
+			pool.idle = me->next;
+		if (me->next)
+			me->next->prev = me->prev;
+		pool.lookers++;
 	}
 }
 
@@ -154,32 +206,45 @@ static void *pool_thread(void *unused)
 {
 	(void)unused;
 	pthread_setname_np(pthread_self(), "corun-pool");
+	/* The keep-alive is measured on the monotonic clock, not the
+	 * default (wall) one that a change of date would move. */
+	struct sleeper me;
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&me.cond, &a);
+	pthread_condattr_destroy(&a);
+
 	pthread_mutex_lock(&pool.lock);
 	int64_t idle_since = mono_now();
 	int spun = 0;
 	for (;;) {
-		/* Above a lowered limit: leave, even with jobs queued, so that
-		 * no more than the limit run at once (cover() below passes
-		 * them on). */
-		if (pool.threads > pool.max)
-			break;
-		struct corun__job *j = pool.head;
+		struct corun__job *j = take();
 		if (j) {
-			unlink_job(&pool.head, &pool.tail, j);
-			atomic_store_explicit(&pool.queued, pool.queued - 1, memory_order_relaxed);
-			j->prev = NULL;
-			j->next = pool.running;
-			if (pool.running)
-				pool.running->prev = j;
-			pool.running = j;
-			pool.lookers--;
 			pthread_mutex_unlock(&pool.lock);
-			finish(j, j->fn(j->arg));
-			pthread_mutex_lock(&pool.lock);
+			do { /* back to back while jobs are queued */
+				void *r = j->fn(j->arg);
+				struct corun__swait *sw;
+				pthread_mutex_lock(&pool.lock);
+				int last = complete(j, r, &sw);
+				struct corun__job *done = j;
+				j = take();
+				pthread_mutex_unlock(&pool.lock);
+				if (sw)
+					corun__sq_fire(sw, 0);
+				if (last) { /* the caller left: the result is no one's */
+					if (done->discard)
+						done->discard(r, done->arg);
+					free(done);
+				}
+			} while (j);
 			idle_since = mono_now();
 			spun = 0;
+			pthread_mutex_lock(&pool.lock);
 			continue;
 		}
+		if (pool.threads > pool.max)
+			break;
 		int64_t idle = pool.idle_ns, now = mono_now();
 		if (idle >= 0 && now - idle_since >= idle)
 			break;
@@ -193,26 +258,13 @@ static void *pool_thread(void *unused)
 			pthread_mutex_lock(&pool.lock);
 			continue;
 		}
-		pool.lookers--;
-		pool.sleepers++;
-		if (idle < 0) {
-			pthread_cond_wait(&pool.cond, &pool.lock);
-		} else {
-			int64_t end = idle_since + idle;
-			struct timespec ts = { end / 1000000000, end % 1000000000 };
-			pthread_cond_timedwait(&pool.cond, &pool.lock, &ts);
-		}
-		if (pool.signals) {
-			pool.signals--; /* its signaler counted us awake */
-		} else {
-			pool.sleepers--;
-			pool.lookers++;
-		}
+		sleep_idle(&me, idle < 0 ? -1 : idle_since + idle);
 	}
 	pool.lookers--;
 	pool.threads--;
-	(void)cover();
+	(void)cover(); /* jobs it leaves queued (a lowered limit) */
 	pthread_mutex_unlock(&pool.lock);
+	pthread_cond_destroy(&me.cond);
 	return NULL;
 }
 
@@ -244,19 +296,13 @@ static int start_thread(void)
  * none could be started. */
 static int cover(void)
 {
-	size_t queued = atomic_load_explicit(&pool.queued, memory_order_relaxed);
-	while (queued > pool.lookers) {
-		if (pool.sleepers) {
-			pool.sleepers--;
-			pool.lookers++;
-			pool.signals++;
-			pthread_cond_signal(&pool.cond);
-		} else if (pool.threads < pool.max) {
-			if (start_thread() < 0)
-				return -1;
-		} else {
+	while (atomic_load_explicit(&pool.queued, memory_order_relaxed) > pool.lookers) {
+		if (wake_one())
+			continue;
+		if (pool.threads >= pool.max)
 			break; /* the next thread to finish a job takes it */
-		}
+		if (start_thread() < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -265,7 +311,6 @@ static int cover(void)
  * and none could be started. */
 static int submit(struct corun__job *j)
 {
-	pthread_once(&cond_once, cond_init);
 	pthread_mutex_lock(&pool.lock);
 	j->next = NULL;
 	j->prev = pool.tail;
@@ -292,13 +337,14 @@ int corun_blocking_config(size_t max_threads, int64_t idle_ns)
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_once(&cond_once, cond_init);
 	pthread_mutex_lock(&pool.lock);
 	pool.max = max_threads;
 	pool.idle_ns = idle_ns;
-	(void)cover(); /* a raised limit: threads for the jobs that waited */
-	/* Sleepers measure their keep-alive again, or leave. */
-	pthread_cond_broadcast(&pool.cond);
+	/* Idle threads measure their keep-alive again, or leave; a raised
+	 * limit gives threads to the jobs that waited for one. */
+	while (wake_one())
+		;
+	(void)cover();
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
@@ -453,11 +499,10 @@ void corun__blocking_fork_child(void)
 	drop_all(pool.head);
 	drop_all(pool.running);
 	pool.head = pool.tail = pool.running = NULL;
+	pool.idle = NULL; /* on the stacks of threads the child lacks */
 	atomic_store_explicit(&pool.queued, 0, memory_order_relaxed);
-	pool.threads = pool.lookers = pool.sleepers = pool.signals = 0;
-	/* Held by this thread since prepare; the condition may list the
-	 * parent's sleepers: both made anew. */
-	pthread_mutex_init(&pool.lock, NULL);
-	if (cond_ready)
-		cond_init();
+	pool.threads = pool.lookers = 0;
+	/* Held by this thread since prepare: made anew, free. */
+	pthread_mutex_t fresh = POOL_LOCK_INIT;
+	pool.lock = fresh;
 }
