@@ -856,6 +856,125 @@ CORUN_API int corun_group_stop(corun_group *g, int how);
 CORUN_API int corun_group_worker(void);
 
 /*
+ * Blocking calls: a function that would block the thread (a file read on
+ * a slow disk, getaddrinfo, a compression or a hash of a large buffer, a
+ * library with no non-blocking form) run on another thread while the
+ * calling coroutine waits and the others of its thread go on running.
+ *
+ * fn(arg) runs on a thread of a pool the process shares, not on the
+ * caller's thread. So fn must not call corun's blocking calls (it is no
+ * coroutine, and a runtime it made there would be the pool thread's), and
+ * errno and every thread-local variable it reads or writes are the pool
+ * thread's: pass what it needs in arg and hand back what it finds in its
+ * result (copy errno into it if the caller needs it). The caller's
+ * coroutine itself never changes thread: only fn crosses. Pool
+ * threads are plain pthreads named "corun-pool", with every signal
+ * blocked: a signal meant for the process never runs a handler there.
+ *
+ * The pool starts a thread when a job finds none free, up to a limit, and
+ * a thread that has had no job for the keep-alive leaves (as tokio's
+ * blocking pool: 512 threads, 10 s; corun_blocking_config changes both).
+ * Jobs beyond the limit wait in one queue, first come first run. A thread
+ * that has just finished a job looks for the next for a few tens of
+ * microseconds before it sleeps, so that a loop of blocking calls pays no
+ * thread wake; the process's exit does not wait for idle threads, nor
+ * leak anything through them.
+ *
+ * The call waits until fn returns or the deadline (see "Time"), whichever
+ * comes first, and from main (of any thread, whether it has spawned or
+ * not) runs the scheduler meanwhile. A deadline that passes, or a
+ * corun_cancel of the caller, ends the wait at once with ETIMEDOUT or
+ * ECANCELED, but cannot stop fn: it runs to its end on its thread, and
+ * its result is then no one's. corun_blocking drops it; corun_blocking_ex
+ * hands it, with arg, to discard(result, arg) on the pool thread once fn
+ * returns, to free what fn made (and arg itself, if the caller made it for
+ * the job: the caller must not free arg or what fn uses of it after a
+ * failure, since fn may still be running). If fn returned in the same
+ * instant the deadline passed, the call returns 0 with its result: a
+ * result is never dropped when the caller can still take it. Deadline 0
+ * fails with ETIMEDOUT at once without running fn: it would have to wait.
+ *
+ * fork: the child has no pool thread; its first blocking call starts one.
+ * Jobs the parent has queued or running are the parent's alone (in the
+ * child they would run twice): a coroutine of the child that was waiting
+ * for one when its parent forked (a copy, see "Fork") waits until its
+ * deadline or cancellation (forever without either), and no discard hook
+ * runs for it in the child.
+ *
+ * Returns 0 with fn's result in *result (result may be NULL), or -1 with
+ * errno:
+ *   ETIMEDOUT  the deadline passed first (0: at once, fn not run)
+ *   ECANCELED  the caller was canceled (before the call: fn not run)
+ *   EAGAIN     the pool had no thread and none could be started
+ *   EINVAL     fn is NULL; deadline < -1
+ *   ENOMEM     no memory for the job or to arm the deadline
+ *   EMFILE, ENFILE, ENOMEM  the thread's runtime, or the descriptor that
+ *              wakes it from another thread, could not be made
+ * Only ETIMEDOUT and ECANCELED after fn was queued leave fn to run without
+ * the caller; on every other error fn was not run and never will be.
+ */
+CORUN_API int corun_blocking(void *(*fn)(void *), void *arg, void **result, int64_t deadline);
+/* corun_blocking, with a hook for a result the caller did not wait for
+ * (discard may be NULL: the result is dropped, as by corun_blocking). One
+ * call with a hook, rather than an attribute object, because a hook is the
+ * one thing a caller may need beyond corun_blocking's four arguments. */
+CORUN_API int corun_blocking_ex(void *(*fn)(void *), void *arg, void **result, int64_t deadline,
+				void (*discard)(void *result, void *arg));
+
+/*
+ * The pool's limit of threads (at least 1; 512 at the start) and how long
+ * a thread with no job stays before it leaves (ns; 0: at once; -1: never;
+ * 10 s at the start), for the whole process, from now on: threads above a
+ * lowered limit leave once their job is done, and jobs that waited for a
+ * thread get one when the limit is raised. Returns 0, or -1 with errno
+ * EINVAL for max_threads 0 or idle_ns < -1.
+ */
+CORUN_API int corun_blocking_config(size_t max_threads, int64_t idle_ns);
+
+/*
+ * getaddrinfo(3) on a pool thread (see corun_blocking), with a deadline:
+ * the resolver may wait seconds on a name server, and the others must not.
+ * node, service and hints are copied (only ai_flags, ai_family,
+ * ai_socktype and ai_protocol of hints count, as for getaddrinfo), so the
+ * caller may leave before the answer comes, which is then freed with
+ * freeaddrinfo. Returns what getaddrinfo returns: 0 with the list in *res
+ * (free it with freeaddrinfo), or an EAI_* code (gai_strerror); or, for a
+ * failure of its own, EAI_SYSTEM with errno (as getaddrinfo's EAI_SYSTEM):
+ *   ETIMEDOUT, ECANCELED, EAGAIN, ENOMEM, EMFILE, ENFILE  as for
+ *              corun_blocking
+ *   EINVAL     res is NULL; deadline < -1
+ * and for getaddrinfo's own EAI_SYSTEM, the errno it gave.
+ */
+struct addrinfo;
+CORUN_API int corun_getaddrinfo(const char *node, const char *service,
+				const struct addrinfo *hints, struct addrinfo **res,
+				int64_t deadline);
+
+/*
+ * Connect to host:port over TCP: resolve them with corun_getaddrinfo
+ * (AF_UNSPEC, SOCK_STREAM: a name, or an address in either family; a port
+ * number or a service name), then try each address in the resolver's
+ * order, one at a time, until one connects: a socket (non-blocking,
+ * close-on-exec) and corun_connect. One deadline covers it all. Returns
+ * the connected descriptor, ready for corun_read and corun_write (close it
+ * with corun_close), or -1 with errno:
+ *   ETIMEDOUT  the deadline passed (0: at once)
+ *   ECANCELED  the caller was canceled
+ *   ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EAFNOSUPPORT...  the last
+ *              address's error (its socket(2) or its connection), when
+ *              every address failed
+ *   ENOENT     no such host or service (EAI_NONAME, EAI_SERVICE,
+ *              EAI_NODATA, EAI_ADDRFAMILY)
+ *   EAGAIN     the name server could not answer now (EAI_AGAIN); or as
+ *              for corun_blocking
+ *   EIO        the name server failed for good (EAI_FAIL), or any other
+ *              EAI_* code
+ *   EINVAL     host or port is NULL; deadline < -1
+ *   ENOMEM, EMFILE, ENFILE  as for corun_blocking and corun_connect
+ */
+CORUN_API int corun_dial(const char *host, const char *port, int64_t deadline);
+
+/*
  * Declare that nobody will join h: when it ends, its result is dropped and
  * its handle goes stale at once. If it has already ended, the result is
  * dropped now.
@@ -985,6 +1104,8 @@ struct corun_stats {
 				   * asleep in the kernel and had to wake it
 				   * (a write to its eventfd); the others cost
 				   * no system call */
+	uint64_t waits_blocking;  /* corun_blocking(_ex), corun_getaddrinfo,
+				   * corun_dial's resolution */
 };
 
 /*
@@ -1172,6 +1293,23 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     ENOMEM, EMFILE, ENFILE  no runtime for the caller
  *                     EPERM    the parent's group, in a child of fork
  *   corun_group_worker (none)
+ *   corun_blocking,   ETIMEDOUT the deadline passed (0: at once, fn not run)
+ *   corun_blocking_ex ECANCELED the caller was canceled
+ *                     EAGAIN   no pool thread, and none could be started
+ *                     EINVAL   fn NULL; deadline < -1
+ *                     ENOMEM   no memory for the job or the deadline
+ *                     EMFILE, ENFILE  the runtime's wake descriptor
+ *   corun_blocking_config
+ *                     EINVAL   max_threads 0; idle_ns < -1
+ *   corun_getaddrinfo the EAI_* codes of getaddrinfo; EAI_SYSTEM with
+ *                     errno as for corun_blocking, or EINVAL for res NULL
+ *   corun_dial        ETIMEDOUT, ECANCELED, ENOMEM, EMFILE, ENFILE  as for
+ *                              corun_blocking
+ *                     ECONNREFUSED... the last address's connect error
+ *                     ENOENT   no such host or service (EAI_NONAME...)
+ *                     EAGAIN   EAI_AGAIN, or as for corun_blocking
+ *                     EIO      EAI_FAIL or another EAI_* code
+ *                     EINVAL   host or port NULL; deadline < -1
  *   corun_stats       EINVAL   s NULL, or s->size too small
  *   corun_stack_used  ESRCH    stale, foreign, invalid or ended handle
  *                     EPERM    h == 0 from the main context

@@ -5,8 +5,13 @@
  */
 #include "helpers.h"
 
+#include <arpa/inet.h>
 #include <corun.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "priv.h" /* white box: lower the slot limit, the default decay */
 
@@ -466,13 +471,73 @@ static void groups(void)
 	still_works();
 }
 
+/* ---- blocking calls (EAGAIN and ENOMEM: test_failpoints.c) ---- */
+
+static void *nap(void *arg)
+{
+	usleep(20000);
+	return arg;
+}
+
+static void *blocks_canceled(void *arg)
+{
+	(void)arg;
+	CHECK_ERRNO(corun_blocking(nap, NULL, NULL, -1), ECANCELED);
+	CHECK_ERRNO(corun_blocking_ex(nap, NULL, NULL, -1, NULL), ECANCELED);
+	return NULL;
+}
+
+/* A port on 127.0.0.1 that nothing listens on (it did a moment ago). */
+static void closed_port(char *port, size_t size)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(s >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	CHECK_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	CHECK_EQ(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	snprintf(port, size, "%u", (unsigned)ntohs(a.sin_port));
+	CHECK_EQ(close(s), 0);
+}
+
+static void blocking(void)
+{
+	CHECK_ERRNO(corun_blocking(nap, NULL, NULL, 0), ETIMEDOUT);
+	CHECK_ERRNO(corun_blocking(nap, NULL, NULL, corun_now() + 1), ETIMEDOUT);
+	cancel_waiting(blocks_canceled, NULL);
+	CHECK_ERRNO(corun_blocking(NULL, NULL, NULL, -1), EINVAL);
+	CHECK_ERRNO(corun_blocking(nap, NULL, NULL, -2), EINVAL);
+	CHECK_ERRNO(corun_blocking_ex(NULL, NULL, NULL, -1, NULL), EINVAL);
+	CHECK_ERRNO(corun_blocking_config(0, -1), EINVAL);
+	CHECK_ERRNO(corun_blocking_config(1, -2), EINVAL);
+
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res;
+	CHECK_EQ(corun_getaddrinfo("not-a-number", NULL, &hints, &res, -1), EAI_NONAME);
+	errno = 0;
+	CHECK_EQ(corun_getaddrinfo("127.0.0.1", NULL, &hints, NULL, -1), EAI_SYSTEM);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK_EQ(corun_getaddrinfo("127.0.0.1", NULL, &hints, &res, 0), EAI_SYSTEM);
+	CHECK_EQ(errno, ETIMEDOUT);
+
+	CHECK_ERRNO(corun_dial("127.0.0.1", "80", 0), ETIMEDOUT);
+	char port[16];
+	closed_port(port, sizeof port);
+	CHECK_ERRNO(corun_dial("127.0.0.1", port, -1), ECONNREFUSED);
+	CHECK_ERRNO(corun_dial("bad host name!", "80", -1), ENOENT);
+	CHECK_ERRNO(corun_dial(NULL, "80", -1), EINVAL);
+	CHECK_ERRNO(corun_dial("127.0.0.1", NULL, -1), EINVAL);
+	CHECK_ERRNO(corun_dial("127.0.0.1", "80", -2), EINVAL);
+	still_works();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(attr_init), TEST(go), TEST(go_attr), TEST(run),
 		TEST(join), TEST(detach), TEST(self), TEST(id),
 		TEST(name), TEST(shutdown_errors), TEST(trim_and_decay), TEST(waiting),
-		TEST(shared), TEST(groups),
+		TEST(shared), TEST(groups), TEST(blocking),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -5,18 +5,19 @@
  * second size class, a trim that shrinks it all and a burst after it, a
  * buffered channel, a select over many channels, a coroutine waiting to
  * read a pipe, a heap of deadlines, an idle sleep, a wait group and a
- * mutex, a runtime shut down and made anew, and objects shared between
- * threads: a receive that must wait, which makes the wake descriptor, an
- * eventfd, whose failure is EMFILE; a select over more than 16 with a
- * shared channel; a shared mutex and wait group) runs once to count the
- * operations of each kind, then once more for each n with the n-th
- * operation of one kind failing (all n, or a sample when there are many).
- * Every public call it makes must either do its job or fail as
- * include/corun.h documents. Then, with nothing armed, the same runtime
- * must spawn, park, join, pass messages (shared ones from another thread
- * too), sleep, lock, trim and shut down, and leave the thread's alternate
- * signal stack as it found it. A second walk makes every operation of the
- * kind fail from the n-th on.
+ * mutex, a worker group and its tasks, a blocking call and a resolution
+ * that each start a pool thread, a runtime shut down and made anew, and
+ * objects shared between threads: a receive that must wait, which makes
+ * the wake descriptor, an eventfd, whose failure is EMFILE; a select over
+ * more than 16 with a shared channel; a shared mutex and wait group) runs
+ * once to count the operations of each kind, then once more for each n
+ * with the n-th operation of one kind failing (all n, or a sample when
+ * there are many). Every public call it makes must either do its job or
+ * fail as include/corun.h documents. Then, with nothing armed, the same
+ * runtime must spawn, park, join, pass messages (shared ones from another
+ * thread too), sleep, lock, run tasks and blocking calls, trim and shut
+ * down, and leave the thread's alternate signal stack as it found it. A
+ * second walk makes every operation of the kind fail from the n-th on.
  * Leaks are left to the ASan (LeakSanitizer) and valgrind passes.
  *
  * Some failures no public call reports, by design: the alternate signal
@@ -36,8 +37,10 @@
 #include "check.h"
 
 #include <corun.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -486,6 +489,74 @@ static void shared_objects(void)
 	CHECK_EQ(corun_mutex_free(l.mu), 0);
 }
 
+/* ---- blocking calls ---- */
+
+/* Threads of the blocking pool ("corun-pool"): main sets their keep-alive
+ * to 0, so each leaves once its job is done; waiting for none to be left
+ * makes every blocking call start a thread, the same in every trial. */
+static void pool_empty(void)
+{
+	for (int tries = 0;; tries++) {
+		int n = 0;
+		DIR *d = opendir("/proc/self/task");
+		CHECK(d);
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			char path[300], name[32] = "";
+			snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+			FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+			if (!f)
+				continue;
+			n += fgets(name, sizeof name, f) && strncmp(name, "corun-pool", 10) == 0;
+			fclose(f);
+		}
+		closedir(d);
+		if (n == 0)
+			return;
+		if (tries > 100000)
+			CHECK_FAIL("%d pool threads never left", n);
+		usleep(100);
+	}
+}
+
+static void *plus_one(void *arg)
+{
+	return (void *)((intptr_t)arg + 1);
+}
+
+/* A failed blocking call: a job (ENOMEM), a pool thread (EAGAIN), the
+ * runtime's wake descriptor (EMFILE), its deadline or epoll (ENOMEM). */
+#define BLOCKING_FAILED(what)                                                   \
+	do {                                                                    \
+		refused++;                                                      \
+		if (errno != ENOMEM && errno != EAGAIN && errno != EMFILE)      \
+			CHECK_FAIL("%s failed with errno %d (%s)", what, errno, \
+				   strerror(errno));                            \
+	} while (0)
+
+/* A blocking call and a resolution, each starting a pool thread. */
+static void blocking(void)
+{
+	pool_empty();
+	void *r = NULL;
+	errno = 0;
+	if (corun_blocking(plus_one, (void *)1, &r, corun_now() + 10000 * MS) < 0)
+		BLOCKING_FAILED("corun_blocking");
+	else
+		CHECK_EQ((intptr_t)r, 2);
+	pool_empty();
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *res;
+	errno = 0;
+	int rc = corun_getaddrinfo("127.0.0.1", "80", &hints, &res, -1);
+	if (rc == EAI_SYSTEM) {
+		BLOCKING_FAILED("corun_getaddrinfo");
+	} else {
+		CHECK_EQ(rc, 0);
+		freeaddrinfo(res);
+	}
+}
+
 /* A coroutine waits to read a pipe that main then writes: the table of
  * descriptors grows, and the runtime's epoll instance is made. */
 static void *pipe_reader(void *arg)
@@ -517,11 +588,6 @@ static void descriptors(int must_work)
 /* A worker group: its record, its threads (EAGAIN), the tasks, the
  * wake descriptor of the thread that waits for them. A start that fails
  * leaves no thread behind. */
-static void *plus_one(void *arg)
-{
-	return (void *)((intptr_t)arg + 1);
-}
-
 static long count_threads(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -620,6 +686,7 @@ static void scenario(void)
 	timers();
 	sync_objects();
 	groups(0);
+	blocking();
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_count(), 0);
 }
@@ -712,6 +779,10 @@ static void still_works(void)
 	groups(1);
 	shared_still_works();
 
+	void *r;
+	CHECK_EQ(corun_blocking(plus_one, (void *)2, &r, -1), 0);
+	CHECK_EQ((intptr_t)r, 3);
+
 	CHECK_EQ(corun_trim(), 0);
 	CHECK_EQ(corun_count(), 0);
 }
@@ -803,6 +874,8 @@ int main(void)
 	 * allocates, so every run counts the same operations. */
 	CHECK_EQ(corun_set_stack_decay(-1), 0);
 	CHECK(corun_priv_fail_kinds() <= MAX_KINDS);
+	/* Pool threads leave once idle: blocking() then starts them anew. */
+	CHECK_EQ(corun_blocking_config(512, 0), 0);
 
 	/* Only main's short sleep depends on the clock: it waits in the kernel
 	 * (an epoll descriptor) only if its deadline has not passed by the
@@ -829,8 +902,8 @@ int main(void)
 	      OPS("timer heap") >= 2 && OPS("free list") >= 5 && OPS("free list shrink") >= 1 &&
 	      OPS("spans") >= 2 && OPS("handles shrink") >= 1 && OPS("epoll") >= 1 &&
 	      OPS("channel") == 2 + 2 * SELECT_N && OPS("select") == 2 && OPS("sync") == 4 &&
-	      OPS("exit key") == 2 && OPS("fds") >= 1 && OPS("thread") == 2 && OPS("group") == 4 &&
-	      OPS("wake") == 1);
+	      OPS("exit key") == 2 && OPS("fds") >= 1 && OPS("thread") == 4 && OPS("group") == 4 &&
+	      OPS("wake") == 1 && OPS("job") == 2);
 #undef OPS
 
 	unsigned long trials = 0;

@@ -62,8 +62,16 @@ static void errors(void)
 	struct corun_stats s;
 	s.size = 0;
 	CHECK_ERRNO(corun_stats(&s), EINVAL);
-	s.size = sizeof s - 1;
+	/* Below the first version's struct, which ended at
+	 * stack_bytes_resident; that one is still served (waits_blocking,
+	 * appended later, left as it was). */
+	size_t v1 = offsetof(struct corun_stats, stack_bytes_resident) + sizeof(uint64_t);
+	s.size = v1 - 1;
 	CHECK_ERRNO(corun_stats(&s), EINVAL);
+	s.size = v1;
+	s.waits_blocking = 12345;
+	CHECK_EQ(corun_stats(&s), 0);
+	CHECK_EQ(s.waits_blocking, 12345);
 	on_thread(no_runtime_thread, NULL);
 
 	/* A caller whose struct is larger (a newer header): the rest zeroed. */

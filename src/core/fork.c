@@ -21,6 +21,10 @@
  *   fd         the epoll instance (fd.c): let go; the child's own is made
  *              at its next need, and the descriptors its coroutines wait
  *              on are registered in it then.
+ *   blocking   the pool of threads for blocking calls (threads/blocking.c):
+ *              its lock held across the fork; in the child it has no
+ *              thread and none of the parent's jobs, and starts threads
+ *              anew at the next blocking call.
  * Each step makes system calls only (no allocation, no lock but its own),
  * as in a child of a threaded program until it calls exec.
  *
@@ -31,16 +35,19 @@
  */
 #include "fork.h"
 #include "runtime.h"
+#include "../threads/blocking.h"
 
 #include <pthread.h>
 
 static void prepare(void)
 {
 	corun__registry_lock();
+	corun__blocking_fork_prepare();
 }
 
 static void parent(void)
 {
+	corun__blocking_fork_parent();
 	corun__registry_unlock();
 }
 
@@ -48,6 +55,7 @@ static void child(void)
 {
 	struct corun__rt *rt = corun__tls; /* the forking thread's, if any */
 	corun__registry_fork_child(rt);
+	corun__blocking_fork_child();
 	if (rt) {
 		corun__fd_fork_child(rt);
 		corun__remote_fork_child(&rt->remote);

@@ -122,6 +122,8 @@ static uint64_t *public_count(struct corun_stats *v, enum corun__wait_reason r)
 	case CORUN__WAIT_FD_WRITE:
 	case CORUN__WAIT_FD_EITHER:
 		return &v->waits_fd;
+	case CORUN__WAIT_BLOCKING:
+		return &v->waits_blocking;
 	case CORUN__WAIT_REASONS:
 		break;
 	}

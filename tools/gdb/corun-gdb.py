@@ -651,6 +651,7 @@ _REASON_TEXT = {
     "fd_either": lambda c: "fd %d (read or write)" % _signed(c.obj),
     "task": lambda c: "task %#x (join)" % c.obj,
     "group": lambda c: "group %#x" % c.obj,
+    "blocking": lambda c: "blocking call (job %#x)" % c.obj,
 }
 
 
