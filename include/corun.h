@@ -25,7 +25,8 @@
  * system call. Stacks the pool has not handed out for a while go back to
  * the kernel by themselves (see corun_set_stack_decay); corun_trim gives
  * back all idle ones at once. Handles, coroutines and stacks never cross
- * threads; nothing is locked.
+ * threads, and a thread's own objects are never locked; what crosses
+ * threads is described under "Threads" below.
  *
  * Stack overflow: the first runtime of the process installs a SIGSEGV and
  * SIGBUS handler (chaining to the one installed before it), and each
