@@ -502,7 +502,8 @@ void corun__blocking_fork_child(void)
 	pool.idle = NULL; /* on the stacks of threads the child lacks */
 	atomic_store_explicit(&pool.queued, 0, memory_order_relaxed);
 	pool.threads = pool.lookers = 0;
-	/* Held by this thread since prepare: made anew, free. */
-	pthread_mutex_t fresh = POOL_LOCK_INIT;
-	pool.lock = fresh;
+	/* Held by this thread since prepare, and this thread is the one the
+	 * child has: unlocked as the parent does (made anew instead, a
+	 * checker such as TSan would go on counting it held). */
+	pthread_mutex_unlock(&pool.lock);
 }
