@@ -304,11 +304,12 @@ CORUN_API int corun_join(corun_t h, void **result);
 CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
 
 /*
- * Blocking calls. These fifteen may wait, and only these: corun_join,
+ * Blocking calls. These nineteen may wait, and only these: corun_join,
  * corun_join_until, corun_sleep, corun_sleep_until, corun_chan_send,
  * corun_chan_recv, corun_select, corun_wg_wait, corun_mutex_lock,
  * corun_wait_fd, corun_read, corun_write, corun_accept, corun_connect,
- * corun_task_join. (corun_group_start and corun_group_stop wait too, but
+ * corun_task_join, corun_blocking, corun_blocking_ex, corun_getaddrinfo,
+ * corun_dial (the last four always wait: for the pool). (corun_group_start and corun_group_stop wait too, but
  * to the end, whatever comes: they take no deadline and are no
  * cancellation points.)
  * Each takes a deadline, is a cancellation point (below), and counts
@@ -353,7 +354,7 @@ CORUN_API int corun_join_until(corun_t h, void **result, int64_t deadline);
 
 /*
  * Cancel coroutine h: it is not stopped, but every blocking call it makes
- * from now on (the fourteen above, corun_read, corun_write, corun_accept,
+ * from now on (the nineteen above, corun_read, corun_write, corun_accept,
  * corun_connect and corun_wait_fd among them) fails with ECANCELED (see
  * above), and if it is waiting in one
  * now, that call returns -1 with errno ECANCELED at once (unless it is
