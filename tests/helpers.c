@@ -312,3 +312,13 @@ double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
+
+int threads_after_fork(void)
+{
+	if (getenv("CORUN_TEST_EMULATED")) {
+		fprintf(stderr, "   skipped: under qemu-user, a child of a threaded fork "
+				"cannot start threads\n");
+		return 0;
+	}
+	return 1;
+}

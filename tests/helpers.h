@@ -94,6 +94,12 @@ void child_report(const char *line);
  * stays there. Its stderr is passed on. */
 void in_child(void (*fn)(void));
 
+/* Can a child of fork(2), forked while this process has other threads,
+ * start threads of its own? Not under qemu-user (its thread setup asserts
+ * in such a child: CORUN_TEST_EMULATED is set for every test of a cross
+ * build), where it says so on stderr and returns 0. */
+int threads_after_fork(void);
+
 /* ---- memory and time */
 long count_mappings(void); /* lines of /proc/self/maps */
 

@@ -526,6 +526,8 @@ static void child(void)
 
 static void fork_child(void)
 {
+	if (!threads_after_fork()) /* the child starts pool threads */
+		return;
 	reset_counts();
 	/* Threads that resolved names keep the resolver's state (glibc's,
 	 * per thread), which the child inherits with no thread to own it: a

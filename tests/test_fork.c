@@ -470,7 +470,7 @@ static void shared_child(void)
 
 static void shared_across_fork(void)
 {
-	if (tsan_skips()) /* no threads in a child of a threaded process */
+	if (tsan_skips() || !threads_after_fork()) /* the child starts a thread */
 		return;
 	others_ch = corun_chan_make_shared(sizeof(long), 0);
 	own_ch = corun_chan_make_shared(sizeof(long), 0);
