@@ -281,15 +281,7 @@ void corun__select_init(struct corun__select *s, uint64_t id)
 	s->rand = id * UINT64_C(0x9e3779b97f4a7c15) | 1;
 }
 
-/* xorshift64: select's choice among the clauses that are ready. */
-static uint64_t next_rand(struct corun__rt *rt)
-{
-	uint64_t x = rt->select.rand;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rt->select.rand = x;
-}
+#define next_rand(rt) corun__select_rand(&(rt)->select)
 
 #define SELECT_ON_STACK 16
 

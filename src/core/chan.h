@@ -23,6 +23,17 @@ struct corun__select {
 /* Seeded from the runtime's id, so that threads choose differently. */
 void corun__select_init(struct corun__select *s, uint64_t id);
 
+/* xorshift64: select's choice among the clauses that are ready (chan.c,
+ * chan_shared.c). */
+static inline uint64_t corun__select_rand(struct corun__select *s)
+{
+	uint64_t x = s->rand;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return s->rand = x;
+}
+
 /* What every operation reads and writes first, the lock included, fits in
  * the first 64 bytes: a shared channel (allocated on a line's boundary)
  * passes one line between threads per operation for its state. */

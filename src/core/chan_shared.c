@@ -159,14 +159,7 @@ union cwait {
 	struct corun__swait s;
 };
 
-static uint64_t next_rand(struct corun__rt *rt)
-{
-	uint64_t x = rt->select.rand;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rt->select.rand = x;
-}
+#define next_rand(rt) corun__select_rand(&(rt)->select)
 
 /* The one procedure (above). reason and obj: what the wait is recorded as.
  * The index of the case done (its err set), or -1 with errno. */
