@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "priv.h"
@@ -491,32 +492,55 @@ static void shared_objects(void)
 
 /* ---- blocking calls ---- */
 
-/* Threads of the blocking pool ("corun-pool"): main sets their keep-alive
- * to 0, so each leaves once its job is done; waiting for none to be left
- * makes every blocking call start a thread, the same in every trial. */
-static void pool_empty(void)
+/* Threads of this process whose name starts with `prefix`: the blocking
+ * pool's are "corun-pool", a worker group's "corun-wN". Counting them by
+ * name, not the process's threads, keeps a pool thread that leaves in the
+ * middle of a group's check (its keep-alive is 0) out of that check. */
+static int named_threads(const char *prefix)
 {
-	for (int tries = 0;; tries++) {
-		int n = 0;
-		DIR *d = opendir("/proc/self/task");
-		CHECK(d);
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			char path[300], name[32] = "";
-			snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-			FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
-			if (!f)
-				continue;
-			n += fgets(name, sizeof name, f) && strncmp(name, "corun-pool", 10) == 0;
-			fclose(f);
-		}
-		closedir(d);
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	CHECK(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char path[300], name[32] = "";
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+		if (!f)
+			continue;
+		n += fgets(name, sizeof name, f) && strncmp(name, prefix, strlen(prefix)) == 0;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Wait until no thread named `prefix` is left. A joined thread may still
+ * be listed for a moment (the kernel clears the thread id pthread_join
+ * waits on before it takes the thread off the process's list), and a pool
+ * thread leaves on its own once its job is done; under qemu-user either
+ * can take long. So wait up to 30 s: a thread left running never goes. */
+static void none_left(const char *prefix)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int n = named_threads(prefix);
 		if (n == 0)
 			return;
-		if (tries > 100000)
-			CHECK_FAIL("%d pool threads never left", n);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 30)
+			CHECK_FAIL("%d threads named %s* never left", n, prefix);
 		usleep(100);
 	}
+}
+
+/* Main sets the pool threads' keep-alive to 0, so each leaves once its
+ * job is done; waiting for none to be left makes every blocking call
+ * start a thread, the same in every trial. */
+static void pool_empty(void)
+{
+	none_left("corun-pool");
 }
 
 static void *plus_one(void *arg)
@@ -588,36 +612,8 @@ static void descriptors(int must_work)
 /* A worker group: its record, its threads (EAGAIN), the tasks, the
  * wake descriptor of the thread that waits for them. A start that fails
  * leaves no thread behind. */
-static long count_threads(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	CHECK(f != NULL);
-	char line[256];
-	long n = -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "Threads: %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-/* A joined thread may still be counted for a moment: the kernel clears
- * the thread id pthread_join waits on before it takes the thread off the
- * process's list. So wait (up to 2 s) for the count to come down; a
- * thread left running never does. */
-static long settled_threads(long want)
-{
-	long n = count_threads();
-	for (int i = 0; i < 2000 && n != want; i++) {
-		usleep(1000);
-		n = count_threads();
-	}
-	return n;
-}
-
 static void groups(int must_work)
 {
-	long threads = count_threads();
 	errno = 0;
 	corun_group *g = corun_group_start(2, 0);
 	if (!g) {
@@ -626,7 +622,7 @@ static void groups(int must_work)
 		if (e != ENOMEM && e != EAGAIN && e != EMFILE)
 			CHECK_FAIL("corun_group_start failed with errno %d (%s)", e, strerror(e));
 		refused++;
-		CHECK_EQ(settled_threads(threads), threads);
+		none_left("corun-w");
 		return;
 	}
 	static const int on[] = { -1, 0, 1 };
@@ -650,7 +646,7 @@ static void groups(int must_work)
 		CHECK_EQ((intptr_t)r, i + 1);
 	}
 	CHECK_EQ(corun_group_stop(g, CORUN_GROUP_DRAIN), 0);
-	CHECK_EQ(settled_threads(threads), threads);
+	none_left("corun-w");
 }
 
 static corun_t handles[BURST];
