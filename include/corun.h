@@ -1108,6 +1108,13 @@ struct corun_stats {
 				   * no system call */
 	uint64_t waits_blocking;  /* corun_blocking(_ex), corun_getaddrinfo,
 				   * corun_dial's resolution */
+	uint64_t io_backend;      /* CORUN_IO_EPOLL or CORUN_IO_URING: the
+				   * runtime's I/O backend ("The I/O
+				   * backend"), 0 until its first call that
+				   * needs one */
+	uint64_t waits_file;      /* corun_pread, _pwrite, _fsync, _fdatasync,
+				   * _openat */
+	uint64_t io_enters;       /* io_uring_enter system calls made */
 };
 
 /*
