@@ -90,7 +90,8 @@ static int probe_ops(struct io_uring *ring)
  * (EPERM), the locked-memory limit of kernels before 5.12 (ENOMEM); not
  * wanted without the features relied on: a timeout given to the enter
  * itself (EXT_ARG, 5.11), no completion dropped (NODROP), and a poll armed
- * by the kernel for a socket that is not ready (FAST_POLL). */
+ * by the kernel for a socket that is not ready (FAST_POLL), and a multishot
+ * poll (5.13). */
 static int ring_make(struct corun__rt *rt)
 {
 	struct corun__uring *u = &rt->uring;
@@ -102,7 +103,10 @@ static int ring_make(struct corun__rt *rt)
 		return -1;
 	if (io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p) < 0)
 		return -1;
-	const unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_FAST_POLL;
+	/* RSRC_TAGS came with 5.13, as did the multishot poll the remote
+	 * wake relies on, for which there is no flag. */
+	const unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_FAST_POLL |
+			      IORING_FEAT_RSRC_TAGS;
 	if ((p.features & need) != need || !probe_ops(&u->ring)) {
 		io_uring_queue_exit(&u->ring);
 		return -1;
