@@ -100,6 +100,10 @@ void in_child(void (*fn)(void));
  * build), where it says so on stderr and returns 0. */
 int threads_after_fork(void);
 
+/* The calling thread's I/O backend (CORUN_IO_EPOLL or CORUN_IO_URING),
+ * chosen by a descriptor call first if it has none yet. */
+int io_backend(void);
+
 /* ---- memory and time */
 long count_mappings(void); /* lines of /proc/self/maps */
 
@@ -124,20 +128,7 @@ double now_s(void); /* CLOCK_MONOTONIC, in seconds */
 #define EXACT_MAPPINGS (!RUNNING_ON_VALGRIND)
 #endif
 
-/* ---- the I/O backend (issue 20) */
-/* corun.h names the backends; a library from before the io_uring backend
- * neither names them nor reports one (corun_stats' io_backend reads 0):
- * the checks that need one say so and skip. */
-#ifndef CORUN_IO_EPOLL
-#define CORUN_IO_EPOLL 1
-#define CORUN_IO_URING 2
-#endif
-
-/* The calling thread's runtime's backend (corun_stats' io_backend), after
- * a read that had to wait has made it choose one: CORUN_IO_EPOLL,
- * CORUN_IO_URING, or 0 from a library that does not report it. */
-int io_backend(void);
-
+/* ---- the I/O backend (besides io_backend() above) */
 /* Does the kernel let this process make an io_uring (io_uring_setup(2),
  * called directly)? 0 if so, else the errno it refused with. */
 int io_uring_refusal(void);
