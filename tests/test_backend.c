@@ -10,10 +10,6 @@
  * pipes, socket pairs, loopback TCP, corun_wait_fd and corun_close waking
  * a waiter are checked in it. (tests/CMakeLists.txt also runs every
  * descriptor test program whole under that filter: refuse_uring.c.)
- *
- * A library from before the io_uring backend reports no backend (0): the
- * checks of the backend's name then say so and skip, while every check
- * that the calls work runs.
  */
 #define _GNU_SOURCE
 #include "helpers.h"
@@ -33,13 +29,8 @@ static const char *backend_name(int b)
 	return b == CORUN_IO_EPOLL ? "epoll" : b == CORUN_IO_URING ? "io_uring" : "none";
 }
 
-/* Is b the backend `want`? A library that reports none passes, saying so. */
 static void expect_backend(int b, int want)
 {
-	if (b == 0) {
-		fprintf(stderr, "   (skipped: this library reports no I/O backend)\n");
-		return;
-	}
 	if (b != want)
 		CHECK_FAIL("the runtime's I/O backend is %s, not %s", backend_name(b),
 			   backend_name(want));
@@ -340,7 +331,7 @@ static void memlock_child(void)
 	CHECK_EQ(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
 	descriptor_ops();
 	int b = io_backend();
-	CHECK(b == 0 || b == CORUN_IO_EPOLL || b == CORUN_IO_URING);
+	CHECK(b == CORUN_IO_EPOLL || b == CORUN_IO_URING);
 	fprintf(stderr, "   with RLIMIT_MEMLOCK 0: %s\n", backend_name(b));
 }
 
