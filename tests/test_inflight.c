@@ -11,10 +11,12 @@
  * coroutine's stack. A call that returns before the kernel is done with it
  * lets the kernel write into a frame that has moved on, or send bytes that
  * the program has since changed, or take data and connections that the
- * next call then never sees. So after each stopped call the test makes
- * what the call waited for arrive (the peer writes, a client connects, the
- * peer drains a full buffer, a backlog frees), runs the scheduler a while
- * with the caller's frame still alive, and then checks: the buffer holds
+ * next call then never sees. So as soon as each stopped call returns, before
+ * its coroutine lets any other run (a runtime that merely queued the
+ * cancel has not sent it yet), the caller makes what it waited for arrive
+ * (the peer writes, a client connects, the peer drains a full buffer, the
+ * backlog frees); then the scheduler runs a while with the caller's frame
+ * still alive, and the test checks: the buffer holds
  * its pattern, no byte went out that the call did not count, no descriptor
  * was accepted behind the program's back, no connection was made from a
  * socket it closed, the caller's next wait was not cut short, and the next
@@ -201,6 +203,18 @@ static void check_byte(struct stream_check *s, unsigned char c)
 		   "returned and the caller reused it" : "a byte nobody counted");
 }
 
+/* Read from the (non-blocking) peer what it holds now, checking each
+ * byte; no switch. */
+static void drain_now(int peer, struct stream_check *s)
+{
+	unsigned char buf[4096];
+	ssize_t n;
+	while ((n = read(peer, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			check_byte(s, buf[i]);
+	CHECK(n < 0 && errno == EAGAIN);
+}
+
 /* Read from the (non-blocking) peer until it stays empty for a while,
  * checking each byte. */
 static void drain(int peer, struct stream_check *s)
@@ -233,13 +247,46 @@ struct flight {
 	enum op op;
 	enum stop how;
 	int fd;
-	struct sockaddr_in to; /* CONNECT: where */
+	struct sockaddr_in to; /* CONNECT: where; ACCEPT: the listener's address */
 	long long r;           /* what the call returned */
 	int err;
 	size_t sent;           /* WRITE: the bytes it said it wrote */
 	int returned;          /* the call returned and its result was checked */
 	corun_t h;
+	/* What the caller makes arrive as soon as its call returned (if
+	 * `feed`): through `peer` (the pair's other end; CONNECT: the full
+	 * listener), checked against `stream` (WRITE, WAIT_OUT); a client
+	 * connected (ACCEPT) or the connection accepted from the backlog
+	 * (CONNECT) goes in `made`. */
+	int feed;
+	int peer;
+	struct stream_check *stream;
+	int made;
 };
+
+static void arrive(struct flight *f)
+{
+	switch (f->op) {
+	case READ:
+	case WAIT_IN:
+		CHECK_EQ(write(f->peer, "late data", 9), 9);
+		break;
+	case WRITE:
+	case WAIT_OUT: /* room: a write still in the kernel goes on */
+		f->stream->sent = f->sent;
+		drain_now(f->peer, f->stream);
+		break;
+	case ACCEPT: /* the backlog takes it at once, on loopback */
+		f->made = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CHECK(f->made >= 0);
+		CHECK_EQ(connect(f->made, (struct sockaddr *)&f->to, sizeof f->to), 0);
+		break;
+	case CONNECT: /* room in the backlog */
+		f->made = accept4(f->peer, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(f->made >= 0);
+		break;
+	}
+}
 
 /* The caller, whose buffer is on its stack: the call, then a stay while
  * what it waited for arrives, its buffer checked before and after. */
@@ -288,6 +335,8 @@ static void *victim(void *arg)
 	 * and its copy of the address it connected to. */
 	if (f->op == WRITE)
 		memset(buf.bytes, 'Z', WBUF);
+	if (f->feed)
+		arrive(f);
 	if (f->op == CONNECT) {
 		memset(&buf.sa, FILL, sizeof buf.sa);
 		/* After ETIMEDOUT or ECANCELED the socket's state is
@@ -296,8 +345,8 @@ static void *victim(void *arg)
 			CHECK_EQ(corun_close(f->fd), 0);
 	}
 	if (f->op != WRITE && !untouched(&buf, sizeof buf))
-		CHECK_FAIL("%s stopped by %s: its buffer changed before it returned",
-			   op_name[f->op], stop_name[f->how]);
+		CHECK_FAIL("%s stopped by %s: its buffer changed when what it waited for came, "
+			   "after it returned", op_name[f->op], stop_name[f->how]);
 	CHECK_EQ(len, sizeof buf.ss);
 	f->returned = 1;
 
@@ -383,13 +432,12 @@ static void stop_on_pair(enum op op, enum pair kind, enum stop how)
 	int dup_fd = how == BY_CLOSE ? fcntl(fds[0], F_DUPFD_CLOEXEC, 0) : fds[0];
 	CHECK(dup_fd >= 0);
 
-	struct flight f = { .op = op, .how = how, .fd = fds[0] };
+	struct stream_check s = { 0, filled, 0, NULL };
+	struct flight f = { .op = op, .how = how, .fd = fds[0], .feed = 1, .peer = fds[1],
+			    .stream = &s };
 	fly(&f);
-	struct stream_check s = { 0, filled, f.sent, NULL };
 	if (writes)
-		drain(fds[1], &s); /* room now: a write still in the kernel goes on */
-	else
-		CHECK_EQ(write(fds[1], "late data", 9), 9);
+		drain(fds[1], &s);
 	land(&f);
 
 	char got[64];
@@ -427,11 +475,9 @@ static void stop_accept(enum stop how)
 	CHECK(dup_l >= 0);
 	long fds = open_fds();
 
-	struct flight f = { .op = ACCEPT, .how = how, .fd = l };
+	struct flight f = { .op = ACCEPT, .how = how, .fd = l, .to = sa, .feed = 1 };
 	fly(&f);
-	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(c >= 0);
-	CHECK_EQ(connect(c, (struct sockaddr *)&sa, sizeof sa), 0); /* the backlog takes it */
+	int c = f.made;
 	land(&f);
 
 	/* The client's, and the listener closed, if it was. */
@@ -488,12 +534,11 @@ static void stop_connect(enum stop how)
 	int l = backlogged(&sa, &queued);
 	if (l < 0)
 		return;
-	struct flight f = { .op = CONNECT, .how = how, .to = sa };
+	struct flight f = { .op = CONNECT, .how = how, .to = sa, .feed = 1, .peer = l };
 	f.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(f.fd >= 0);
 	fly(&f);
-	int a = corun_accept(l, NULL, NULL, corun_now() + SOON); /* room in the backlog */
-	CHECK(a >= 0);
+	int a = f.made;
 	land(&f);
 	/* The SYN's first retry comes a second after it was sent. */
 	CHECK_EQ(corun_sleep(1300 * MS), 0);
@@ -658,6 +703,12 @@ static void *write_then_close(void *arg)
 	return NULL;
 }
 
+static void *close_it(void *arg)
+{
+	CHECK_EQ(corun_close((int)(intptr_t)arg), 0);
+	return NULL;
+}
+
 static void *write_from_thread(void *arg)
 {
 	CHECK_EQ(write((int)(intptr_t)arg, "x", 1), 1);
@@ -678,7 +729,7 @@ static void close_races_data(void)
 		corun_t h = corun_go(read_one_byte, &rr);
 		CHECK(h > 0);
 		CHECK_EQ(corun_park(), 0); /* it waits */
-		switch (i % 5) {
+		switch (i % 6) {
 		case 0: /* the data, then the close, with no switch between */
 			CHECK_EQ(write(sv[1], "x", 1), 1);
 			CHECK_EQ(corun_close(sv[0]), 0);
@@ -695,11 +746,21 @@ static void close_races_data(void)
 			CHECK_EQ(corun_join(c, NULL), 0);
 			break;
 		}
+		case 3: { /* the close queued before the reader's wake-up: the
+			   * data is reported and the reader made ready, and the
+			   * closer runs before it */
+			corun_t c = corun_go(close_it, (void *)(intptr_t)sv[0]);
+			CHECK(c > 0);
+			CHECK_EQ(write(sv[1], "x", 1), 1);
+			CHECK_EQ(corun_park(), 0);
+			CHECK_EQ(corun_join(c, NULL), 0);
+			break;
+		}
 		default: { /* the data from another thread, while main closes */
 			pthread_t t;
 			CHECK_EQ(pthread_create(&t, NULL, write_from_thread,
 						(void *)(intptr_t)sv[1]), 0);
-			if (i % 5 == 4) {
+			if (i % 6 == 5) {
 				struct timespec ts = { 0, (i * 7919) % 50000 };
 				nanosleep(&ts, NULL);
 			}
