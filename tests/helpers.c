@@ -2,10 +2,18 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -325,6 +333,7 @@ int threads_after_fork(void)
 	return 1;
 }
 
+/* ---- the I/O backend */
 int io_backend(void)
 {
 	struct corun_stats st = { .size = sizeof st };
@@ -334,4 +343,82 @@ int io_backend(void)
 		CHECK_EQ(corun_stats(&st), 0);
 	}
 	return (int)st.io_backend;
+}
+
+int io_uring_refusal(void)
+{
+#ifdef __NR_io_uring_setup
+	/* struct io_uring_params, zeroed (120 bytes today), without
+	 * needing <linux/io_uring.h> to build. */
+	_Alignas(8) unsigned char params[256];
+	memset(params, 0, sizeof params);
+	long fd = syscall(__NR_io_uring_setup, 2, params);
+	if (fd >= 0) {
+		close((int)fd);
+		return 0;
+	}
+	return errno;
+#else
+	return ENOSYS;
+#endif
+}
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64
+#define AUDIT_ARCH_HERE AUDIT_ARCH_RISCV64
+#endif
+
+int refuse_io_uring(int err)
+{
+#if defined(AUDIT_ARCH_HERE) && defined(__NR_io_uring_setup)
+	struct sock_filter code[] = {
+		/* A system call of another ABI (x32, a 32-bit compat call)
+		 * has other numbers: let it through rather than misread it. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_HERE, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+	};
+	struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+#else
+	(void)err;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static unsigned watchdog_seconds;
+
+static void watchdog_bites(int sig)
+{
+	(void)sig;
+	char msg[96];
+	int n = snprintf(msg, sizeof msg, "watchdog: the test hung (no end after %u s)\n",
+			 watchdog_seconds);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg, (size_t)n);
+	_exit(1);
+}
+
+void watchdog(unsigned seconds)
+{
+#if defined(UNDER_SANITIZER)
+	seconds *= 3;
+#endif
+	if (RUNNING_ON_VALGRIND)
+		seconds *= 10;
+	watchdog_seconds = seconds;
+	signal(SIGALRM, watchdog_bites);
+	alarm(seconds);
 }

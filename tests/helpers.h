@@ -128,4 +128,25 @@ double now_s(void); /* CLOCK_MONOTONIC, in seconds */
 #define EXACT_MAPPINGS (!RUNNING_ON_VALGRIND)
 #endif
 
+/* ---- the I/O backend (besides io_backend() above) */
+/* Does the kernel let this process make an io_uring (io_uring_setup(2),
+ * called directly)? 0 if so, else the errno it refused with. */
+int io_uring_refusal(void);
+
+/* Make io_uring_setup, io_uring_enter and io_uring_register fail with
+ * errno err in this process and every process it starts, as a container's
+ * seccomp profile does (Docker's default refuses them with EPERM; a kernel
+ * without io_uring says ENOSYS). A classic BPF filter, no libseccomp; sets
+ * PR_SET_NO_NEW_PRIVS first, as an unprivileged process must. Returns 0,
+ * or -1 with errno (ENOSYS where this file knows no audit architecture
+ * for the build's processor). */
+int refuse_io_uring(int err);
+
+/* A watchdog for the calling process: unless it is called again first,
+ * after `seconds` (times 10 under valgrind, 3 under a sanitizer) it says
+ * on stderr that the test hung and ends the process with status 1, so a
+ * hang fails fast, named by the runner's last "-- test" line. 0 disarms
+ * it. A child of fork(2) has none until it calls this itself. */
+void watchdog(unsigned seconds);
+
 #endif
