@@ -86,6 +86,8 @@ void corun__fds_fini(struct corun__fds *d);
 #define CORUN__FD_SOCKET 0x10   /* recv/send, with MSG_DONTWAIT */
 #define CORUN__FD_EPOLL 0x20    /* registered with the runtime's epoll */
 #define CORUN__FD_CHECKED 0x40  /* its registration checked during this wait */
+#define CORUN__FD_SEEKABLE 0x80 /* not a pipe or a socket: pread may use it
+				 * (../io/file.c, io_uring only) */
 
 struct corun__fd {
 	struct corun__waiter *in, *out; /* waiting for each direction */

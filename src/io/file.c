@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -122,12 +123,38 @@ static ssize_t pool_op(enum file_op op, int fd, void *buf, size_t n, off_t off, 
 /* ---- on the ring ---- */
 
 #ifdef CORUN__HAVE_URING
+/* pread(2) and pwrite(2) fail with ESPIPE on a pipe or a socket; a ring's
+ * read or write at an offset would take it as a plain read or write, and
+ * wait. So the first such call on a number asks fstat what it is, and the
+ * answer is kept in the number's entry (fd.h) until the number is known to
+ * name a new file (corun_close, an accept, a connect). A number closed
+ * with close(2) and taken by a pipe is then read as a pipe. */
+static int seekable(struct corun__rt *rt, int fd)
+{
+	struct corun__fd *f = corun__fd_get(rt, fd, 0);
+	if (!f)
+		return -1;
+	if (f->flags & CORUN__FD_SEEKABLE)
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+		errno = ESPIPE;
+		return -1;
+	}
+	f->flags |= CORUN__FD_SEEKABLE;
+	return 0;
+}
+
 static ssize_t ring_op(struct corun__rt *rt, enum file_op op, int fd, void *buf, size_t n,
 		       off_t off, const char *path, int flags, mode_t mode, int64_t deadline)
 {
 	struct corun__uop uop;
 	struct corun__timer t;
 	uop.slot[0] = uop.slot[1] = NULL;
+	if ((op == PREAD || op == PWRITE) && seekable(rt, fd) < 0)
+		return -1;
 	if (deadline > 0 && corun__arm_deadline(rt, &t, CORUN__ID_DEADLINE, deadline) < 0)
 		return -1;
 	struct io_uring_sqe *sqe = corun__uring_sqe(rt);
@@ -151,7 +178,11 @@ static ssize_t ring_op(struct corun__rt *rt, enum file_op op, int fd, void *buf,
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	case OPENAT:
+		/* On a worker from the start: the ring's first, non-blocking
+		 * try opens a FIFO as O_NONBLOCK would (at once, or ENXIO),
+		 * where openat(2) waits for the other end. */
 		io_uring_prep_openat(sqe, fd, path, flags, mode);
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 		break;
 	}
 	corun__uop_start(rt, &uop, sqe);

@@ -257,9 +257,14 @@ void corun__uop_cancel(struct corun__rt *rt, struct corun__uop *op)
 	cancel(rt, op);
 }
 
-/* Its result, once done: a cancel by corun_close reads as EBADF. */
+/* Its result, once done: a cancel by corun_close reads as EBADF. A
+ * worker the cancel interrupted (a blocking openat) may complete with the
+ * kernel's own restart codes (ERESTARTSYS and its kin, 512 to 516), which
+ * no caller should see: EINTR. */
 static int32_t result(const struct corun__uop *op)
 {
+	if (op->res <= -512 && op->res >= -516)
+		return -EINTR;
 	return op->res == -ECANCELED && op->closed ? -EBADF : op->res;
 }
 
@@ -295,8 +300,9 @@ int32_t corun__uop_wait(struct corun__rt *rt, struct corun__uop *op, int reason,
 	}
 	/* What it did before the cancel reached it (bytes that came, a
 	 * connection accepted) is the caller's: lost otherwise. */
-	if (op->res >= 0 || (op->res != -ECANCELED && op->res != -EINTR))
-		return result(op);
+	int32_t r = result(op);
+	if (r >= 0 || (r != -ECANCELED && r != -EINTR && r != -EBADF))
+		return r;
 	return op->closed ? -EBADF : -why;
 }
 
