@@ -57,7 +57,10 @@ struct fjob {
 	size_t n;
 	ssize_t r;
 	int err;
-	char data[]; /* the data read or to write; openat's path */
+	char *data;  /* the data read or to write, page-aligned (O_DIRECT
+		      * wants the buffer aligned to the device's block); or
+		      * openat's path: in the job, after this record */
+	char room[];
 };
 
 static void *run_job(void *p)
@@ -99,11 +102,13 @@ static ssize_t pool_op(enum file_op op, int fd, void *buf, size_t n, off_t off, 
 	if (corun__blocking_may(deadline) < 0)
 		return -1;
 	size_t extra = op == OPENAT ? strlen(path) + 1 : (op == PREAD || op == PWRITE) ? n : 0;
-	struct corun__job *j = corun__job_make(sizeof(struct fjob) + extra);
+	size_t align = op == OPENAT ? 1 : 4096;
+	struct corun__job *j = corun__job_make(sizeof(struct fjob) + extra + align - 1);
 	if (!j)
 		return -1;
 	struct fjob *a = corun__job_extra(j);
 	*a = (struct fjob){ .op = op, .fd = fd, .flags = flags, .mode = mode, .off = off, .n = n };
+	a->data = (char *)(((uintptr_t)a->room + align - 1) & ~(uintptr_t)(align - 1));
 	if (op == PWRITE)
 		memcpy(a->data, buf, n);
 	else if (op == OPENAT)
