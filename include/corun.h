@@ -1056,6 +1056,69 @@ CORUN_API int corun_trim(void);
 CORUN_API int corun_set_stack_decay(int64_t ns);
 
 /*
+ * The I/O backend. Each runtime does its descriptor and file calls through
+ * one of two backends, chosen at its first call that needs one:
+ *  - io_uring, where the kernel allows it and has what corun uses (Linux
+ *    5.13 and later): every call above becomes an operation on the
+ *    runtime's ring. The operations queued while coroutines run go to the
+ *    kernel together, once per pass of the scheduler or when the thread
+ *    would sleep, in one io_uring_enter that also waits; completions are
+ *    read from memory. A deadline or a cancel that comes while an
+ *    operation is in the kernel cancels it and waits for the kernel to let
+ *    go of the buffer before the call returns: what the operation did all
+ *    the same (bytes received or sent, a connection accepted) is returned,
+ *    not lost. So on io_uring a corun_read that a corun_close interrupts
+ *    may return the bytes it had already taken, where epoll gives EBADF.
+ *  - epoll, as described above, wherever io_uring is refused: by an older
+ *    kernel (ENOSYS), a seccomp filter (EPERM: container runtimes' default
+ *    profiles), the kernel.io_uring_disabled sysctl, a locked-memory limit
+ *    (ENOMEM), a missing operation, or a build without liburing.
+ * The environment variable CORUN_IO=epoll or CORUN_IO=io_uring, read once
+ * per process, forces one (io_uring still falls back where it is refused).
+ * corun_stats's io_backend says which a thread's runtime uses. The calls,
+ * their errors and their deadlines are the same on both but where said.
+ */
+#define CORUN_IO_EPOLL 1
+#define CORUN_IO_URING 2
+
+/*
+ * Files: regular files and block devices, which epoll cannot wait on and
+ * whose reads and writes block the thread. These calls never do: on
+ * io_uring they are operations on the ring (the kernel runs those that
+ * must block on its own workers); on epoll they run on a thread of the
+ * blocking pool (see "Blocking calls"), through a buffer of the pool's own
+ * (so at most 1 MiB per call: a longer one is short, as pread(2) may be),
+ * copied to or from the caller's.
+ *
+ * A deadline (or a cancel) ends the wait; what it does to the operation
+ * depends on whether it has started. One not yet started is not started.
+ * One that has started cannot be stopped: on io_uring the call waits for
+ * it to end (the kernel writes into the caller's buffer) and returns its
+ * result if it succeeded, else ETIMEDOUT or ECANCELED; on epoll the call
+ * returns ETIMEDOUT or ECANCELED at once and the operation ends on its
+ * pool thread, its result dropped (a corun_pwrite may then still be
+ * carried out; a corun_openat's descriptor is closed). So a deadline
+ * bounds the wait for a slow device only on epoll.
+ *
+ * Each returns what its system call returns, or -1 with errno: those of
+ * the system call (pread(2), pwrite(2), fsync(2), fdatasync(2), openat(2)),
+ * and
+ *   ETIMEDOUT  the deadline passed (0: at once, nothing done)
+ *   ECANCELED  the caller was canceled
+ *   EBADF      fd < 0
+ *   EINVAL     deadline < -1; offset < 0
+ *   ENOMEM, EAGAIN, EMFILE, ENFILE  as for corun_blocking (epoll)
+ */
+CORUN_API ssize_t corun_pread(int fd, void *buf, size_t n, off_t offset, int64_t deadline);
+CORUN_API ssize_t corun_pwrite(int fd, const void *buf, size_t n, off_t offset,
+			       int64_t deadline);
+CORUN_API int corun_fsync(int fd, int64_t deadline);
+CORUN_API int corun_fdatasync(int fd, int64_t deadline);
+/* openat(2): the descriptor is close-on-exec only if flags say O_CLOEXEC. */
+CORUN_API int corun_openat(int dirfd, const char *path, int flags, mode_t mode,
+			   int64_t deadline);
+
+/*
  * Statistics of the calling thread's runtime, for monitoring and tuning.
  * Counters count from the runtime's creation (a runtime released by
  * corun_shutdown takes its counts with it). Keeping them costs neither a

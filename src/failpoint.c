@@ -75,6 +75,7 @@ const char *corun__failpoint_name(enum corun__fail_kind kind)
 		[CORUN__FAIL_THREAD] = "thread",
 		[CORUN__FAIL_GROUP] = "group",
 		[CORUN__FAIL_JOB] = "job",
+		[CORUN__FAIL_URING] = "uring",
 	};
 	return (unsigned)kind < CORUN__FAIL_KINDS && names[kind] ? names[kind] : "?";
 }

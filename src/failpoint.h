@@ -46,6 +46,7 @@ enum corun__fail_kind {
 	CORUN__FAIL_THREAD,        /* group.c, blocking.c: a thread (EAGAIN) */
 	CORUN__FAIL_GROUP,         /* group.c: a worker group, its tasks */
 	CORUN__FAIL_JOB,           /* blocking.c: a job for the pool */
+	CORUN__FAIL_URING,         /* uring.c: the runtime's ring (epoll then) */
 	CORUN__FAIL_KINDS
 };
 

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -321,4 +323,15 @@ int threads_after_fork(void)
 		return 0;
 	}
 	return 1;
+}
+
+int io_backend(void)
+{
+	struct corun_stats st = { .size = sizeof st };
+	CHECK_EQ(corun_stats(&st), 0);
+	if (!st.io_backend) { /* none chosen yet: a call that chooses it */
+		CHECK_ERRNO(corun_wait_fd(INT_MAX, POLLIN, 0), EBADF);
+		CHECK_EQ(corun_stats(&st), 0);
+	}
+	return (int)st.io_backend;
 }

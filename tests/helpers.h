@@ -100,6 +100,10 @@ void in_child(void (*fn)(void));
  * build), where it says so on stderr and returns 0. */
 int threads_after_fork(void);
 
+/* The calling thread's I/O backend (CORUN_IO_EPOLL or CORUN_IO_URING),
+ * chosen by a descriptor call first if it has none yet. */
+int io_backend(void);
+
 /* ---- memory and time */
 long count_mappings(void); /* lines of /proc/self/maps */
 

@@ -102,6 +102,7 @@ enum {
 	CORUN_PRIV_WAIT_TASK,      /* corun_task_join: the task */
 	CORUN_PRIV_WAIT_GROUP,     /* a worker waiting for tasks, start and stop: the group */
 	CORUN_PRIV_WAIT_BLOCKING,  /* the job (corun_blocking) */
+	CORUN_PRIV_WAIT_FILE,      /* corun_pread...: the descriptor number */
 	CORUN_PRIV_WAIT_REASONS
 };
 /* Why h (0: main) waits, CORUN_PRIV_WAIT_*, with its object in *obj; -1

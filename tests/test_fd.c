@@ -259,15 +259,17 @@ static void cancel_and_close(void)
 
 /* A close that comes after a report fired the reader's wait but before the
  * reader ran: the reader must fail with EBADF, not go on to read whatever
- * file the number names by then (a new pipe that reuses it). */
+ * file the number names by then (a new pipe that reuses it). On io_uring
+ * what fired it is the read itself, done: it returns the old pipe's byte,
+ * which would be lost otherwise. */
 static int q[2];
 static ssize_t late_n;
 static int late_errno;
+static char late_buf[8];
 static void *late_reader(void *arg)
 {
 	(void)arg;
-	char buf[8];
-	late_n = corun_read(p[0], buf, sizeof buf, -1); /* waits: empty */
+	late_n = corun_read(p[0], late_buf, sizeof late_buf, -1); /* waits: empty */
 	late_errno = errno;
 	return NULL;
 }
@@ -292,8 +294,13 @@ static void close_after_fired(void)
 	CHECK_EQ(corun_join(c, NULL), 0);
 	CHECK_EQ(corun_join(r, NULL), 0);
 	CHECK_EQ(q[0], p[0]); /* the number was reused */
-	CHECK_EQ(late_n, -1);
-	CHECK_EQ(late_errno, EBADF);
+	if (io_backend() == CORUN_IO_URING) {
+		CHECK_EQ(late_n, 1);
+		CHECK_EQ(late_buf[0], 'x');
+	} else {
+		CHECK_EQ(late_n, -1);
+		CHECK_EQ(late_errno, EBADF);
+	}
 	CHECK_EQ(corun_close(q[0]), 0);
 	CHECK_EQ(corun_close(q[1]), 0);
 }

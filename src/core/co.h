@@ -44,7 +44,8 @@ enum corun__state {
 	X(FD_EITHER, fd_either) /* corun_wait_fd(POLLIN | POLLOUT): the number */          \
 	X(TASK, task)           /* corun_task_join: the task */                            \
 	X(GROUP, group)         /* a group's worker, start, stop (wait for each other) */ \
-	X(BLOCKING, blocking)   /* corun_blocking, _getaddrinfo, _dial: the job */
+	X(BLOCKING, blocking)   /* corun_blocking, _getaddrinfo, _dial: the job */ \
+	X(FILE, file)           /* corun_pread, _pwrite, _fsync, _openat: the number */
 
 enum corun__wait_reason {
 #define CORUN__WAIT_ENUM(NAME, name) CORUN__WAIT_##NAME,

@@ -5,6 +5,8 @@
 #include "fd.h"
 #include "wait.h"
 #include "../failpoint.h"
+#include "../io/uring.h"
+#include "../io/uring_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,24 +174,31 @@ static int settle(struct corun__rt *rt, int fd, struct corun__fd *f)
 }
 
 /* What every call starts with: the runtime, the caller not canceled, the
- * budget spent (wait.h), fd's state (prepared if `ready` says so). NULL
- * with errno. */
-static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline, int ready)
+ * budget spent (wait.h). The runtime's backend, or -1 with errno. */
+static int start(struct corun__rt **rtp, int fd, int64_t deadline)
 {
 	if (fd < 0) {
 		errno = EBADF;
-		return NULL;
+		return -1;
 	}
 	if (corun__deadline_check(deadline) < 0)
-		return NULL;
+		return -1;
 	struct corun__rt *rt = corun__rt_get_or_make();
 	if (!rt || corun__may_block(rt) < 0)
-		return NULL;
+		return -1;
 	if (corun__budget_out(rt)) { /* a system call's frame is there anyway */
 		corun__budget_yield(rt);
 		if (corun__may_block(rt) < 0)
-			return NULL;
+			return -1;
 	}
+	*rtp = rt;
+	return corun__io_backend(rt, &rt->fds);
+}
+
+/* Then, on epoll: fd's state (prepared if `ready` says so). NULL with
+ * errno. */
+static struct corun__fd *begin(struct corun__rt *rt, int fd, int ready)
+{
 	/* The epoll instance comes with the thread's first descriptor call,
 	 * not its first wait: a server that runs out of descriptors before it
 	 * ever had to wait still has it, and its waits still work. */
@@ -198,8 +207,25 @@ static struct corun__fd *begin(struct corun__rt **rtp, int fd, int64_t deadline,
 	struct corun__fd *f = fd_state(rt, fd);
 	if (f && ready && !(f->flags & CORUN__FD_PREPARED) && prepare(fd, f) < 0)
 		return NULL;
-	*rtp = rt;
 	return f;
+}
+
+struct corun__fd *corun__fd_get(struct corun__rt *rt, int fd, int prepared)
+{
+	struct corun__fd *f = fd_state(rt, fd);
+	if (f && prepared && !(f->flags & CORUN__FD_PREPARED) && prepare(fd, f) < 0)
+		return NULL;
+	return f;
+}
+
+int corun__fd_relearn(struct corun__rt *rt, int fd, struct corun__fd *f)
+{
+	return relearn(rt, fd, f);
+}
+
+void corun__fd_renew(struct corun__fd *f, uint8_t flags)
+{
+	renew(f, flags);
 }
 
 /* ---- epoll ---- */
@@ -284,6 +310,7 @@ static inline int epoll_of(struct corun__rt *rt)
 
 void corun__fd_fork_child(struct corun__rt *rt)
 {
+	corun__uring_fork_child(rt);
 	if (rt->fds.epfd >= 0) {
 		close(rt->fds.epfd);
 		rt->fds.epfd = -1;
@@ -306,6 +333,8 @@ static int enroll(struct corun__rt *rt, int fd, struct corun__fd *f)
 
 int corun__fd_watch(struct corun__rt *rt, int fd, uint64_t key)
 {
+	if (corun__io_backend(rt, &rt->fds) == CORUN__IO_URING)
+		return corun__uring_watch(rt, fd, key);
 	int ep = epoll_of(rt);
 	if (ep < 0)
 		return -1;
@@ -405,6 +434,8 @@ static int wait_events(int ep, struct epoll_event *evs, int n, int64_t timeout_n
 
 int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 {
+	if (rt->fds.backend == CORUN__IO_URING)
+		return corun__uring_poll(rt, timeout_ns);
 	int ep = epoll_of(rt);
 	if (ep < 0) { /* only deadlines can be pending: sleep to the nearest */
 		if (timeout_ns > 0) {
@@ -438,7 +469,9 @@ int corun__poll(struct corun__rt *rt, int64_t timeout_ns)
 
 void corun__poll_due(struct corun__rt *rt)
 {
-	if (corun__coarse_now() >= rt->fds.poll_next)
+	if (rt->fds.backend == CORUN__IO_URING)
+		corun__uring_due(rt); /* once per pass: what is queued goes */
+	else if (corun__coarse_now() >= rt->fds.poll_next)
 		corun__poll(rt, 0);
 }
 
@@ -531,7 +564,10 @@ int corun_wait_fd(int fd, int events, int64_t deadline)
 		return -1;
 	}
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 0);
+	int b = start(&rt, fd, deadline);
+	if (b == CORUN__IO_URING)
+		return corun__uring_wait_fd(rt, fd, events, deadline);
+	struct corun__fd *f = b < 0 ? NULL : begin(rt, fd, 0);
 	if (!f)
 		return -1;
 	/* Level-triggered, as poll(2): the bits above are only hints, since
@@ -668,7 +704,10 @@ static ssize_t do_accept(struct corun__rt *rt, int fd, struct corun__fd *f, void
 ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
 {
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 1);
+	int b = start(&rt, fd, deadline);
+	if (b == CORUN__IO_URING)
+		return corun__uring_read(rt, fd, buf, n, deadline);
+	struct corun__fd *f = b < 0 ? NULL : begin(rt, fd, 1);
 	if (!f)
 		return -1;
 	struct io io = { .buf = buf, .n = n };
@@ -681,7 +720,10 @@ ssize_t corun_read(int fd, void *buf, size_t n, int64_t deadline)
 ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 1);
+	int b = start(&rt, fd, deadline);
+	if (b == CORUN__IO_URING)
+		return corun__uring_write(rt, fd, buf, n, deadline);
+	struct corun__fd *f = b < 0 ? NULL : begin(rt, fd, 1);
 	if (!f)
 		return -1;
 	struct io io;
@@ -702,7 +744,10 @@ ssize_t corun_write(int fd, const void *buf, size_t n, int64_t deadline)
 int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 1);
+	int b = start(&rt, fd, deadline);
+	if (b == CORUN__IO_URING)
+		return corun__uring_accept(rt, fd, addr, len, deadline);
+	struct corun__fd *f = b < 0 ? NULL : begin(rt, fd, 1);
 	if (!f)
 		return -1;
 	struct io io = { .addr = addr, .len = len };
@@ -724,7 +769,10 @@ int corun_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline
 int corun_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
 {
 	struct corun__rt *rt;
-	struct corun__fd *f = begin(&rt, fd, deadline, 0);
+	int b = start(&rt, fd, deadline);
+	if (b == CORUN__IO_URING)
+		return corun__uring_connect(rt, fd, addr, len, deadline);
+	struct corun__fd *f = b < 0 ? NULL : begin(rt, fd, 0);
 	if (!f)
 		return -1;
 	uint8_t kind, mode;
@@ -757,7 +805,12 @@ int corun_close(int fd)
 {
 	struct corun__rt *rt = corun__tls;
 	struct corun__fd *f = rt && fd >= 0 ? corun__fd_find(&rt->fds, fd) : NULL;
-	if (f) {
+	if (f && rt->fds.backend == CORUN__IO_URING) {
+		/* Operations in flight hold the file: they must be cancelled,
+		 * and end with EBADF (or what they did before). */
+		corun__uring_close(rt, f);
+		renew(f, 0);
+	} else if (f) {
 		/* close(2) takes it out of epoll (unless a duplicate keeps the
 		 * file open: then its reports carry the old generation). */
 		fail_waiters(rt, f, EBADF);

@@ -64,6 +64,8 @@ struct corun__fds {
 	int epfd;               /* the idle step blocks here; -1 until needed */
 	uint8_t fresh;          /* waits armed that no sweep has checked */
 	uint8_t forked;         /* a child of fork: registrations to forget */
+	uint8_t backend;        /* CORUN__IO_EPOLL or _URING (../io/uring.h),
+				 * 0 until the first call that needs one */
 	uint32_t sweeps;        /* sweeps made */
 	struct corun__fd **pages; /* by descriptor number / CORUN__FD_PAGE */
 	size_t npages;
@@ -112,6 +114,23 @@ static inline struct corun__fd *corun__fd_find(const struct corun__fds *d, int f
 		return NULL;
 	return &d->pages[i][(unsigned)fd & (CORUN__FD_PAGE - 1)];
 }
+
+/* The runtime's I/O backend, chosen on the first call (../io/uring.h). */
+int corun__io_backend_slow(struct corun__rt *rt);
+static inline int corun__io_backend(struct corun__rt *rt, struct corun__fds *d)
+{
+	return __builtin_expect(d->backend != 0, 1) ? d->backend : corun__io_backend_slow(rt);
+}
+
+/* For the io_uring backend's calls (../io/uring_fd.c), which keep what
+ * they learn of a descriptor in the same table: fd's state, made if need
+ * be and prepared (non-blocking, its kind known) if `prepared`; NULL with
+ * errno (EBADF, ENOMEM). */
+struct corun__fd *corun__fd_get(struct corun__rt *rt, int fd, int prepared);
+/* The number names another file than the one prepared: learn it anew. */
+int corun__fd_relearn(struct corun__rt *rt, int fd, struct corun__fd *f);
+/* The number names a new file (accepted, connected): its kind. */
+void corun__fd_renew(struct corun__fd *f, uint8_t flags);
 
 /* Collect what the kernel reports ready and fire the waiters, blocking the
  * thread for at most timeout_ns (-1: until something is reported; 0: not

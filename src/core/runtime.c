@@ -73,6 +73,7 @@ struct corun__rt *corun__rt_get_or_make(void)
 	corun__stacks_init(&rt->stacks);
 	corun__upkeep_init(&rt->upkeep);
 	corun__fds_init(&rt->fds);
+	corun__uring_init(&rt->uring);
 	corun__remote_init(&rt->remote);
 	corun__select_init(&rt->select, rt->id);
 	corun__stats_init(&rt->stats);
@@ -94,6 +95,7 @@ static void release(struct corun__rt *rt)
 	/* Nothing shared may point into its stacks once they go. */
 	corun__shared_fini(rt);
 	corun__remote_fini(&rt->remote);
+	corun__uring_fini(rt); /* its operations write to stacks, which go below */
 	corun__report_fini(rt); /* CORUN_STACK_REPORT: print it, before the stacks go */
 	corun__registry_remove(rt);
 	corun__overflow_fini(rt);

@@ -18,6 +18,7 @@
  *   report    the CORUN_STACK_REPORT table, or NULL (report.h)
  *   checked   checked mode's state, CORUN__CHECKED builds only (checked.h)
  *   remote    the inbox other threads wake its coroutines through (remote.h)
+ *   uring     the io_uring ring, when that is the backend (../io/uring.h)
  *
  * The record of the coroutine running (current) and the scheduler's part
  * come first: a park reads nothing else, all in one cache line.
@@ -51,6 +52,7 @@
 #include "time.h"
 #include "hooks.h"
 #include "upkeep.h"
+#include "../io/uring.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -79,6 +81,7 @@ struct corun__rt {
 	struct corun__reg reg;
 	struct corun__stats stats;
 	struct corun__report *report;
+	struct corun__uring uring;
 #ifdef CORUN__CHECKED
 	struct corun__checked checked; /* last but one, so that no other field moves */
 #endif

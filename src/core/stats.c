@@ -124,6 +124,8 @@ static uint64_t *public_count(struct corun_stats *v, enum corun__wait_reason r)
 		return &v->waits_fd;
 	case CORUN__WAIT_BLOCKING:
 		return &v->waits_blocking;
+	case CORUN__WAIT_FILE:
+		return &v->waits_file;
 	case CORUN__WAIT_REASONS:
 		break;
 	}
@@ -157,6 +159,8 @@ int corun_stats(struct corun_stats *out)
 		v.stacks_purged = s->purged;
 		v.remote_wakes = rt->remote.delivered;
 		v.wake_writes = atomic_load_explicit(&rt->remote.kicks, memory_order_relaxed);
+		v.io_backend = rt->stats.io_backend;
+		v.io_enters = rt->stats.io_enters;
 		for (size_t i = 0; i < s->nslabs; i++) {
 			v.stack_bytes_reserved += s->slabs[i].len;
 			v.stack_bytes_resident +=

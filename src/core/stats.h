@@ -24,6 +24,8 @@ struct corun__stats {
 	uint64_t unwound;       /* spawns that gave their stack back, failing */
 	uint64_t to_main;       /* switches to main that dequeued nothing */
 	uint64_t waits[CORUN__WAIT_REASONS]; /* by why (co.h), counted by corun__wait */
+	uint64_t io_enters;     /* io_uring_enter calls (../io/uring.c) */
+	uint8_t io_backend;     /* CORUN__IO_EPOLL or _URING, once chosen */
 };
 
 /* Spawns count from the runtime's creation. */

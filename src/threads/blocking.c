@@ -394,6 +394,13 @@ int corun__blocking_may(int64_t deadline)
 int corun__job_run(struct corun__job *j, void *(*fn)(void *), void *arg,
 		   void (*discard)(void *result, void *arg), void **result, int64_t deadline)
 {
+	return corun__job_run_as(j, fn, arg, discard, result, deadline, CORUN__WAIT_BLOCKING);
+}
+
+int corun__job_run_as(struct corun__job *j, void *(*fn)(void *), void *arg,
+		      void (*discard)(void *result, void *arg), void **result, int64_t deadline,
+		      int reason)
+{
 	j->fn = fn;
 	j->arg = arg;
 	j->discard = discard;
@@ -420,7 +427,7 @@ int corun__job_run(struct corun__job *j, void *(*fn)(void *), void *arg,
 		struct corun__swait sw;
 		corun__arm_shared(rt, &sw, &j->sh, &j->q, NULL, 0);
 		corun__unlock(&j->sh.lock);
-		(void)corun__wait(rt, CORUN__WAIT_BLOCKING, (uintptr_t)j, &err);
+		(void)corun__wait(rt, (enum corun__wait_reason)reason, (uintptr_t)j, &err);
 		corun__lock(&j->sh.lock);
 	}
 	/* fn may have returned while the deadline or the cancel was on its

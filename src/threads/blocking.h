@@ -47,6 +47,11 @@ void corun__job_free(struct corun__job *j);
 int corun__job_run(struct corun__job *j, void *(*fn)(void *), void *arg,
 		   void (*discard)(void *result, void *arg), void **result, int64_t deadline);
 
+/* The same, the wait counted for `reason` (co.h): file.c's calls. */
+int corun__job_run_as(struct corun__job *j, void *(*fn)(void *), void *arg,
+		      void (*discard)(void *result, void *arg), void **result, int64_t deadline,
+		      int reason);
+
 /* fork (fork.c): the pool's lock is held across the fork, so that its
  * lists are whole in the child; the child then has no pool thread and
  * none of the parent's jobs (corun.h, "Blocking calls"). */

@@ -652,6 +652,7 @@ _REASON_TEXT = {
     "task": lambda c: "task %#x (join)" % c.obj,
     "group": lambda c: "group %#x" % c.obj,
     "blocking": lambda c: "blocking call (job %#x)" % c.obj,
+    "file": lambda c: "file %d" % _signed(c.obj),
 }
 
 
