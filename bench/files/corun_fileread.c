@@ -64,8 +64,8 @@ static void *reader(void *arg)
 		ssize_t n = corun_pread(fd, r->buf, BS, off, -1);
 		if (n != BS) {
 			if (!failed)
-				fprintf(stderr, "corun_pread at %lld: %s\n", (long long)off,
-					n < 0 ? strerror(errno) : "short read");
+				fprintf(stderr, "corun_pread: %s (at %lld)\n",
+					n < 0 ? strerror(errno) : "short read", (long long)off);
 			failed = 1;
 			stopping = 1;
 			break;

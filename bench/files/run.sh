@@ -13,6 +13,10 @@
 #     fio-psync    fio --ioengine=psync --numjobs=N --thread: N threads, each
 #                  with one pread in flight, for reference (what corun-epoll
 #                  does, without a runtime in between)
+#     fio-batch    fio-uring with --iodepth_batch_submit=N
+#                  --iodepth_batch_complete_max=N --gtod_reduce=1, for
+#                  reference: fio submitting and reaping in batches without
+#                  its clock reads per read, nearer what io_uring can do here
 #   in two settings:
 #     cached       buffered reads of a file held in the page cache (read
 #                  through once first; fincore says how much of it is there)
@@ -20,7 +24,7 @@
 #                  where the disk has room for one (else as large as half
 #                  the free space), every read going to the device
 #
-# The runs of one trial are interleaved (for each N, the four in turn) so
+# The runs of one trial are interleaved (for each N, all in turn) so
 # that a noisy moment hits all of them; figures are medians of TRIALS
 # trials, and a ratio to fio-uring is the median over the trials of the
 # ratio within a trial. Nothing is pinned: corun-epoll's pool and fio's
@@ -51,9 +55,10 @@ warm=${WARM:-1}
 depths="1 32 256"
 dir=${FILE_DIR:-/var/tmp}
 cached_mib=${CACHED_MIB:-1024}
-large_gib=${LARGE_GIB:-}
+large_mib=
+[ -n "${LARGE_GIB:-}" ] && large_mib=$((LARGE_GIB << 10))
 if [ $quick = 1 ]; then
-	trials=1 secs=0.5 warm=0.2 depths="1 32" cached_mib=64 large_gib=0.25
+	trials=1 secs=0.5 warm=0.2 depths="1 32" cached_mib=64 large_mib=256
 fi
 
 reader=$build/bench/corun_fileread
@@ -88,30 +93,37 @@ make_file() {
 	fi
 	echo "writing $f ($((bytes >> 20)) MiB)..."
 	made+=("$f")
+	# O_DIRECT, not to fill the page cache with it; buffered where the
+	# file system has no O_DIRECT (tmpfs).
 	fio --name=make --filename="$f" --rw=write --bs=1M --size="$bytes" --direct=1 \
-		--ioengine=libaio --iodepth=8 --output=/dev/null || { echo "writing $f failed"; exit 1; }
+		--ioengine=libaio --iodepth=8 --output=/dev/null 2>/dev/null ||
+		fio --name=make --filename="$f" --rw=write --bs=1M --size="$bytes" --end_fsync=1 \
+			--output=/dev/null || { echo "writing $f failed"; exit 1; }
 }
+# Sizes in shell arithmetic (64 bits): mawk's printf %d stops at 2^31.
 mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
-if [ -z "$large_gib" ]; then
-	# 5/4 of memory, or half of what the disk has free (counting a file
-	# of ours that is already there), whichever is less.
+if [ -z "$large_mib" ]; then
+	# 5/4 of memory in whole GiB, or half of what the disk has free
+	# (counting a file of ours that is already there), whichever is less.
 	avail_kb=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
 	[ -f "$dir/corun-files-large.dat" ] && avail_kb=$((avail_kb + $(stat -c %s "$dir/corun-files-large.dat") / 1024))
-	large_gib=$(awk -v m="$mem_kb" -v a="$avail_kb" 'BEGIN {
-		g = int(m * 5 / 4 / 1048576 + 1); h = int(a / 2 / 1048576)
-		print (g < h ? g : h) }')
+	large_mib=$(((mem_kb * 5 / 4 / 1048576 + 1) << 10))
+	[ $((avail_kb / 2 / 1024)) -lt "$large_mib" ] && large_mib=$((avail_kb / 2 / 1024))
 fi
 cached=$dir/corun-files-cached.dat
 large=$dir/corun-files-large.dat
 make_file "$cached" $((cached_mib << 20))
 cached_mib=$(($(stat -c %s "$cached") >> 20))
-large_bytes=$(awk -v g="$large_gib" 'BEGIN { printf "%d", g * 1073741824 / 1048576 * 1048576 }')
-if [ "$large_bytes" -ge $((64 << 20)) ]; then
-	make_file "$large" "$large_bytes"
-	large_bytes=$(stat -c %s "$large")
-else
+large_bytes=$((large_mib << 20))
+if [ "$large_bytes" -lt $((64 << 20)) ]; then
 	echo "no room for a file to read with O_DIRECT in $dir: the direct setting skipped"
 	large=
+elif ! dd if="$cached" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null; then
+	echo "$dir ($(df -PT "$dir" | awk 'NR == 2 { print $2 }')) has no O_DIRECT: the direct setting skipped"
+	large=
+else
+	make_file "$large" "$large_bytes"
+	large_bytes=$(stat -c %s "$large")
 fi
 cat "$cached" >/dev/null
 incache() { # file -> "P% in the page cache", when fincore is there
@@ -129,13 +141,14 @@ dev=$(df -P "$dir" | awk 'NR == 2 { print $1 }')
 
 # ---- one run: sets out to "iops cpu_us_per_read extra" (empty on failure)
 ms() { awk -v s="$1" 'BEGIN { printf "%dms", s * 1000 + 0.5 }'; }
-fio_run() { # engine direct file n
+fio_run() { # engine direct file n [more fio options]
 	local engine=$1 direct=$2 file=$3 n=$4 line
+	shift 4
 	local common=(--name=r --filename="$file" --rw=randread --bs=4k --direct="$direct"
 		--invalidate=0 --norandommap --randrepeat=0 --time_based
 		--runtime="$(ms "$secs")" --ramp_time="$(ms "$warm")" --output-format=terse)
 	if [ "$engine" = io_uring ]; then
-		line=$(fio "${common[@]}" --ioengine=io_uring --iodepth="$n" 2>"$tmp/fio.err")
+		line=$(fio "${common[@]}" --ioengine=io_uring --iodepth="$n" "$@" 2>"$tmp/fio.err")
 	else
 		line=$(fio "${common[@]}" --ioengine=psync --numjobs="$n" --thread --group_reporting \
 			2>"$tmp/fio.err")
@@ -156,13 +169,19 @@ corun_run() { # backend direct file n
 		{ v[$1] = $2 }
 		END { if (v["iops"] > 0) printf "%d %s %s%s\n", v["iops"], v["cpu_us_per_read"],
 			v["enters_per_read"], v["backend"] == want ? "" : "@" v["backend"] }')
-	[ -n "$out" ] || { echo "    corun_fileread failed: $(cat "$tmp/corun.err")"; echo "$1 $2 $(head -1 "$tmp/corun.err")" >>"$tmp/failures"; }
+	[ -n "$out" ] || {
+		echo "    corun_fileread failed: $(cat "$tmp/corun.err")"
+		# the message without the offset, so that sort -u keeps one a kind
+		echo "corun-${1#io_} $setting: $(head -1 "$tmp/corun.err" | sed 's/ (at [0-9]*)$//')" >>"$tmp/failures"
+	}
 }
-runners="fio-uring corun-uring corun-epoll fio-psync"
+runners="fio-uring corun-uring corun-epoll fio-psync fio-batch"
 run() { # runner direct file n
 	case $1 in
 	fio-uring) fio_run io_uring "$2" "$3" "$4" ;;
 	fio-psync) fio_run psync "$2" "$3" "$4" ;;
+	fio-batch) fio_run io_uring "$2" "$3" "$4" --iodepth_batch_submit="$4" \
+		--iodepth_batch_complete_max="$4" --gtod_reduce=1 ;;
 	corun-uring) corun_run io_uring "$2" "$3" "$4" ;;
 	corun-epoll) corun_run epoll "$2" "$3" "$4" ;;
 	esac
@@ -242,14 +261,17 @@ fmt() { # value format -> the value so formatted, or -
 	echo "  iops: reads per second in the measured window; /fio: median over the trials of the"
 	echo "  ratio to fio-uring's IOPS in the same trial (issue 20's target for corun-uring: >= 0.90);"
 	echo "  cpu us: CPU time per read of the whole process (corun: its threads, the pool's and the"
-	echo "  kernel's io_uring workers; fio-uring: fio's usr+sys of its job; fio-psync: -);"
+	echo "  kernel's io_uring workers; fio-uring, fio-batch: fio's usr+sys of its job; fio-psync: -);"
 	echo "  enters: corun's io_uring_enter calls per read"
 	for setting in $settings; do
 		echo
 		sed 's/^/  /' "$tmp/$setting.note"
 		for r in corun-uring corun-epoll; do
 			b=$(fell_back "$setting" "$r")
-			[ -n "$b" ] && echo "  NOTE: $r ran on $b (corun fell back): its rows are not io_uring's"
+			[ -n "$b" ] && echo "  NOTE: $r ran on $b (corun fell back): its rows are not ${r#corun-}'s"
+		done
+		for r in $runners; do
+			grep -q "^$setting,$r," "$csv" || echo "  NOTE: no figures for $r: every run of it failed (see below)"
 		done
 		printf "  %-12s %5s %10s %8s %8s %8s\n" runner N iops /fio "cpu us" enters
 		for n in $depths; do
@@ -265,7 +287,7 @@ fmt() { # value format -> the value so formatted, or -
 	done
 	if [ -s "$tmp/failures" ]; then
 		echo
-		echo "runs that failed (backend direct: first error line):"
+		echo "runs that failed (runner setting: its first error line):"
 		sort -u "$tmp/failures" | sed 's/^/  /'
 	fi
 	echo
