@@ -12,11 +12,13 @@ trap 'rm -rf "$tmp"' EXIT
 # The machine, from the CSV's first line: "# corun network benchmarks: MODEL, ..."
 model=$(sed -n '1s/^# corun network benchmarks: \([^,]*\),.*/\1/p' "$csv")
 plot=""
-for s in corun c-epoll go; do
+for s in corun-uring corun-epoll c-uring c-epoll go; do
 	# echo,SERVER,CONNS,cpu_ns,VALUE -> CONNS VALUE
 	awk -F, -v s="$s" '$1 == "echo" && $2 == s && $4 == "cpu_ns" { print $3, $5 }' "$csv" >"$tmp/$s"
 	case $s in
-	corun) title="corun echo\\\\_server (a coroutine per connection)" ;;
+	corun-uring) title="corun echo\\\\_server on io\\\\_uring (a coroutine per connection)" ;;
+	corun-epoll) title="corun echo\\\\_server on epoll" ;;
+	c-uring) title="hand-written C liburing loop" ;;
 	c-epoll) title="hand-written C epoll loop" ;;
 	go) title="Go, a goroutine per connection, GOMAXPROCS=1" ;;
 	esac

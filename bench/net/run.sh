@@ -1,12 +1,16 @@
 #!/bin/bash
-# Network benchmarks: corun's example servers beside a hand-written C epoll
-# loop (bench/net/) and Go (bench/go/, GOMAXPROCS=1), in one run.
+# Network benchmarks: corun's example servers, on each of its I/O backends
+# (CORUN_IO=epoll and CORUN_IO=io_uring), beside hand-written C loops on
+# epoll and on liburing (bench/net/) and Go (bench/go/, GOMAXPROCS=1), in
+# one run.
 #
 #   echo    64-byte ping-pong at 1, 100, 1,000 and 10,000 connections, load
 #           from bench/net/echo_load.c: round trips/s, p50/p99 latency, the
 #           server's CPU time per round trip, its system calls per round trip
-#   http    wrk --latency -t1 at -c 100 and -c 1000: requests/s, p50/p99,
-#           the server's CPU time and system calls per request
+#   http    wrk --latency -t1 at -c 1, 100 and 1000: requests/s, p50/p99,
+#           the server's CPU time and system calls per request (not at
+#           10,000: wrk opens its connections inside the measured window,
+#           and at 10,000 their accepting and closing is most of the cost)
 #   memory  10,000 idle connections (one echo each, then waiting in read):
 #           resident and page-table bytes per connection
 #
@@ -21,12 +25,24 @@
 # a fresh server; echo and http figures are medians of TRIALS runs, the
 # runs of the servers interleaved so that a noisy moment hits all of them.
 #
+# The servers, named in the tables:
+#   corun-epoll, corun-uring  examples/echo_server and http_hello, with
+#                             CORUN_IO=epoll and CORUN_IO=io_uring (the
+#                             table notes it where the second did not get
+#                             a ring: corun built without io_uring, or the
+#                             kernel refused it)
+#   c-epoll, c-uring          bench/net/{epoll,uring}_{echo,http}.c
+#   go, go-raw, go-nethttp    bench/go/
+# Ratios in the tables are to c-epoll (/ep), c-uring (/ur) and Go (/go).
+#
 # Usage: bench/net/run.sh BUILD_DIR [--quick]
 #   BUILD_DIR has bench/corun_{epoll_echo,epoll_http,echo_load} and
-#   examples/{echo_server,http_hello}; Go's servers are built from bench/go/
-#   when go is installed, and skipped otherwise; so is the http part without
-#   wrk. Writes bench/results/net.{csv,txt} and, with gnuplot, net.svg
-#   (--quick: a smoke test with short runs, written to a temporary folder).
+#   examples/{echo_server,http_hello}; bench/corun_uring_{echo,http} when
+#   liburing was found at build time, else c-uring is skipped; Go's servers
+#   are built from bench/go/ when go is installed, and skipped otherwise;
+#   so is the http part without wrk. Writes bench/results/net.{csv,txt}
+#   and, with gnuplot, net.svg (--quick: a smoke test with short runs,
+#   written to a temporary folder).
 # Environment: TRIALS (3), SECS (3, per measured window), WARM (1).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +57,7 @@ secs=${SECS:-3}
 warm=${WARM:-1}
 counts="1 100 1000 10000"
 call_counts=$counts
-http_counts="100 1000"
+http_counts="1 100 1000"
 idle_conns=10000
 if [ $quick = 1 ]; then
 	trials=1 secs=0.5 warm=0.2 counts="1 100 1000" call_counts=100 http_counts="100" idle_conns=1000
@@ -79,17 +95,27 @@ done
 echo_servers=()
 http_servers=()
 if [ -x "$build/examples/echo_server" ]; then
-	echo_servers+=("corun|$build/examples/echo_server 0")
+	echo_servers+=("corun-epoll|env CORUN_IO=epoll $build/examples/echo_server 0")
+	echo_servers+=("corun-uring|env CORUN_IO=io_uring $build/examples/echo_server 0")
 else
 	echo "no $build/examples/echo_server: corun's echo server skipped"
 fi
 echo_servers+=("c-epoll|$build/bench/corun_epoll_echo 0")
+if [ -x "$build/bench/corun_uring_echo" ]; then
+	echo_servers+=("c-uring|$build/bench/corun_uring_echo 0")
+else
+	echo "no $build/bench/corun_uring_echo (built with liburing-dev): the liburing loops skipped"
+fi
 if [ -x "$build/examples/http_hello" ]; then
-	http_servers+=("corun|$build/examples/http_hello 0")
+	http_servers+=("corun-epoll|env CORUN_IO=epoll $build/examples/http_hello 0")
+	http_servers+=("corun-uring|env CORUN_IO=io_uring $build/examples/http_hello 0")
 else
 	echo "no $build/examples/http_hello: corun's http server skipped"
 fi
 http_servers+=("c-epoll|$build/bench/corun_epoll_http 0")
+if [ -x "$build/bench/corun_uring_http" ]; then
+	http_servers+=("c-uring|$build/bench/corun_uring_http 0")
+fi
 if command -v go >/dev/null 2>&1; then
 	mkdir -p "$tmp/go"
 	cp "$bench/go/echo.go" "$bench/go/http.go" "$tmp/go/"
@@ -142,6 +168,18 @@ stop() {
 }
 cpu_ns() { # the server's run time so far, summed over its threads
 	cat /proc/"$server_pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
+}
+# Whether the server has an io_uring instance open: corun's io_uring
+# backend falls back to epoll, silently, where it cannot have one.
+has_ring() {
+	[ -n "$(find /proc/"$server_pid"/fd -lname 'anon_inode:?io_uring?' -print -quit 2>/dev/null)" ]
+}
+# After a run of a "-uring" server: note it if it ran without a ring.
+check_ring() { # name
+	case $1 in *-uring) ;; *) return 0 ;; esac
+	has_ring && return 0
+	grep -qx "$1" "$tmp/noring" 2>/dev/null || echo "$1" >>"$tmp/noring"
+	echo "  ($1: no io_uring instance in the server: it ran on epoll)"
 }
 field() { # key line -> the value of key=value in line
 	echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'
@@ -202,12 +240,15 @@ calls_per() { # operations -> "total k1=v1 k2=v2... other=v" per operation
 row() { echo "$*" | tr ' ' , >>"$tmp/rows"; } # bench server param metric value
 : >"$tmp/calls.txt"
 
+# The baselines that ratios are taken to, among SERVERS...: the C loops
+# and the first Go server.
+bases() { names "$@" | tr ' ' '\n' | awk '/^c-(epoll|uring)$/ || (/^go/ && !g++)'; }
 # summarize BENCH RATE COUNTS SERVERS...: from $tmp/BENCH.trials ("trial
 # server conns metric value"), the median of each metric over the trials,
 # and the median over the trials of the ratio of each server's CPU time to
-# the C loop's and to the first Go server's in the same trial: runs of one
-# trial are minutes apart at most, so the ratio is less at the mercy of
-# other load on the machine than a ratio of medians.
+# each baseline's in the same trial: runs of one trial are minutes apart
+# at most, so the ratio is less at the mercy of other load on the machine
+# than a ratio of medians.
 summarize() {
 	local b=$1 rate=$2 counts=$3 s n k v base
 	shift 3
@@ -219,7 +260,7 @@ summarize() {
 					"$tmp/$b.trials" 2>/dev/null | median)
 				[ -n "$v" ] && row "$b" "$s" "$n" "$k" "$v"
 			done
-			for base in c-epoll $(names "$@" | tr ' ' '\n' | grep -m1 '^go'); do
+			for base in $(bases "$@"); do
 				[ "$s" = "$base" ] && continue
 				v=$(awk -v s="$s" -v b="$base" -v n="$n" '$3 == n && $4 == "cpu_ns" && $5 > 0 {
 						if ($2 == s) x[$1] = $5; if ($2 == b) y[$1] = $5 }
@@ -257,6 +298,9 @@ echo_run() {
 			strace_stop
 			;;
 		esac
+		# perf now and then counts nothing (its tracepoints opened late?)
+		[ "$mode" != cpu ] && [ ! -s "$tmp/calls" ] && out=
+		[ -n "$out" ] && check_ring "${s%%|*}"
 		stop
 		[ -n "$out" ] && return 0
 		echo "  (${s%%|*} n=$n: no result from attempt $attempt)"
@@ -278,18 +322,22 @@ done
 summarize echo rtps "$counts" "${echo_servers[@]}"
 
 # System calls per round trip: one run each, under perf (or strace).
+# --quick leaves Go out of these, the slowest part of the smoke test.
+skip_calls() { [ $quick = 1 ] && [[ ${1%%|*} == go* ]]; }
 if [ $counter != none ]; then
 	for n in $call_counts; do
 		for s in "${echo_servers[@]}"; do
+			skip_calls "$s" && continue
 			echo_run $counter "$s" "$n" || continue
 			rt=$(field rt "$out")
 			[ "${rt:-0}" -gt 0 ] || continue
 			per=$(calls_per "$rt")
 			echo "  echo syscalls ${s%%|*} n=$n: $rt round trips; per round trip: $per"
 			# perf -p counts the threads there when it attaches; Go may
-			# move its work to a thread it makes later. An echo takes at
-			# least a read and a write: fewer means threads were missed.
-			if awk -v p="${per%% *}" 'BEGIN { exit !(p < 2) }'; then
+			# move its work to a thread it makes later. An echo on epoll
+			# takes at least a read and a write: fewer means threads were
+			# missed. (On io_uring, fewer is the point.)
+			if [[ ${s%%|*} != *-uring ]] && awk -v p="${per%% *}" 'BEGIN { exit !(p < 2) }'; then
 				echo "  (${s%%|*} n=$n: under 2 calls per round trip: threads missed, left out)"
 				continue
 			fi
@@ -313,6 +361,7 @@ if [ $have_wrk = 1 ]; then
 				c0=$(cpu_ns)
 				out=$(wrk_run "$n" "$wsecs")
 				c1=$(cpu_ns)
+				check_ring "${s%%|*}"
 				stop
 				reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
 				rps=$(echo "$out" | awk '/^Requests\/sec/ { print $2 }')
@@ -331,35 +380,39 @@ if [ $have_wrk = 1 ]; then
 		done
 	done
 	summarize http rps "$http_counts" "${http_servers[@]}"
-	# System calls per request, at the largest count: the window is the
-	# whole wrk run, so it includes accepting and closing its connections.
-	n=${http_counts##* }
-	if [ $counter != none ]; then
+	# System calls per request: the window is the whole wrk run, so it
+	# includes accepting and closing its connections.
+	for n in $([ $counter != none ] && echo "$http_counts"); do
 		for s in "${http_servers[@]}"; do
-			start "$s" || continue
-			wrk_run "$n" 1 >/dev/null
-			if [ $counter = perf ]; then
-				perf_start
-				exec 3<>"$tmp/ctl" 4<>"$tmp/ack"
-				echo enable >&3 && read -r _ <&4
-				out=$(wrk_run "$n" "$wsecs")
-				echo disable >&3 && read -r _ <&4
-				exec 3>&- 4>&-
-				perf_stop
-			else
-				strace_start
-				out=$(wrk_run "$n" "$wsecs")
-				strace_stop
-			fi
-			stop
-			reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
+			skip_calls "$s" && continue
+			for attempt in 1 2; do
+				start "$s" || continue
+				wrk_run "$n" 1 >/dev/null
+				if [ $counter = perf ]; then
+					perf_start
+					exec 3<>"$tmp/ctl" 4<>"$tmp/ack"
+					echo enable >&3 && read -r _ <&4
+					out=$(wrk_run "$n" "$wsecs")
+					echo disable >&3 && read -r _ <&4
+					exec 3>&- 4>&-
+					perf_stop
+				else
+					strace_start
+					out=$(wrk_run "$n" "$wsecs")
+					strace_stop
+				fi
+				stop
+				reqs=$(echo "$out" | awk '/requests in/ { print $1 }')
+				[ "${reqs:-0}" -gt 0 ] && [ -s "$tmp/calls" ] && break
+				reqs=0
+			done
 			[ "${reqs:-0}" -gt 0 ] || continue
 			per=$(calls_per "$reqs")
 			echo "  http syscalls ${s%%|*} c=$n: $reqs requests; per request: $per"
 			echo "http ${s%%|*} $n $per" >>"$tmp/calls.txt"
 			row http "${s%%|*}" "$n" syscalls "${per%% *}"
 		done
-	fi
+	done
 fi
 
 # ---- memory: idle connections, each served once and now waiting in read
@@ -402,26 +455,57 @@ get() { awk -F, -v b="$1" -v s="$2" -v p="$3" -v m="$4" '$1 == b && $2 == s && $
 ratio() { # a b -> a/b, or -
 	if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; else echo -; fi
 }
+abbr() { case $1 in c-epoll) echo ep ;; c-uring) echo ur ;; *) echo go ;; esac; }
 table() { # bench unit servers...
-	local b=$1 unit=$2 n s m cpu calls go
+	local b=$1 unit=$2 n s m cpu calls base bs
 	shift 2
-	go=$(names "$@" | tr ' ' '\n' | grep -m1 '^go')
-	printf "  %-11s %6s %10s %10s %10s %8s %9s %7s %7s %8s %8s\n" server conns "$unit/s" "p50 us" "p99 us" \
-		"cpu ns" syscalls "cpu/c" "cpu/go" "calls/c" "calls/go"
+	bs=$(bases "$@")
+	printf "  %-11s %6s %10s %10s %10s %8s %9s" server conns "$unit/s" "p50 us" "p99 us" "cpu ns" syscalls
+	for base in $bs; do printf " %7s" "cpu/$(abbr "$base")"; done
+	for base in $bs; do printf " %8s" "calls/$(abbr "$base")"; done
+	echo
+	m=rtps
+	[ "$b" = http ] && m=rps
 	for n in $( [ "$b" = echo ] && echo "$counts" || echo "$http_counts"); do
 		for s in "$@"; do
-			m=rtps
-			[ "$b" = http ] && m=rps
 			cpu=$(get "$b" "$s" "$n" cpu_ns) calls=$(get "$b" "$s" "$n" syscalls)
 			[ -n "$(get "$b" "$s" "$n" $m)" ] || continue
-			printf "  %-11s %6s %10.0f %10.1f %10.1f %8.0f %9s %7s %7s %8s %8s\n" "$s" "$n" \
+			printf "  %-11s %6s %10.0f %10.1f %10.1f %8.0f %9s" "$s" "$n" \
 				"$(get "$b" "$s" "$n" $m)" "$(get "$b" "$s" "$n" p50_us)" "$(get "$b" "$s" "$n" p99_us)" \
-				"${cpu:-0}" "${calls:--}" "$(fmt "$(get "$b" "$s" "$n" cpu_vs_c-epoll)")" \
-				"$(fmt "$(get "$b" "$s" "$n" "cpu_vs_$go")")" \
-				"$(ratio "$calls" "$(get "$b" c-epoll "$n" syscalls)")" \
-				"$(ratio "$calls" "$(get "$b" "$go" "$n" syscalls)")"
+				"${cpu:-0}" "${calls:--}"
+			for base in $bs; do printf " %7s" "$(fmt "$(get "$b" "$s" "$n" "cpu_vs_$base")")"; done
+			for base in $bs; do printf " %8s" "$(ratio "$calls" "$(get "$b" "$base" "$n" syscalls)")"; done
+			echo
 		done
 	done
+}
+# Issue 20's targets for corun on io_uring, each with the figure against
+# it: system calls per round trip at most 1 at one connection and 0.1 from
+# 100 up; CPU time at most 0.9x the epoll loop's from 100 up and never over
+# 1.05x; at most 1.1x the liburing loop's.
+targets() { # bench
+	local b=$1 n v t line
+	grep -q "^$b,corun-uring," "$csv" || return 0
+	echo
+	echo "  issue 20's targets for corun-uring ($b):"
+	printf "  %-6s %22s %22s %22s\n" conns "syscalls (target)" "cpu/ep (target)" "cpu/ur (target)"
+	for n in $( [ "$b" = echo ] && echo "$counts" || echo "$http_counts"); do
+		line=$(printf "  %-6s" "$n")
+		v=$(get "$b" corun-uring "$n" syscalls)
+		if [ "$n" -ge 100 ]; then t=0.1; else t=1; fi
+		line+=$(check "$v" "$t")
+		v=$(get "$b" corun-uring "$n" cpu_vs_c-epoll)
+		if [ "$n" -ge 100 ]; then t=0.9; else t=1.05; fi
+		line+=$(check "$v" "$t")
+		line+=$(check "$(get "$b" corun-uring "$n" cpu_vs_c-uring)" 1.1)
+		echo "$line"
+	done
+}
+check() { # value limit -> "value (<= limit) ok|MISSED", or "-"
+	if [ -z "$1" ]; then printf " %22s" -; return; fi
+	local ok
+	ok=$(awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l ? "ok" : "MISSED") }')
+	printf " %22s" "$(printf "%.3f (<= %s) %s" "$1" "$2" "$ok")"
 }
 fmt() { if [ -n "$1" ]; then printf "%.2fx" "$1"; else echo -; fi; }
 {
@@ -430,17 +514,24 @@ fmt() { if [ -n "$1" ]; then printf "%.2fx" "$1"; else echo -; fi; }
 	echo
 	echo "echo: 64-byte ping-pong, one message in flight per connection (medians of $trials)"
 	echo "  cpu ns: the server's CPU time per round trip; syscalls: per round trip ($counter, one run);"
-	echo "  cpu/c, cpu/go: median over the trials of the ratio to the C epoll loop's (Go's) CPU"
-	echo "  time in the same trial; calls/c, calls/go: ratio of system calls per round trip"
+	echo "  cpu/ep, cpu/ur, cpu/go: median over the trials of the ratio to the C epoll loop's"
+	echo "  (the C liburing loop's, Go's) CPU time in the same trial; calls/ep, calls/ur, calls/go:"
+	echo "  ratio of system calls per round trip"
+	if [ -s "$tmp/noring" ]; then
+		echo "  NOTE: $(tr '\n' ' ' <"$tmp/noring")had no io_uring instance (corun built without its"
+		echo "  io_uring backend, or the kernel refused it): those rows are corun on epoll"
+	fi
 	# shellcheck disable=SC2046
 	table echo rt $(names "${echo_servers[@]}")
+	targets echo
 	if [ $have_wrk = 1 ]; then
 		echo
 		echo "http: wrk -t1 --latency, GET /, 200 \"hello\", keep-alive (medians of $trials)"
 		echo "  cpu ns: the server's CPU time per request (whole wrk run); syscalls: per request"
-		echo "  at -c ${http_counts##* } ($counter), over the whole run, connections included"
+		echo "  ($counter, one run), over the whole wrk run, its connections' accepting and closing included"
 		# shellcheck disable=SC2046
 		table http req $(names "${http_servers[@]}")
+		targets http
 	fi
 	echo
 	echo "memory: $idle_conns idle connections, each echoed once and waiting in read"
