@@ -12,7 +12,11 @@
  * caller's: its arguments, the path and the data live in the job's own
  * memory, copied in before and out after. That costs a copy, which a
  * thread switch and a system call dwarf, and bounds a call to 1 MiB of
- * memory (FILE_CHUNK): a longer one is short, as pread(2) may be.
+ * memory (FILE_CHUNK): a longer one is short, as pread(2) may be. For the
+ * same reason the job works on a duplicate of the caller's descriptor,
+ * its own (closed when it ends): a caller that gave up may close its
+ * number, and a new file may take it, before the job runs, and a write
+ * must not land in that file.
  */
 #include "uring.h"
 #include "../core/runtime.h"
@@ -84,6 +88,8 @@ static void *run_job(void *p)
 		break;
 	}
 	a->err = errno;
+	if (a->fd >= 0)
+		close(a->fd); /* the job's duplicate */
 	return a;
 }
 
@@ -113,8 +119,23 @@ static ssize_t pool_op(enum file_op op, int fd, void *buf, size_t n, off_t off, 
 		memcpy(a->data, buf, n);
 	else if (op == OPENAT)
 		memcpy(a->data, path, extra);
-	if (corun__job_run_as(j, run_job, a, drop_job, NULL, deadline, CORUN__WAIT_FILE) < 0)
-		return -1; /* the job is the pool's now, or gone */
+	int dup = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : fd;
+	if (fd >= 0 && dup < 0) {
+		corun__job_free(j);
+		return -1; /* EBADF, EMFILE */
+	}
+	a->fd = dup;
+	if (corun__job_run_as(j, run_job, a, drop_job, NULL, deadline, CORUN__WAIT_FILE) < 0) {
+		/* ETIMEDOUT and ECANCELED come once the job is queued: it runs,
+		 * and closes its descriptor. Any other error: it never will (and
+		 * the job is gone: a is not to be read). */
+		if (errno != ETIMEDOUT && errno != ECANCELED && dup >= 0) {
+			int saved = errno;
+			close(dup);
+			errno = saved;
+		}
+		return -1;
+	}
 	ssize_t r = a->r;
 	int err = a->err;
 	if (op == PREAD && r > 0)
