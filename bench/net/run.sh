@@ -547,6 +547,10 @@ fmt() { if [ -n "$1" ]; then printf "%.2fx" "$1"; else echo -; fi; }
 		echo "system calls by kind, per round trip (echo) or request (http):"
 		sed 's/^/  /' "$tmp/calls.txt"
 	fi
+	echo
+	echo "machine:"
+	lscpu | grep -v '^Flags:' | head -n 14 | sed 's/^/  /'
+	echo "  kernel: $(uname -srvm); liburing: $(pkg-config --modversion liburing 2>/dev/null || echo -)"
 } >"$txt"
 cat "$txt"
 
