@@ -47,7 +47,32 @@ void corun__uring_fini(struct corun__rt *rt)
 int corun__io_backend_slow(struct corun__rt *rt)
 {
 	(void)io_wanted;
+	rt->stats.io_backend = CORUN__IO_EPOLL;
 	return rt->fds.backend = CORUN__IO_EPOLL;
+}
+
+/* Never called: the backend is never io_uring in this build. */
+int corun__uring_poll(struct corun__rt *rt, int64_t timeout_ns)
+{
+	(void)rt, (void)timeout_ns;
+	return 0;
+}
+
+void corun__uring_due(struct corun__rt *rt)
+{
+	(void)rt;
+}
+
+int corun__uring_watch(struct corun__rt *rt, int fd, uint64_t key)
+{
+	(void)rt, (void)fd, (void)key;
+	errno = ENOSYS;
+	return -1;
+}
+
+void corun__uring_fork_child(struct corun__rt *rt)
+{
+	(void)rt;
 }
 
 #else
