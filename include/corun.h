@@ -88,7 +88,7 @@
  *           |                           |  stack_size bytes in all
  *           +---------------------------+  <- lowest usable address
  *           | guard (no access)         |  overflow faults here: a page,
- *     low   +---------------------------+  64 KiB on AArch64 (README)
+ *     low   +---------------------------+  64 KiB on AArch64 (docs/architectures.md)
  *
  * The handle table (slot, serial) is kept apart from the stacks, so a stale
  * handle is refused without touching memory that was given back.

@@ -144,7 +144,7 @@ check() { # VARIANT OUTPUT-FILE
 	expect main ' 0 +main ' "id 0"
 	# Without corun's debug information, nothing tells its static functions
 	# from the program's: where the switch is not a tail call (a sanitizer
-	# build), the scheduler's switch_* is the innermost frame (README).
+	# build), the scheduler's switch_* is the innermost frame (docs/debugging.md, Limits).
 	case $variant in
 	debug) parked=$(at park_loop) ;;
 	*) parked="($(at park_loop)|switch_[a-z]+)" ;;

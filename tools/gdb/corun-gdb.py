@@ -285,7 +285,7 @@ class Coroutine:
                 raw = blob[off:off + L.entries["co.name"][1]]
                 self.name = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
         # Unreadable, or a record of zeros: its stack is not in the core
-        # file (gcore on a Linux with MADV_GUARD_INSTALL guards: README).
+        # file (gcore on a Linux with MADV_GUARD_INSTALL guards: docs/debugging.md).
         self.unreadable = blob is None or (
             not is_main and self.state == 0 and self.sp == 0)
 
