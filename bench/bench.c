@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -267,8 +268,15 @@ int main(int argc, char **argv)
 	int pinned = sched_setaffinity(0, sizeof set, &set) == 0;
 	char model[128];
 	cpu_model(model, sizeof model);
-	printf("corun benchmarks: %s, %ld CPUs, %s CPU %d; %d trials%s\n", model,
-	       sysconf(_SC_NPROCESSORS_ONLN), pinned ? "pinned to" : "NOT pinned, wanted", cpu,
+	/* The date and kernel, so that a saved printout says when and where. */
+	char day[16] = "?";
+	time_t now = time(NULL);
+	struct tm tm;
+	if (gmtime_r(&now, &tm))
+		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	struct utsname un;
+	printf("corun benchmarks, %s: %s, %ld CPUs, Linux %s, %s CPU %d; %d trials%s\n", day,
+	       model, sysconf(_SC_NPROCESSORS_ONLN), uname(&un) == 0 ? un.release : "?", pinned ? "pinned to" : "NOT pinned, wanted", cpu,
 	       cfg.trials, cfg.quick ? " (quick: smoke test sizes, figures mean nothing)" : "");
 
 	if (wanted(only, "switch")) {

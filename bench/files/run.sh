@@ -134,7 +134,7 @@ incache() { # file -> "P% in the page cache", when fincore is there
 fs=$(df -PT "$dir" | awk 'NR == 2 { print $2 }')
 dev=$(df -P "$dir" | awk 'NR == 2 { print $1 }')
 {
-	echo "corun file benchmark: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs,"
+	echo "corun file benchmark, $(date -u +%F): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs,"
 	echo "  $((mem_kb >> 20)) GiB of memory, Linux $(uname -r), $(fio --version); files in $dir ($fs on $dev);"
 	echo "  $trials trial(s) of ${secs} s after ${warm} s of warm-up; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$tmp/head"

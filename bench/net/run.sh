@@ -273,7 +273,7 @@ summarize() {
 }
 names() { for s in "$@"; do printf "%s " "${s%%|*}"; done; }
 
-echo "corun network benchmarks: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+echo "corun network benchmarks, $(date -u +%F): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
 	"$(nproc) CPUs, Linux $(uname -r); servers on CPU 0, load on CPU 1;" \
 	"$trials trial(s) of ${secs} s after ${warm} s of warm-up; load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$tmp/head"
 

@@ -82,7 +82,7 @@ runs+=("$base uv")
 runs+=("$base getaddrinfo")
 [ $have_corun = 1 ] && runs+=("$corun getaddrinfo")
 
-head="corun cross-thread benchmarks: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r); $trials trial(s); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+head="corun cross-thread benchmarks, $(date -u +%F): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r); $trials trial(s); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$head"
 
 : >"$tmp/trials"
