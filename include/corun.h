@@ -75,7 +75,9 @@
  *
  * Errors: functions return -1 (or NULL) and set errno, as POSIX does, and
  * leave the runtime usable. Each function lists its errors below; the table
- * at the end of this file gathers them, and tests/ hits every row.
+ * at the end of this file gathers them, and tests/ hits every row. The man
+ * pages (docs/man/) say the same, and tests/man_pages.cmake checks that
+ * each function has one, with its prototype and every errno of its rows.
  *
  * Memory layout of one coroutine (stacks are carved from large slabs):
  *
@@ -1103,9 +1105,12 @@ CORUN_API int corun_set_stack_decay(int64_t ns);
  * Each returns what its system call returns, or -1 with errno: those of
  * the system call (pread(2), pwrite(2), fsync(2), fdatasync(2), openat(2)),
  * and
- *   ETIMEDOUT  the deadline passed (0: at once, nothing done)
+ *   ETIMEDOUT  the deadline passed (0, on epoll: at once, nothing done;
+ *              on io_uring an operation that has started returns its
+ *              result if it succeeded, as above)
  *   ECANCELED  the caller was canceled
- *   EBADF      fd < 0
+ *   EBADF      fd < 0 (corun_openat leaves dirfd to openat(2): AT_FDCWD
+ *              is negative)
  *   EINVAL     deadline < -1; offset < 0
  *   ENOMEM, EAGAIN, EMFILE, ENFILE  as for corun_blocking (epoll)
  */
@@ -1298,8 +1303,10 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *   corun_wg_add,     EINVAL   wg NULL; the counter would go below zero
  *   corun_wg_done              or overflow
  *                     EPERM    another thread's wait group
- *   corun_wg_wait,    ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, EPERM, ENOMEM
- *   corun_mutex_lock           as for corun_chan_recv; and, lock only:
+ *   corun_wg_wait     ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, EPERM, ENOMEM
+ *                              as for corun_chan_recv
+ *   corun_mutex_lock  ETIMEDOUT, ECANCELED, EDEADLK, EINVAL, EPERM, ENOMEM
+ *                              as for corun_chan_recv; and:
  *                     EDEADLK  the caller already holds it
  *                     EOWNERDEAD its last holder ended holding it: the
  *                              caller holds it now all the same
@@ -1332,8 +1339,8 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     EPERM    a wait on a file epoll cannot watch, which
  *                              took the number of one closed with close(2)
  *                     EINVAL   deadline < -1; wait_fd: bad events
- *                     EISCONN  connect: fd is connected already
  *                     and the errors of the system call each wraps
+ *   corun_connect     EISCONN  fd is connected already
  *   corun_close       those of close(2)
  *   corun_group_start EINVAL   unknown flags, threads > 4,096, pinning refused
  *                     EAGAIN   a thread could not be made
@@ -1382,6 +1389,15 @@ CORUN_API size_t corun_stack_used(corun_t h);
  *                     EAGAIN   EAI_AGAIN, or as for corun_blocking
  *                     EIO      EAI_FAIL or another EAI_* code
  *                     EINVAL   host or port NULL; deadline < -1
+ *   corun_pread,      ETIMEDOUT the deadline passed (0, on epoll: at once,
+ *   corun_pwrite,              nothing done; on io_uring a started
+ *   corun_fsync,               operation that succeeded returns its result)
+ *   corun_fdatasync,  ECANCELED the caller was canceled
+ *   corun_openat      EBADF    fd < 0 (openat: dirfd as openat(2) judges it)
+ *                     EINVAL   deadline < -1; pread, pwrite: offset < 0
+ *                     ENOMEM, EAGAIN, EMFILE, ENFILE  as for corun_blocking
+ *                              (epoll, which runs them on the pool)
+ *                     and the errors of the system call each wraps
  *   corun_stats       EINVAL   s NULL, or s->size too small
  *   corun_stack_used  ESRCH    stale, foreign, invalid or ended handle
  *                     EPERM    h == 0 from the main context

@@ -7,10 +7,12 @@
 
 #include <arpa/inet.h>
 #include <corun.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "priv.h" /* white box: lower the slot limit, the default decay */
@@ -531,13 +533,91 @@ static void blocking(void)
 	still_works();
 }
 
+/* ---- files: the rows provoked here on the backend the runtime takes
+ * (test_files.c runs its own calls on both, and the errors of the system
+ * calls themselves). ENOMEM, EAGAIN, EMFILE and ENFILE are the blocking
+ * pool's, provoked for corun_blocking in test_failpoints.c. */
+
+static char fifo[64];
+
+static void *files_canceled(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char c = 0;
+	CHECK_EQ(corun_cancel(corun_self()), 0);
+	CHECK_ERRNO(corun_pread(fd, &c, 1, 0, -1), ECANCELED);
+	CHECK_ERRNO(corun_pwrite(fd, &c, 1, 0, -1), ECANCELED);
+	CHECK_ERRNO(corun_fsync(fd, -1), ECANCELED);
+	CHECK_ERRNO(corun_fdatasync(fd, -1), ECANCELED);
+	CHECK_ERRNO(corun_openat(AT_FDCWD, fifo, O_RDONLY | O_CLOEXEC, 0, -1), ECANCELED);
+	return NULL;
+}
+
+/* The FIFO's other end, late: an open of its reading end that the
+ * deadline left (on the blocking pool, where it cannot be stopped) ends
+ * then, and closes what it opened. O_RDWR never waits for a FIFO's
+ * reader. */
+static void *fifo_writer_late(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(corun_sleep(300 * MS), 0);
+	int w = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	CHECK(w >= 0);
+	CHECK_EQ(corun_sleep(50 * MS), 0);
+	CHECK_EQ(close(w), 0);
+	return NULL;
+}
+
+static void files(void)
+{
+	char dir[] = "/tmp/corun-errors-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	CHECK_EQ(mkfifo(fifo, 0600), 0);
+	char path[64];
+	snprintf(path, sizeof path, "%s/file", dir);
+	int fd = corun_openat(AT_FDCWD, path, O_CREAT | O_RDWR | O_CLOEXEC, 0600, -1);
+	CHECK(fd >= 0);
+	char c = 0;
+
+	/* ETIMEDOUT: an open that waits in the kernel for the FIFO's writer. */
+	corun_t w = corun_go(fifo_writer_late, NULL);
+	CHECK(w > 0);
+	CHECK_ERRNO(corun_openat(AT_FDCWD, fifo, O_RDONLY | O_CLOEXEC, 0, corun_now() + 20 * MS),
+		    ETIMEDOUT);
+	CHECK_EQ(corun_join(w, NULL), 0);
+	CHECK_EQ(corun_join(corun_go(files_canceled, (void *)(intptr_t)fd), NULL), 0);
+	CHECK_ERRNO(corun_pread(-1, &c, 1, 0, -1), EBADF);
+	CHECK_ERRNO(corun_pwrite(-1, &c, 1, 0, -1), EBADF);
+	CHECK_ERRNO(corun_fsync(-1, -1), EBADF);
+	CHECK_ERRNO(corun_fdatasync(-1, -1), EBADF);
+	CHECK_ERRNO(corun_openat(-1, "file", O_RDONLY, 0, -1), EBADF); /* openat(2)'s */
+	CHECK_ERRNO(corun_pread(fd, &c, 1, -1, -1), EINVAL);
+	CHECK_ERRNO(corun_pwrite(fd, &c, 1, -1, -1), EINVAL);
+	CHECK_ERRNO(corun_pread(fd, &c, 1, 0, -2), EINVAL);
+	CHECK_ERRNO(corun_pwrite(fd, &c, 1, 0, -2), EINVAL);
+	CHECK_ERRNO(corun_fsync(fd, -2), EINVAL);
+	CHECK_ERRNO(corun_fdatasync(fd, -2), EINVAL);
+	CHECK_ERRNO(corun_openat(AT_FDCWD, path, O_RDONLY, 0, -2), EINVAL);
+	/* Still a file to use: the canceled write wrote nothing. */
+	CHECK_EQ(corun_pread(fd, &c, 1, 0, -1), 0);
+	CHECK_EQ(corun_pwrite(fd, "x", 1, 0, -1), 1);
+	CHECK_EQ(corun_pread(fd, &c, 1, 0, -1), 1);
+	CHECK_EQ(c, 'x');
+	CHECK_EQ(corun_close(fd), 0);
+	CHECK_EQ(unlink(path), 0);
+	CHECK_EQ(unlink(fifo), 0);
+	CHECK_EQ(rmdir(dir), 0);
+	still_works();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(attr_init), TEST(go), TEST(go_attr), TEST(run),
 		TEST(join), TEST(detach), TEST(self), TEST(id),
 		TEST(name), TEST(shutdown_errors), TEST(trim_and_decay), TEST(waiting),
-		TEST(shared), TEST(groups), TEST(blocking),
+		TEST(shared), TEST(groups), TEST(blocking), TEST(files),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -89,6 +89,17 @@ install_at() {
 
 # The default library directory, as users install.
 install_at
+# The man pages, where the build could render them (cmake/man.cmake).
+if command -v scdoc >/dev/null 2>&1; then
+	[ -f "$work/prefix/share/man/man3/corun_chan_send.3" ] ||
+		fail "scdoc is installed, but share/man/man3/corun_chan_send.3 is not"
+	[ -f "$work/prefix/share/man/man3/corun_chan_recv.3" ] ||
+		fail "no link page share/man/man3/corun_chan_recv.3"
+	if command -v man >/dev/null 2>&1; then
+		MANPATH=$work/prefix/share/man man -w corun_chan_recv >/dev/null ||
+			fail "man -w corun_chan_recv finds no page with MANPATH=$work/prefix/share/man"
+	fi
+fi
 lib=$(cd "$work/prefix" && echo lib*/pkgconfig/corun.pc | sed 's,/pkgconfig/corun.pc$,,')
 [ -f "$work/prefix/$lib/libcorun.so" ] || fail "no libcorun.so in $work/prefix/lib*"
 check "$work/prefix" "$lib" installed
