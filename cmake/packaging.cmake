@@ -12,8 +12,7 @@
 #   cmake --build build-deb -j2 --target package
 # (docs/install.md; tests/install/deb.sh builds, installs and removes them).
 
-set(_corun_soversion ${PROJECT_VERSION_MAJOR}) # as corun_shared's SOVERSION
-set(_corun_lib_pkg libcorun${_corun_soversion})
+set(_corun_lib_pkg libcorun${CORUN_SOVERSION}) # CMakeLists.txt: the soname's number
 
 # With prefix /usr, GNUInstallDirs gives Debian's multiarch library
 # directory (lib/x86_64-linux-gnu); another prefix would put the library
