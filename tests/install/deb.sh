@@ -6,6 +6,7 @@
 # directories), then purged, and every file they installed must be gone.
 # Changes the system, so it is .ci/run's (as root), not a ctest test.
 # Usage: deb.sh SOURCE_DIR WORK_DIR
+# shellcheck disable=SC2086 # $pkgs is a list of names, split on purpose
 set -eu
 src=$(cd "$1" && pwd)
 work=$2
