@@ -15,12 +15,12 @@
 set(_corun_lib_pkg libcorun${CORUN_SOVERSION}) # CMakeLists.txt: the soname's number
 
 # With prefix /usr, GNUInstallDirs gives Debian's multiarch library
-# directory (lib/x86_64-linux-gnu); another prefix would put the library
-# where the packages' files must not go (/usr/local is the administrator's).
-if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  message(STATUS "corun: Debian packages (cpack) want -DCMAKE_INSTALL_PREFIX=/usr "
-                 "(this build's prefix is ${CMAKE_INSTALL_PREFIX})")
-endif()
+# directory (lib/x86_64-linux-gnu). The packages always install under /usr;
+# from a build configured for another prefix they would hold lib/, not
+# lib/<arch>, and no gdb auto-load file: cmake/packaging-check.cmake says so
+# when cpack runs (not at every configure: most builds make no package).
+set(CPACK_CORUN_CONFIGURED_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_PROJECT_CONFIG_FILE ${CMAKE_CURRENT_LIST_DIR}/packaging-check.cmake)
 
 # gdb loads <datadir>/gdb/auto-load/<the library's real path>-gdb.py with
 # the library, from a directory its default safe-path allows: the package's
