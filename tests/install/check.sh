@@ -117,11 +117,28 @@ mv "$work/prefix" "$work/moved/prefix"
 check "$work/moved/prefix" lib/x86_64-linux-gnu multiarch \
 	-Dcorun_DIR="$work/moved/prefix/lib/x86_64-linux-gnu/cmake/corun"
 
-# Only the API is exported from the shared library.
+# Only the API is exported from the shared library (type A: the version
+# node of cmake/corun.map, CORUN_0, which names no code or data).
 so=$work/moved/prefix/lib/x86_64-linux-gnu/libcorun.so
-bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^corun_' | grep -v '^_' || true)
+bad=$(nm -D --defined-only "$so" | awk '$2 != "A" {print $3}' | grep -v '^corun_' | grep -v '^_' || true)
 if [ -n "$bad" ]; then
 	echo "exported beyond the API: $bad"
 	exit 1
 fi
+# ...and every function the header declares with CORUN_API, all in the
+# version node (cmake/corun.map).
+missing=$(grep -v '#define' "$src/include/corun.h" | grep -o 'CORUN_API[^(]*(' | sed 's/ *($//; s/.*[ *]//' |
+	while read -r f; do
+		nm -D --defined-only "$so" | grep -q " $f@@CORUN_0\$" || echo "$f"
+	done)
+if [ -n "$missing" ]; then
+	echo "declared in corun.h but not exported (as CORUN_0): $missing"
+	exit 1
+fi
+# The soname carries the ABI's number (docs/install.md).
+soname=$(readelf -dW "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+case $soname in
+libcorun.so.[0-9]*) ;;
+*) echo "libcorun.so's soname is '$soname', not libcorun.so.N"; exit 1 ;;
+esac
 echo "install: pkg-config, pkg-config --static and find_package all work, installed and moved"
