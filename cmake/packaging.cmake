@@ -21,6 +21,8 @@ set(_corun_lib_pkg libcorun${CORUN_SOVERSION}) # CMakeLists.txt: the soname's nu
 # when cpack runs (not at every configure: most builds make no package).
 set(CPACK_CORUN_CONFIGURED_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_PROJECT_CONFIG_FILE ${CMAKE_CURRENT_LIST_DIR}/packaging-check.cmake)
+# Compressed man pages and a changelog (the script says why).
+set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_CURRENT_LIST_DIR}/packaging-prebuild.cmake)
 
 # gdb loads <datadir>/gdb/auto-load/<the library's real path>-gdb.py with
 # the library, from a directory its default safe-path allows: the package's
@@ -33,6 +35,25 @@ if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
     RENAME libcorun.so.${PROJECT_VERSION}-gdb.py
     COMPONENT runtime)
 endif()
+
+# Each package carries the licence as Debian's policy asks (12.5):
+# /usr/share/doc/<package>/copyright, in the machine-readable format.
+file(READ ${CMAKE_CURRENT_SOURCE_DIR}/LICENSE _corun_license)
+string(REGEX REPLACE "\n\n" "\n.\n" _corun_license "${_corun_license}")
+string(REGEX REPLACE "\n" "\n " _corun_license "${_corun_license}")
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/deb/copyright
+  "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+  "Upstream-Name: corun\n\n"
+  "Files: *\nCopyright: 2026 the corun authors\nLicense: MIT\n ${_corun_license}\n")
+foreach(_c runtime dev)
+  if(_c STREQUAL runtime)
+    set(_p libcorun${CORUN_SOVERSION})
+  else()
+    set(_p libcorun-dev)
+  endif()
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/deb/copyright
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${_p} COMPONENT ${_c})
+endforeach()
 
 set(CORUN_PACKAGE_MAINTAINER "corun developers <corun@localhost>" CACHE STRING
     "The Maintainer field of the Debian packages (Name <address>)")
