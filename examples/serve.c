@@ -41,6 +41,7 @@ enum { MAX_THREADS = 256 };
 #define BACKOFF_NS ((int64_t)5 * 1000 * 1000)
 
 static serve_conn_fn conn_fn;
+size_t serve_stack_size = CORUN_STACK_MIN;
 static corun_group *group; /* hand-off mode */
 
 void raise_nofile_limit(void)
@@ -119,7 +120,7 @@ static void *accept_loop(void *arg)
 	int lfd = (int)(intptr_t)arg;
 	corun_attr attr;
 	corun_attr_init(&attr);
-	attr.stack_size = CORUN_STACK_MIN;
+	attr.stack_size = serve_stack_size;
 	attr.flags = CORUN_DETACHED;
 	attr.name = "connection";
 	for (;;) {

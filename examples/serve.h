@@ -6,13 +6,20 @@
 #ifndef CORUN_EXAMPLE_SERVE_H
 #define CORUN_EXAMPLE_SERVE_H
 
+#include <stddef.h>
+
 /*
  * Serve one connection: runs in a coroutine of its own (detached, on a
- * CORUN_STACK_MIN stack in SO_REUSEPORT mode, so big buffers belong on the
- * heap; a group task's default stack in hand-off mode), owns fd and must
- * corun_close it before it returns.
+ * serve_stack_size stack, below, in SO_REUSEPORT mode, so big buffers
+ * belong on the heap; a group task's default stack in hand-off mode), owns
+ * fd and must corun_close it before it returns.
  */
 typedef void (*serve_conn_fn)(int fd);
+
+/* The connections' stack size in SO_REUSEPORT mode: CORUN_STACK_MIN unless
+ * the server sets more before serve_main (https_hello: OpenSSL's handshake
+ * needs more). */
+extern size_t serve_stack_size;
 
 /*
  * Parse `[-t N] [-g] PORT`, listen on PORT (0: a free one) from N threads,
