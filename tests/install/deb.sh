@@ -9,7 +9,9 @@
 # shellcheck disable=SC2086 # $pkgs is a list of names, split on purpose
 set -eu
 src=$(cd "$1" && pwd)
-work=$2
+# Absolute: apt-get takes a relative "dir/x.deb" for a package's name.
+mkdir -p "$2"
+work=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs="libcorun0 libcorun-dev"
 
