@@ -161,6 +161,9 @@ size_t corun_priv_chan_buffered(corun_chan *ch, void *out, size_t max);
  * oldest first, with the case index their call waits as (0 for a send or a
  * receive): their number, or max + 1 when there are more than max. */
 size_t corun_priv_chan_waiters(corun_chan *ch, int op, corun_t *who, int *cases, size_t max);
+/* A shared channel (any thread may ask): the waiters on it that a free
+ * must leave it to, read under its lock. */
+unsigned corun_priv_chan_users(corun_chan *ch);
 
 /* ---- the registry of runtimes, for debuggers */
 

@@ -9,6 +9,7 @@
  * wait on shared objects, the errors.
  */
 #include "helpers.h"
+#include "priv.h"
 
 #include <corun.h>
 #include <pthread.h>
@@ -406,6 +407,101 @@ static void close_and_free_elsewhere(void)
 	CHECK_EQ(corun_chan_free(two[1]), 0);
 }
 
+/* ---- a buffered channel between two busy threads, small buffers and short
+ * random pauses: each side meets the other queued, about to queue, and
+ * neither, and every message must arrive once and in order; the watchdog
+ * turns a lost wakeup (a consumer waiting on data while its producer waits
+ * on room) into a failure. */
+
+#define TIGHT_N 100000
+
+static void pause_a_little(uint32_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 17, *x ^= *x << 5;
+	if (*x % 8 == 0)
+		for (volatile unsigned i = *x % 2048; i > 0; i--)
+			;
+}
+
+static void *tight_produce(void *arg)
+{
+	uint32_t x = 2463534242u;
+	for (long i = 1; i <= TIGHT_N; i++) {
+		CHECK_EQ(corun_chan_send(arg, &i, -1), 0);
+		pause_a_little(&x);
+	}
+	return NULL;
+}
+
+static void *tight_produce_thread(void *arg)
+{
+	corun_t h = corun_go(tight_produce, arg);
+	CHECK(h > 0);
+	CHECK_EQ(corun_join(h, NULL), 0);
+	return NULL;
+}
+
+static void *tight_consume(void *arg)
+{
+	uint32_t x = 88675123u;
+	for (long i = 1; i <= TIGHT_N; i++) {
+		long v = 0;
+		CHECK_EQ(corun_chan_recv(arg, &v, -1), 0);
+		CHECK_EQ(v, i); /* one producer: in order, none lost or twice */
+		pause_a_little(&x);
+	}
+	return NULL;
+}
+
+static void buffered_tight(void)
+{
+	static const size_t caps[] = { 1, 2, 16 };
+	for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+		watchdog(60);
+		corun_chan *ch = corun_chan_make_shared(sizeof(long), caps[c]);
+		CHECK(ch != NULL);
+		pthread_t t = thread_start(tight_produce_thread, ch);
+		corun_t h = corun_go(tight_consume, ch);
+		CHECK(h > 0);
+		CHECK_EQ(corun_join(h, NULL), 0);
+		thread_join(t);
+		CHECK_EQ(corun_chan_free(ch), 0);
+	}
+	watchdog(0);
+}
+
+/* A free from another thread racing a receiver that has just queued, at
+ * delays from none to a few microseconds: it must end with EPIPE, and the
+ * channel's memory go exactly once (ASan, valgrind). */
+static void *free_soon(void *arg)
+{
+	void **a = arg;
+	/* Not before the receiver is inside its wait: a free racing a call
+	 * that has not reached the channel yet is the caller's mistake. */
+	while (corun_priv_chan_users(a[0]) == 0)
+		;
+	for (volatile long i = (long)(intptr_t)a[1]; i > 0; i--)
+		;
+	CHECK_EQ(corun_chan_free(a[0]), 0);
+	return NULL;
+}
+
+static void free_racing_receive(void)
+{
+	watchdog(60);
+	for (int i = 0; i < 2000; i++) {
+		corun_chan *ch = corun_chan_make_shared(sizeof(long), 4);
+		CHECK(ch != NULL);
+		void *a[2] = { ch, (void *)(intptr_t)((i * 37) % 20000) };
+		corun_t h = corun_go(recv_epipe, ch);
+		CHECK(h > 0);
+		pthread_t t = thread_start(free_soon, a);
+		CHECK_EQ(corun_join(h, NULL), 0);
+		thread_join(t);
+	}
+	watchdog(0);
+}
+
 /* ---- objects outlive the thread that made them; a thread exits while its
  * coroutines wait on shared objects */
 
@@ -648,7 +744,7 @@ int main(int argc, char **argv)
 		TEST(many_to_many), TEST(select_mixed), TEST(select_race),
 		TEST(deadlines_and_cancel), TEST(close_and_free_elsewhere),
 		TEST(outlive_threads), TEST(mutex_across), TEST(mutex_errors), TEST(every_wait_ends),
-		TEST(local_stays_local),
+		TEST(local_stays_local), TEST(buffered_tight), TEST(free_racing_receive),
 	};
 	return RUN_TESTS(argc, argv, tests);
 }

@@ -314,6 +314,14 @@ size_t corun_priv_chan_size(void)
 	return sizeof(struct corun_chan);
 }
 
+unsigned corun_priv_chan_users(corun_chan *ch)
+{
+	corun__lock(&ch->sh.lock);
+	unsigned n = ch->sh.waiters;
+	corun__unlock(&ch->sh.lock);
+	return n;
+}
+
 int corun_priv_chan_closed(corun_chan *ch)
 {
 	return ch->closed;
