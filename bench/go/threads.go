@@ -8,6 +8,9 @@
 //	          thread pinned to its own CPU: every message wakes a thread
 //	queue     one producer, one consumer, int64s through a 1,024-slot
 //	          buffered channel: millions of messages per second
+//	queue_locked  the same, each goroutine locked to its own OS thread,
+//	          each thread pinned to its own CPU: the queue as corun's
+//	          threads have it, since a started coroutine never moves
 //	spaced    pings 1 ms apart (the receiver is parked): median wake
 //	          latency, from the send to the receiver having the value.
 //	          The sender wakes from its sleep on some thread, and the
@@ -158,29 +161,41 @@ func pingpongRun(name string, full, small int, locked bool, scale float64, unit 
 	report(name, median(v), unit)
 }
 
-func queueRun() {
+func queueRun(name string, locked bool) {
 	var v []float64
 	for r := 0; r < reps(); r++ {
 		n := size(10000000, 200000)
 		c := make(chan int64, 1024)
-		t0 := time.Now()
+		res := make(chan float64)
 		go func() {
+			if locked {
+				runtime.LockOSThread()
+				pinThread(1)
+			}
 			for i := 1; i <= n; i++ {
 				c <- int64(i)
 			}
 		}()
-		var sum int64
-		for i := 0; i < n; i++ {
-			sum += <-c
-		}
-		el := time.Since(t0)
-		if sum != int64(n)*int64(n+1)/2 {
-			fmt.Fprintln(os.Stderr, "go queue: lost messages")
-			os.Exit(1)
-		}
-		v = append(v, float64(n)/el.Seconds()/1e6)
+		go func() {
+			if locked {
+				runtime.LockOSThread()
+				pinThread(0)
+			}
+			t0 := time.Now()
+			var sum int64
+			for i := 0; i < n; i++ {
+				sum += <-c
+			}
+			el := time.Since(t0)
+			if sum != int64(n)*int64(n+1)/2 {
+				fmt.Fprintln(os.Stderr, "go queue: lost messages")
+				os.Exit(1)
+			}
+			res <- float64(n) / el.Seconds() / 1e6
+		}()
+		v = append(v, <-res)
 	}
-	report("go_chan_queue", median(v), "M/s")
+	report(name, median(v), "M/s")
 }
 
 // The ping carries the monotonic time it was sent; the receiver notes when
@@ -214,7 +229,7 @@ func spacedRun() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: threads pingpong|locked|queue|spaced|all [--quick] [--n N] [--reps R]")
+	fmt.Fprintln(os.Stderr, "usage: threads pingpong|locked|queue|queue_locked|spaced|all [--quick] [--n N] [--reps R]")
 	os.Exit(2)
 }
 
@@ -259,7 +274,11 @@ func main() {
 		ran = true
 	}
 	if cmd == "queue" || cmd == "all" {
-		queueRun()
+		queueRun("go_chan_queue", false)
+		ran = true
+	}
+	if cmd == "queue_locked" || cmd == "all" {
+		queueRun("go_chan_queue_locked", true)
 		ran = true
 	}
 	if cmd == "spaced" || cmd == "all" {

@@ -75,7 +75,7 @@ runs+=("$base spaced")
 [ -n "$gobin" ] && runs+=("env GOMAXPROCS=2 $gobin spaced")
 [ $have_corun = 1 ] && runs+=("$corun spaced")
 runs+=("$base queue")
-[ -n "$gobin" ] && runs+=("env GOMAXPROCS=2 $gobin queue")
+[ -n "$gobin" ] && runs+=("env GOMAXPROCS=2 $gobin queue" "env GOMAXPROCS=2 $gobin queue_locked")
 [ $have_corun = 1 ] && runs+=("$corun queue")
 runs+=("$base uv")
 [ $have_corun = 1 ] && runs+=("$corun blocking")
@@ -167,6 +167,7 @@ check() {
 	check "1 ms apart: corun / eventfd wake" corun_spaced_wake eventfd_spaced_wake "<=" 1.1
 	check "queue, 10 M through 1,024: corun / Go" corun_queue go_chan_queue ">=" 1
 	check "queue: corun / mutex+condvar queue" corun_queue condvar_queue ">=" 2.5
+	check "queue: corun / Go, each on its own thread" corun_queue go_chan_queue_locked "~" 0
 	check "no-op blocking call: corun / uv_queue_work" corun_blocking uv_queue_work "<=" 0.5
 	check "getaddrinfo: corun / direct call" corun_getaddrinfo getaddrinfo "~" 0
 	if [ -n "$idle" ]; then
