@@ -113,4 +113,49 @@ static inline const char *http_reply(struct http_head h, size_t *len)
 	return keep;
 }
 
+/* A connection's requests as they arrive: body bytes still to drop, and
+ * whether an answer said the connection closes. */
+struct http_stream {
+	size_t skip;
+	int closing;
+};
+
+/* Answer every request whose head in[0..len) holds whole, dropping bodies,
+ * until one asks to close: each answer goes into out (cap bytes, *used of
+ * them taken), which flush(arg, out, n) empties when the next would not
+ * fit (it returns 0, or -1 to give up). Returns the bytes of in consumed
+ * (the rest is a head still arriving), or -1 if flush gave up. The caller
+ * flushes what is left in out: the answers to one read go out together. */
+static inline long http_answer(struct http_stream *st, const char *in, size_t len, char *out,
+			       size_t cap, size_t *used,
+			       int (*flush)(void *arg, const char *out, size_t n), void *arg)
+{
+	size_t pos = 0;
+	while (!st->closing) {
+		size_t drop = st->skip < len - pos ? st->skip : len - pos;
+		pos += drop;
+		st->skip -= drop;
+		if (st->skip)
+			break;
+		const char *end = memmem(in + pos, len - pos, "\r\n\r\n", 4);
+		if (!end)
+			break;
+		size_t head = (size_t)(end + 4 - (in + pos));
+		struct http_head r = http_parse_head(in + pos, head);
+		pos += head;
+		st->skip = r.body;
+		st->closing = r.close;
+		size_t n;
+		const char *reply = http_reply(r, &n);
+		if (*used + n > cap) {
+			if (flush(arg, out, *used) < 0)
+				return -1;
+			*used = 0;
+		}
+		memcpy(out + *used, reply, n);
+		*used += n;
+	}
+	return (long)pos;
+}
+
 #endif

@@ -40,51 +40,31 @@ struct buffers {
 	char out[OUT];
 };
 
+static int flush(void *arg, const char *out, size_t n)
+{
+	return corun_write(*(int *)arg, out, n, -1) == (ssize_t)n ? 0 : -1;
+}
+
 static void serve(int fd)
 {
 	struct buffers *b = malloc(sizeof *b);
-	size_t len = 0, out = 0, skip = 0;
-	int closing = 0;
-	while (b && !closing) {
+	struct http_stream st = { 0, 0 };
+	size_t len = 0, out = 0;
+	while (b && !st.closing) {
 		ssize_t n = corun_read(fd, b->in + len, IN - len, -1);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
-		size_t pos = 0;
-		while (!closing) {
-			size_t drop = skip < len - pos ? skip : len - pos;
-			pos += drop;
-			skip -= drop;
-			if (skip)
-				break;
-			const char *end = memmem(b->in + pos, len - pos, "\r\n\r\n", 4);
-			if (!end)
-				break;
-			size_t head = (size_t)(end + 4 - (b->in + pos));
-			struct http_head r = http_parse_head(b->in + pos, head);
-			pos += head;
-			skip = r.body;
-			closing = r.close;
-			size_t reply_len;
-			const char *reply = http_reply(r, &reply_len);
-			if (out + reply_len > OUT) {
-				if (corun_write(fd, b->out, out, -1) != (ssize_t)out)
-					goto done;
-				out = 0;
-			}
-			memcpy(b->out + out, reply, reply_len);
-			out += reply_len;
-		}
+		long pos = http_answer(&st, b->in, len, b->out, OUT, &out, flush, &fd);
 		/* Answer everything this read completed, in one write. */
-		if (out && corun_write(fd, b->out, out, -1) != (ssize_t)out)
+		if (pos < 0 || (out && flush(&fd, b->out, out) < 0))
 			break;
 		out = 0;
-		memmove(b->in, b->in + pos, len - pos);
-		len -= pos;
+		memmove(b->in, b->in + pos, len - (size_t)pos);
+		len -= (size_t)pos;
 		if (len == IN) /* a head that does not fit: give up on it */
 			break;
 	}
-done:
 	free(b);
 	corun_close(fd);
 }

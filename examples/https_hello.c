@@ -58,53 +58,34 @@ static int64_t deadline(void)
 	return corun_now() + timeout_ns;
 }
 
+static int flush(void *arg, const char *out, size_t n)
+{
+	return tls_write(arg, out, n, deadline()) < 0 ? -1 : 0;
+}
+
 static void serve(int fd)
 {
 	struct buffers *b = malloc(sizeof *b);
 	SSL *ssl = b ? tls_new(ctx, fd) : NULL;
-	size_t len = 0, out = 0, skip = 0;
-	int closing = 0;
+	struct http_stream st = { 0, 0 };
+	size_t len = 0, out = 0;
 	if (!ssl || tls_handshake(ssl, deadline()) < 0)
 		goto done;
 	/* From here on, as http_hello's loop, through TLS. */
-	while (!closing) {
+	while (!st.closing) {
 		ssize_t n = tls_read(ssl, b->in + len, IN - len, deadline());
 		if (n < 0)
 			goto done; /* failed, or idle too long: no close_notify */
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		size_t pos = 0;
-		while (!closing) {
-			size_t drop = skip < len - pos ? skip : len - pos;
-			pos += drop;
-			skip -= drop;
-			if (skip)
-				break;
-			const char *end = memmem(b->in + pos, len - pos, "\r\n\r\n", 4);
-			if (!end)
-				break;
-			size_t head = (size_t)(end + 4 - (b->in + pos));
-			struct http_head r = http_parse_head(b->in + pos, head);
-			pos += head;
-			skip = r.body;
-			closing = r.close;
-			size_t reply_len;
-			const char *reply = http_reply(r, &reply_len);
-			if (out + reply_len > OUT) {
-				if (tls_write(ssl, b->out, out, deadline()) < 0)
-					goto done;
-				out = 0;
-			}
-			memcpy(b->out + out, reply, reply_len);
-			out += reply_len;
-		}
+		long pos = http_answer(&st, b->in, len, b->out, OUT, &out, flush, ssl);
 		/* Answer everything this read completed: one record, one write. */
-		if (out && tls_write(ssl, b->out, out, deadline()) < 0)
+		if (pos < 0 || (out && flush(ssl, b->out, out) < 0))
 			goto done;
 		out = 0;
-		memmove(b->in, b->in + pos, len - pos);
-		len -= pos;
+		memmove(b->in, b->in + pos, len - (size_t)pos);
+		len -= (size_t)pos;
 		if (len == IN) /* a head that does not fit: give up on it */
 			break;
 	}
