@@ -119,7 +119,15 @@ int corun__remote_before_sleep(struct corun__rt *rt, int64_t timeout_ns)
 		if (corun_now() >= until)
 			break;
 	}
-	atomic_store_explicit(&r->sleeping, 1, memory_order_seq_cst);
+	/* An exchange, not a store: both order this write before the read of
+	 * the inbox below (the language's seq_cst), but a store and a load are
+	 * STLR and LDAR on AArch64, and under qemu-user on an x86 host the
+	 * load could apparently pass the store, a push made meanwhile going
+	 * unseen by both sides: test_shared's free_racing_receive slept for
+	 * good within a thousand rounds there, three runs in three, and never
+	 * with the exchange. An exchange is an atomic read-modify-write on
+	 * every processor and emulator, and costs no more, once per sleep. */
+	atomic_exchange_explicit(&r->sleeping, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&r->inbox, memory_order_seq_cst)) {
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 		return corun__remote_drain_slow(rt) > 0;
